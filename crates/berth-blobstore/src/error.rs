@@ -1,0 +1,22 @@
+//! The one error type of the blob storage layer.
+
+use std::io;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobStoreError {
+    #[error("blob not found")]
+    BlobNotFound,
+    #[error("upload not found")]
+    UploadNotFound,
+    #[error("upload is {actual} bytes long, append expected it at offset {expected}")]
+    OffsetMismatch { expected: u64, actual: u64 },
+    #[error("range {start}-{end} is outside the blob of {size} bytes")]
+    RangeNotSatisfiable { start: u64, end: u64, size: u64 },
+    /// The body being appended failed (client went away, length mismatch); nothing is lost.
+    #[error("reading the request body failed: {0}")]
+    Body(#[source] io::Error),
+    #[error("storage I/O failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+pub type Result<T, E = BlobStoreError> = std::result::Result<T, E>;

@@ -1,0 +1,63 @@
+//! The `BlobStore` trait every backend implements.
+
+use std::io;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use berth_oci::{Digest, UploadId};
+use bytes::Bytes;
+use futures::Stream;
+
+use crate::error::Result;
+
+/// A body: a stream of byte chunks. Errors from it are reported as `BlobStoreError::Body`.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// An inclusive-exclusive byte range `start..end` of a blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Content-addressed storage for blob bytes.
+///
+/// Committed blobs are immutable: `commit_upload` to a digest that already exists keeps the
+/// existing bytes (they are equal by construction) and discards the upload.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Size of a committed blob. `BlobNotFound` when absent.
+    async fn stat(&self, digest: &Digest) -> Result<u64>;
+
+    /// Streams a committed blob, or `range` of it. `BlobNotFound` when absent,
+    /// `RangeNotSatisfiable` when the range does not lie within it.
+    async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream>;
+
+    /// Removes a committed blob. `BlobNotFound` when absent. Readers that already opened it
+    /// may finish.
+    async fn delete(&self, digest: &Digest) -> Result<()>;
+
+    /// Creates an empty staging object for `id`.
+    async fn create_upload(&self, id: &UploadId) -> Result<()>;
+
+    /// Current length of a staging object. `UploadNotFound` when absent.
+    async fn upload_len(&self, id: &UploadId) -> Result<u64>;
+
+    /// Appends `body` to the staging object, which must be exactly `offset` bytes long
+    /// (`OffsetMismatch` otherwise). Returns the new length. On a `Body` error the bytes
+    /// received so far stay appended, so the client can resume from the reported length.
+    async fn append_upload(&self, id: &UploadId, offset: u64, body: ByteStream) -> Result<u64>;
+
+    /// Streams the staging object from its start (to rebuild hash state on another node).
+    async fn read_upload(&self, id: &UploadId) -> Result<ByteStream>;
+
+    /// Makes the staging object durable and visible as blob `digest` in one atomic step, and
+    /// removes the staging object. The caller has verified that the bytes match `digest`.
+    async fn commit_upload(&self, id: &UploadId, digest: &Digest) -> Result<()>;
+
+    /// Removes a staging object. `UploadNotFound` when absent.
+    async fn delete_upload(&self, id: &UploadId) -> Result<()>;
+
+    /// Ids of all staging objects, for expiry of abandoned uploads.
+    async fn list_uploads(&self) -> Result<Vec<UploadId>>;
+}

@@ -1,0 +1,19 @@
+//! The one error type of the metadata layer.
+
+use berth_oci::Digest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// A manifest names a blob that is not linked into its repository.
+    #[error("manifest references blob {0} which is not in the repository")]
+    MissingBlob(Digest),
+    /// An index names a manifest that is not in its repository.
+    #[error("index references manifest {0} which is not in the repository")]
+    MissingChild(Digest),
+    #[error("stored metadata is corrupt: {0}")]
+    Corrupt(String),
+    #[error("metadata database failed: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = MetadataError> = std::result::Result<T, E>;

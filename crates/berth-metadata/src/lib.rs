@@ -1,0 +1,17 @@
+//! Registry metadata: one object-safe trait, `MetadataStore`, and its backends.
+//!
+//! Metadata is the source of truth for what is visible: a blob in the blob store is readable
+//! through a repository only when metadata links it there, and a manifest exists only when its
+//! row, its edges and its tags were committed together.
+
+mod error;
+mod model;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+mod store;
+#[cfg(any(test, feature = "test-suite"))]
+pub mod suite;
+
+pub use error::MetadataError;
+pub use model::{NewManifest, StoredManifest, UploadRecord};
+pub use store::MetadataStore;

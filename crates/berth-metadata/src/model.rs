@@ -1,0 +1,38 @@
+//! Rows the metadata store reads and writes.
+
+use berth_oci::{Digest, RepoName, UploadId};
+use bytes::Bytes;
+
+/// A manifest to store with the references parsed from it.
+#[derive(Debug, Clone)]
+pub struct NewManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    /// The exact bytes the client pushed.
+    pub body: Bytes,
+    pub artifact_type: Option<String>,
+    pub subject: Option<Digest>,
+    /// Annotations as a JSON object, kept for listings.
+    pub annotations_json: Option<String>,
+    /// Blobs (config, layers) that must be linked in the repository.
+    pub blobs: Vec<Digest>,
+    /// Child manifests (of an index) that must exist in the repository.
+    pub children: Vec<Digest>,
+}
+
+/// A manifest as served to clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub body: Bytes,
+}
+
+/// An upload session; its bytes live in the blob store under the same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRecord {
+    pub id: UploadId,
+    pub repo: RepoName,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}

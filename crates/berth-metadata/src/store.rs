@@ -1,0 +1,65 @@
+//! The `MetadataStore` trait every backend implements.
+
+use async_trait::async_trait;
+use berth_oci::{Digest, RepoName, Tag, UploadId};
+
+use crate::error::Result;
+use crate::model::{NewManifest, StoredManifest, UploadRecord};
+
+/// Transactional registry metadata. Every method is atomic: it happens whole or not at all.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Whether the repository has ever had content (a blob, a manifest or an upload).
+    async fn repository_exists(&self, repo: &RepoName) -> Result<bool>;
+
+    /// Repository names in lexical order, strictly after `after`, at most `limit`.
+    async fn list_repositories(&self, after: Option<&str>, limit: u32) -> Result<Vec<RepoName>>;
+
+    /// Size of a blob known to the registry in any repository.
+    async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>>;
+
+    /// Size of a blob when it is linked into `repo`, else `None`.
+    async fn linked_blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>>;
+
+    /// Links a committed blob into `repo` (recording the blob when new); idempotent.
+    async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()>;
+
+    /// Removes the link of a blob from `repo`; false when it was not linked.
+    async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+
+    /// Repositories into which a blob is linked, in lexical order.
+    async fn repositories_with_blob(&self, digest: &Digest) -> Result<Vec<RepoName>>;
+
+    /// Stores a manifest, its edges and `tags` in one transaction. Fails with `MissingBlob` or
+    /// `MissingChild`, storing nothing, when a reference is not in the repository. Storing a
+    /// manifest that exists already only moves the tags.
+    async fn put_manifest(&self, repo: &RepoName, manifest: &NewManifest, tags: &[Tag]) -> Result<()>;
+
+    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest) -> Result<Option<StoredManifest>>;
+
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<StoredManifest>>;
+
+    /// Tags in lexical order (case-insensitive, ties by byte order), strictly after `after`.
+    async fn list_tags(&self, repo: &RepoName, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
+
+    /// Removes a tag; false when it did not exist. The manifest stays.
+    async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool>;
+
+    /// Removes a manifest with its tags and edges; false when it did not exist.
+    async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+
+    /// Records a new upload session (and the repository, when new).
+    async fn create_upload(&self, upload: &UploadRecord) -> Result<()>;
+
+    async fn upload(&self, id: &UploadId) -> Result<Option<UploadRecord>>;
+
+    /// Ends an upload session; false when there was none.
+    async fn delete_upload(&self, id: &UploadId) -> Result<bool>;
+
+    /// Ends an upload session and links its verified blob into the session's repository, in
+    /// one transaction; false (and nothing linked) when the session no longer exists.
+    async fn complete_upload(&self, id: &UploadId, digest: &Digest, size: u64) -> Result<bool>;
+
+    /// Upload sessions created before `before` (Unix milliseconds).
+    async fn uploads_created_before(&self, before: i64) -> Result<Vec<UploadRecord>>;
+}

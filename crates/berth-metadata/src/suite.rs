@@ -1,0 +1,155 @@
+//! The behavioural suite every `MetadataStore` backend must pass; backends call `run_all` from
+//! their own tests (SQLite here, PostgreSQL against a real server).
+
+use berth_oci::{Digest, RepoName, Tag, UploadId};
+use bytes::Bytes;
+
+use crate::{MetadataError, MetadataStore, NewManifest, UploadRecord};
+
+fn repo(name: &str) -> RepoName {
+    name.parse().expect("valid name")
+}
+
+fn tag(name: &str) -> Tag {
+    name.parse().expect("valid tag")
+}
+
+fn manifest(body: &str, blobs: Vec<Digest>, children: Vec<Digest>) -> NewManifest {
+    NewManifest {
+        digest: Digest::sha256_of(body.as_bytes()),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        body: Bytes::copy_from_slice(body.as_bytes()),
+        artifact_type: None,
+        subject: None,
+        annotations_json: None,
+        blobs,
+        children,
+    }
+}
+
+/// Runs every behaviour check against `store`, which must start empty.
+pub async fn run_all(store: &dyn MetadataStore) {
+    blob_links_are_per_repository(store).await;
+    manifests_require_their_references(store).await;
+    manifests_are_stored_byte_exact_with_tags(store).await;
+    tags_list_in_lexical_order_with_paging(store).await;
+    deleting_manifests_removes_their_tags(store).await;
+    repositories_list_in_order(store).await;
+    uploads_complete_into_links(store).await;
+}
+
+async fn blob_links_are_per_repository(store: &dyn MetadataStore) {
+    let (a, b) = (repo("links/a"), repo("links/b"));
+    let digest = Digest::sha256_of(b"blob");
+    assert!(!store.repository_exists(&a).await.unwrap());
+    store.link_blob(&a, &digest, 4).await.unwrap();
+    store.link_blob(&a, &digest, 4).await.unwrap();
+    assert!(store.repository_exists(&a).await.unwrap());
+    assert_eq!(store.linked_blob_size(&a, &digest).await.unwrap(), Some(4));
+    assert_eq!(store.linked_blob_size(&b, &digest).await.unwrap(), None);
+    assert_eq!(store.blob_size(&digest).await.unwrap(), Some(4));
+    assert_eq!(store.repositories_with_blob(&digest).await.unwrap(), vec![a.clone()]);
+    assert!(store.unlink_blob(&a, &digest).await.unwrap());
+    assert!(!store.unlink_blob(&a, &digest).await.unwrap());
+    assert_eq!(store.linked_blob_size(&a, &digest).await.unwrap(), None);
+}
+
+async fn manifests_require_their_references(store: &dyn MetadataStore) {
+    let r = repo("refs/app");
+    let layer = Digest::sha256_of(b"layer");
+    let m = manifest("{\"m\":1}", vec![layer.clone()], vec![]);
+    let err = store.put_manifest(&r, &m, &[tag("v1")]).await.unwrap_err();
+    assert!(matches!(err, MetadataError::MissingBlob(d) if d == layer));
+    assert!(store.manifest_by_tag(&r, &tag("v1")).await.unwrap().is_none());
+    store.link_blob(&r, &layer, 5).await.unwrap();
+    store.put_manifest(&r, &m, &[tag("v1")]).await.unwrap();
+    let missing_child = Digest::sha256_of(b"absent");
+    let index = manifest("{\"i\":1}", vec![], vec![m.digest.clone(), missing_child.clone()]);
+    let err = store.put_manifest(&r, &index, &[]).await.unwrap_err();
+    assert!(matches!(err, MetadataError::MissingChild(d) if d == missing_child));
+    let index = manifest("{\"i\":2}", vec![], vec![m.digest.clone()]);
+    store.put_manifest(&r, &index, &[tag("multi")]).await.unwrap();
+    let other = repo("refs/other");
+    assert!(matches!(store.put_manifest(&other, &m, &[]).await, Err(MetadataError::MissingBlob(_))));
+}
+
+async fn manifests_are_stored_byte_exact_with_tags(store: &dyn MetadataStore) {
+    let r = repo("exact");
+    let body = "{ \"schemaVersion\" : 2,\n  \"weird\":  [1,2] }";
+    let m = manifest(body, vec![], vec![]);
+    store.put_manifest(&r, &m, &[tag("a"), tag("b")]).await.unwrap();
+    for t in ["a", "b"] {
+        let got = store.manifest_by_tag(&r, &tag(t)).await.unwrap().unwrap();
+        assert_eq!(got.body, body.as_bytes());
+        assert_eq!(got.digest, m.digest);
+    }
+    let by_digest = store.manifest_by_digest(&r, &m.digest).await.unwrap().unwrap();
+    assert_eq!(by_digest.media_type, "application/vnd.oci.image.manifest.v1+json");
+    let moved = manifest("{\"moved\":true}", vec![], vec![]);
+    store.put_manifest(&r, &moved, &[tag("a")]).await.unwrap();
+    assert_eq!(store.manifest_by_tag(&r, &tag("a")).await.unwrap().unwrap().digest, moved.digest);
+    store.put_manifest(&r, &m, &[]).await.unwrap();
+    assert_eq!(store.manifest_by_tag(&r, &tag("b")).await.unwrap().unwrap().digest, m.digest);
+}
+
+async fn tags_list_in_lexical_order_with_paging(store: &dyn MetadataStore) {
+    let r = repo("tags");
+    let m = manifest("{\"tags\":1}", vec![], vec![]);
+    let names = ["b", "A", "a", "C", "10", "1", "_x", "B"];
+    let tags: Vec<Tag> = names.iter().map(|n| tag(n)).collect();
+    store.put_manifest(&r, &m, &tags).await.unwrap();
+    let all = store.list_tags(&r, None, 100).await.unwrap();
+    assert_eq!(all, ["1", "10", "_x", "A", "a", "B", "b", "C"], "compared lowercased, ties by bytes");
+    let mut paged = Vec::new();
+    let mut last: Option<String> = None;
+    loop {
+        let page = store.list_tags(&r, last.as_deref(), 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        last = page.last().cloned();
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
+    assert!(store.list_tags(&repo("tags/none"), None, 10).await.unwrap().is_empty());
+}
+
+async fn deleting_manifests_removes_their_tags(store: &dyn MetadataStore) {
+    let r = repo("deletes");
+    let m = manifest("{\"del\":1}", vec![], vec![]);
+    store.put_manifest(&r, &m, &[tag("x"), tag("y")]).await.unwrap();
+    assert!(store.delete_tag(&r, &tag("x")).await.unwrap());
+    assert!(!store.delete_tag(&r, &tag("x")).await.unwrap());
+    assert!(store.manifest_by_digest(&r, &m.digest).await.unwrap().is_some());
+    assert!(store.delete_manifest(&r, &m.digest).await.unwrap());
+    assert!(!store.delete_manifest(&r, &m.digest).await.unwrap());
+    assert!(store.manifest_by_tag(&r, &tag("y")).await.unwrap().is_none());
+    assert!(store.list_tags(&r, None, 10).await.unwrap().is_empty());
+}
+
+async fn repositories_list_in_order(store: &dyn MetadataStore) {
+    let all = store.list_repositories(None, 1000).await.unwrap();
+    let mut sorted = all.clone();
+    sorted.sort();
+    assert_eq!(all, sorted);
+    assert!(all.contains(&repo("exact")) && all.contains(&repo("refs/app")));
+    let after = store.list_repositories(Some("exact"), 1).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert!(after[0].as_str() > "exact");
+}
+
+async fn uploads_complete_into_links(store: &dyn MetadataStore) {
+    let r = repo("uploads/app");
+    let id: UploadId = "11111111-2222-4333-8444-555555555555".parse().unwrap();
+    let record = UploadRecord { id: id.clone(), repo: r.clone(), created_at: 1_000 };
+    store.create_upload(&record).await.unwrap();
+    assert_eq!(store.upload(&id).await.unwrap(), Some(record.clone()));
+    assert_eq!(store.uploads_created_before(1_001).await.unwrap(), vec![record]);
+    assert!(store.uploads_created_before(1_000).await.unwrap().is_empty());
+    let digest = Digest::sha256_of(b"uploaded");
+    assert!(store.complete_upload(&id, &digest, 8).await.unwrap());
+    assert!(!store.complete_upload(&id, &digest, 8).await.unwrap());
+    assert_eq!(store.linked_blob_size(&r, &digest).await.unwrap(), Some(8));
+    assert!(store.upload(&id).await.unwrap().is_none());
+    assert!(!store.delete_upload(&id).await.unwrap());
+}

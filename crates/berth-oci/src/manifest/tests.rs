@@ -21,7 +21,7 @@ fn parses_oci_artifacts_in_image_manifests() {
     let minimal = ParsedManifest::parse(&fixture("oci-minimal-artifact.json"), None).unwrap();
     assert_eq!(minimal.artifact_type.as_deref(), Some("application/vnd.example+type"));
     let with_config = ParsedManifest::parse(&fixture("oci-artifact-with-config.json"), None).unwrap();
-    assert_eq!(with_config.referrer_artifact_type(), Some("application/vnd.example.config.v1+json"));
+    assert_eq!(with_config.referrer_artifact_type(), Some("application/vnd.example+type"), "artifactType wins over config");
     let without = ParsedManifest::parse(&fixture("oci-artifact-without-config.json"), None).unwrap();
     assert_eq!(without.kind, ManifestKind::OciManifest);
 }

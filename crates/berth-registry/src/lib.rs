@@ -1,1 +1,66 @@
-//! wip
+//! The registry domain: every operation of the distribution API, over a `BlobStore` and a
+//! `MetadataStore`, with no knowledge of HTTP.
+
+mod blobs;
+mod error;
+mod listing;
+mod manifests;
+mod range;
+mod uploads;
+
+use std::sync::Arc;
+
+use berth_blobstore::BlobStore;
+use berth_metadata::MetadataStore;
+
+pub use blobs::{BlobRead, MountOutcome};
+pub use error::RegistryError;
+pub use listing::Page;
+pub use manifests::{ManifestPushed, ManifestTarget};
+pub use range::RangeRequest;
+pub use uploads::{ChunkBounds, UploadStatus, UploadTracker};
+
+/// Limits and defaults of the registry domain.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Largest manifest accepted, in bytes.
+    pub max_manifest_bytes: usize,
+    /// Most entries in one tags or catalog page when the client does not ask for fewer.
+    pub max_page_entries: u32,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            max_manifest_bytes: 4 * 1024 * 1024,
+            max_page_entries: 100_000,
+        }
+    }
+}
+
+/// The registry: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Registry {
+    blobs: Arc<dyn BlobStore>,
+    meta: Arc<dyn MetadataStore>,
+    uploads: Arc<UploadTracker>,
+    config: RegistryConfig,
+}
+
+impl Registry {
+    pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>, config: RegistryConfig) -> Registry {
+        Registry {
+            blobs,
+            meta,
+            uploads: Arc::new(UploadTracker::default()),
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,62 @@
+//! The one error type of the registry domain.
+
+use berth_blobstore::BlobStoreError;
+use berth_metadata::MetadataError;
+use berth_oci::{Digest, OciError, RepoName};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("repository {0} is not known to the registry")]
+    NameUnknown(RepoName),
+    #[error("blob {0} is not known in this repository")]
+    BlobUnknown(Digest),
+    #[error("upload session is not known to the registry")]
+    UploadUnknown,
+    /// A chunk did not start where the upload ends; `current` is the upload's length.
+    #[error("chunk must start at offset {current}")]
+    ChunkOutOfOrder { current: u64 },
+    #[error("upload invalid: {0}")]
+    UploadInvalid(String),
+    #[error("content length mismatch: {0}")]
+    SizeInvalid(String),
+    #[error("provided digest {expected} does not match the content's digest {actual}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("range not satisfiable for a blob of {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("manifest {0} is not known in this repository")]
+    ManifestUnknown(String),
+    #[error("manifest references {0}, which is not in the repository")]
+    ManifestBlobUnknown(Digest),
+    #[error("manifest is larger than the limit of {limit} bytes")]
+    ManifestTooLarge { limit: usize },
+    /// Client input that is not valid OCI vocabulary or not a valid manifest.
+    #[error(transparent)]
+    Oci(#[from] OciError),
+    #[error(transparent)]
+    Storage(BlobStoreError),
+    #[error(transparent)]
+    Metadata(MetadataError),
+}
+
+impl From<BlobStoreError> for RegistryError {
+    fn from(e: BlobStoreError) -> Self {
+        match e {
+            BlobStoreError::UploadNotFound => RegistryError::UploadUnknown,
+            BlobStoreError::OffsetMismatch { actual, .. } => RegistryError::ChunkOutOfOrder { current: actual },
+            BlobStoreError::RangeNotSatisfiable { size, .. } => RegistryError::RangeNotSatisfiable { size },
+            BlobStoreError::Body(e) => RegistryError::UploadInvalid(format!("request body failed: {e}")),
+            other => RegistryError::Storage(other),
+        }
+    }
+}
+
+impl From<MetadataError> for RegistryError {
+    fn from(e: MetadataError) -> Self {
+        match e {
+            MetadataError::MissingBlob(d) | MetadataError::MissingChild(d) => RegistryError::ManifestBlobUnknown(d),
+            other => RegistryError::Metadata(other),
+        }
+    }
+}
+
+pub type Result<T, E = RegistryError> = std::result::Result<T, E>;

@@ -1,0 +1,53 @@
+//! Content discovery: tag lists and the catalog, paginated by `n` and `last`.
+
+use berth_oci::RepoName;
+
+use crate::error::{RegistryError, Result};
+use crate::Registry;
+
+/// One page of names; `next` is the `last` value for the following page, when there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub items: Vec<String>,
+    pub next: Option<String>,
+}
+
+impl Page {
+    /// Builds a page from up to `limit + 1` fetched names: the extra one only signals more.
+    fn from_fetched(mut items: Vec<String>, limit: u32) -> Page {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next = if more { items.last().cloned() } else { None };
+        Page { items, next }
+    }
+}
+
+impl Registry {
+    fn page_limit(&self, n: Option<u32>) -> u32 {
+        n.unwrap_or(self.config.max_page_entries).min(self.config.max_page_entries)
+    }
+
+    /// Tags of `repo` in lexical order, after `last`, at most `n`.
+    pub async fn list_tags(&self, repo: &RepoName, n: Option<u32>, last: Option<&str>) -> Result<Page> {
+        if !self.meta.repository_exists(repo).await? {
+            return Err(RegistryError::NameUnknown(repo.clone()));
+        }
+        let limit = self.page_limit(n);
+        if limit == 0 {
+            return Ok(Page { items: Vec::new(), next: None });
+        }
+        let fetched = self.meta.list_tags(repo, last, limit + 1).await?;
+        Ok(Page::from_fetched(fetched, limit))
+    }
+
+    /// Repository names in lexical order, after `last`, at most `n`.
+    pub async fn catalog(&self, n: Option<u32>, last: Option<&str>) -> Result<Page> {
+        let limit = self.page_limit(n);
+        if limit == 0 {
+            return Ok(Page { items: Vec::new(), next: None });
+        }
+        let fetched = self.meta.list_repositories(last, limit + 1).await?;
+        let names = fetched.into_iter().map(|r| r.as_str().to_owned()).collect();
+        Ok(Page::from_fetched(names, limit))
+    }
+}

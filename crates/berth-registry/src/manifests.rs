@@ -1,0 +1,102 @@
+//! Manifest push, pull and delete.
+
+use berth_metadata::{NewManifest, StoredManifest};
+use berth_oci::{Digest, ParsedManifest, Reference, RepoName, Tag};
+use bytes::Bytes;
+use tracing::info;
+
+use crate::error::{RegistryError, Result};
+use crate::Registry;
+
+/// Where a manifest push was addressed: `PUT /manifests/<reference>` plus `?tag=` values.
+#[derive(Debug, Clone)]
+pub struct ManifestTarget {
+    pub reference: Reference,
+    /// Extra tags to point at the manifest in the same transaction.
+    pub extra_tags: Vec<Tag>,
+}
+
+/// The outcome of a manifest push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestPushed {
+    pub digest: Digest,
+    /// The `subject` the manifest refers to, when it has one.
+    pub subject: Option<Digest>,
+    /// Every tag now pointing at the manifest through this push.
+    pub tags: Vec<Tag>,
+}
+
+impl Registry {
+    /// Validates and stores a manifest byte-exact, with its edges and tags, in one transaction.
+    pub async fn put_manifest(&self, repo: &RepoName, target: ManifestTarget, content_type: Option<&str>, body: Bytes) -> Result<ManifestPushed> {
+        let limit = self.config.max_manifest_bytes;
+        if body.len() > limit {
+            return Err(RegistryError::ManifestTooLarge { limit });
+        }
+        let parsed = ParsedManifest::parse(&body, content_type)?;
+        let (digest, mut tags) = match target.reference {
+            Reference::Digest(expected) => {
+                let actual = Digest::of(expected.algorithm(), &body);
+                if actual != expected {
+                    return Err(RegistryError::DigestMismatch { expected, actual });
+                }
+                (expected, Vec::new())
+            }
+            Reference::Tag(tag) => (Digest::sha256_of(&body), vec![tag]),
+        };
+        for tag in target.extra_tags {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        let subject = parsed.subject.as_ref().map(|s| s.digest.clone());
+        let manifest = NewManifest {
+            digest: digest.clone(),
+            media_type: parsed.media_type().to_owned(),
+            artifact_type: parsed.referrer_artifact_type().map(str::to_owned),
+            subject: subject.clone(),
+            annotations_json: (!parsed.annotations.is_empty())
+                .then(|| serde_json::to_string(&parsed.annotations).expect("string map serialises")),
+            blobs: parsed.required_blobs().map(|d| d.digest.clone()).collect(),
+            children: parsed.manifests.iter().map(|d| d.digest.clone()).collect(),
+            body,
+        };
+        self.meta.put_manifest(repo, &manifest, &tags).await?;
+        info!(repo = %repo, digest = %digest, tags = tags.len(), "manifest stored");
+        Ok(ManifestPushed { digest, subject, tags })
+    }
+
+    /// The manifest a tag or digest names in `repo`.
+    pub async fn get_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<StoredManifest> {
+        let found = match reference {
+            Reference::Tag(tag) => self.meta.manifest_by_tag(repo, tag).await?,
+            Reference::Digest(digest) => self.meta.manifest_by_digest(repo, digest).await?,
+        };
+        match found {
+            Some(manifest) => Ok(manifest),
+            None => Err(self.manifest_not_found(repo, reference).await?),
+        }
+    }
+
+    /// Deletes a tag (the manifest stays) or a manifest with all its tags.
+    pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
+        let deleted = match reference {
+            Reference::Tag(tag) => self.meta.delete_tag(repo, tag).await?,
+            Reference::Digest(digest) => self.meta.delete_manifest(repo, digest).await?,
+        };
+        if !deleted {
+            return Err(self.manifest_not_found(repo, reference).await?);
+        }
+        info!(repo = %repo, reference = %reference, "manifest reference deleted");
+        Ok(())
+    }
+
+    /// `NameUnknown` for a repository that does not exist, else `ManifestUnknown`.
+    async fn manifest_not_found(&self, repo: &RepoName, reference: &Reference) -> Result<RegistryError> {
+        Ok(if self.meta.repository_exists(repo).await? {
+            RegistryError::ManifestUnknown(reference.to_string())
+        } else {
+            RegistryError::NameUnknown(repo.clone())
+        })
+    }
+}

@@ -1,0 +1,164 @@
+//! Request paths parsed into typed endpoints before anything else happens.
+//!
+//! Repository names contain slashes, so `/v2/{*rest}` is parsed here from the end of the
+//! path: the trailing segments say which endpoint it is, everything before is the name.
+
+use berth_oci::{Digest, OciError, Reference, RepoName, UploadId};
+
+/// A distribution API endpoint with its parsed path parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/v2/`
+    ApiVersion,
+    /// `/v2/_catalog`
+    Catalog,
+    /// `/v2/<name>/tags/list`
+    Tags { repo: RepoName },
+    /// `/v2/<name>/manifests/<reference>`
+    Manifest { repo: RepoName, reference: Reference },
+    /// `/v2/<name>/blobs/<digest>`
+    Blob { repo: RepoName, digest: Digest },
+    /// `/v2/<name>/blobs/uploads/`
+    Uploads { repo: RepoName },
+    /// `/v2/<name>/blobs/uploads/<id>`
+    Upload { repo: RepoName, id: UploadId },
+}
+
+/// Why a path names no endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error("no such endpoint")]
+    NotFound,
+    #[error(transparent)]
+    Invalid(#[from] OciError),
+    #[error("upload session id is not valid")]
+    UploadIdInvalid,
+}
+
+/// What an endpoint lets a caller do to its repository, for access control.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Pull,
+    Push,
+    Delete,
+}
+
+impl Endpoint {
+    /// Parses a request path such as `/v2/library/alpine/manifests/latest`.
+    pub fn parse(path: &str) -> Result<Endpoint, EndpointError> {
+        let rest = path.strip_prefix("/v2").ok_or(EndpointError::NotFound)?;
+        if rest.is_empty() || rest == "/" {
+            return Ok(Endpoint::ApiVersion);
+        }
+        let rest = rest.strip_prefix('/').ok_or(EndpointError::NotFound)?;
+        if rest == "_catalog" {
+            return Ok(Endpoint::Catalog);
+        }
+        let segments: Vec<&str> = rest.split('/').collect();
+        let name = |n: usize| -> Result<RepoName, EndpointError> {
+            if n == 0 {
+                return Err(EndpointError::NotFound);
+            }
+            Ok(segments[..n].join("/").parse()?)
+        };
+        let len = segments.len();
+        let tail = |k: usize| segments.get(len.wrapping_sub(k)).copied();
+        match (tail(3), tail(2), tail(1)) {
+            (_, Some("tags"), Some("list")) => Ok(Endpoint::Tags { repo: name(len - 2)? }),
+            (Some("blobs"), Some("uploads"), Some("")) => Ok(Endpoint::Uploads { repo: name(len - 3)? }),
+            (Some("blobs"), Some("uploads"), Some(id)) => {
+                let repo = name(len - 3)?;
+                let id = id.parse().map_err(|_| EndpointError::UploadIdInvalid)?;
+                Ok(Endpoint::Upload { repo, id })
+            }
+            (_, Some("blobs"), Some("uploads")) => Ok(Endpoint::Uploads { repo: name(len - 2)? }),
+            (_, Some("blobs"), Some(digest)) => {
+                let repo = name(len - 2)?;
+                Ok(Endpoint::Blob { repo, digest: decode_colon(digest).parse()? })
+            }
+            (_, Some("manifests"), Some(reference)) => {
+                let repo = name(len - 2)?;
+                Ok(Endpoint::Manifest { repo, reference: decode_colon(reference).parse()? })
+            }
+            _ => Err(EndpointError::NotFound),
+        }
+    }
+
+    /// The repository and the kind of access a request with `method` needs.
+    pub fn access(&self, method: &http::Method) -> Option<(&RepoName, Action)> {
+        let action = match *method {
+            http::Method::GET | http::Method::HEAD => Action::Pull,
+            http::Method::DELETE => Action::Delete,
+            _ => Action::Push,
+        };
+        match self {
+            Endpoint::ApiVersion | Endpoint::Catalog => None,
+            Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => Some((repo, Action::Push)),
+            Endpoint::Tags { repo } | Endpoint::Manifest { repo, .. } | Endpoint::Blob { repo, .. } => Some((repo, action)),
+        }
+    }
+}
+
+/// Some clients percent-encode the colon of a digest.
+fn decode_colon(segment: &str) -> String {
+    segment.replace("%3A", ":").replace("%3a", ":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn repo(s: &str) -> RepoName {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_every_endpoint() {
+        assert_eq!(Endpoint::parse("/v2/"), Ok(Endpoint::ApiVersion));
+        assert_eq!(Endpoint::parse("/v2"), Ok(Endpoint::ApiVersion));
+        assert_eq!(Endpoint::parse("/v2/_catalog"), Ok(Endpoint::Catalog));
+        assert_eq!(Endpoint::parse("/v2/a/b/tags/list"), Ok(Endpoint::Tags { repo: repo("a/b") }));
+        assert_eq!(
+            Endpoint::parse("/v2/a/manifests/latest"),
+            Ok(Endpoint::Manifest { repo: repo("a"), reference: "latest".parse().unwrap() })
+        );
+        assert_eq!(
+            Endpoint::parse(&format!("/v2/x/blobs/y/blobs/{DIGEST}")),
+            Ok(Endpoint::Blob { repo: repo("x/blobs/y"), digest: DIGEST.parse().unwrap() })
+        );
+        assert_eq!(Endpoint::parse("/v2/a/blobs/uploads/"), Ok(Endpoint::Uploads { repo: repo("a") }));
+        assert_eq!(Endpoint::parse("/v2/a/blobs/uploads"), Ok(Endpoint::Uploads { repo: repo("a") }));
+        let id = "0b1e5cfa-3f6b-4a3c-9f0e-2d3c4b5a6978";
+        assert_eq!(
+            Endpoint::parse(&format!("/v2/a/blobs/uploads/{id}")),
+            Ok(Endpoint::Upload { repo: repo("a"), id: id.parse().unwrap() })
+        );
+        let encoded = DIGEST.replace(':', "%3A");
+        assert!(matches!(Endpoint::parse(&format!("/v2/a/blobs/{encoded}")), Ok(Endpoint::Blob { .. })));
+    }
+
+    #[test]
+    fn rejects_bad_paths_with_the_right_error() {
+        assert_eq!(Endpoint::parse("/v1/"), Err(EndpointError::NotFound));
+        assert_eq!(Endpoint::parse("/v2/a/unknown/thing"), Err(EndpointError::NotFound));
+        assert_eq!(Endpoint::parse("/v2/manifests/latest"), Err(EndpointError::NotFound));
+        assert!(matches!(Endpoint::parse("/v2/../etc/manifests/latest"), Err(EndpointError::Invalid(OciError::NameInvalid(_)))));
+        assert!(matches!(Endpoint::parse("/v2/A/manifests/latest"), Err(EndpointError::Invalid(OciError::NameInvalid(_)))));
+        assert!(matches!(Endpoint::parse("/v2/a%2F..%2Fb/tags/list"), Err(EndpointError::Invalid(OciError::NameInvalid(_)))));
+        assert!(matches!(Endpoint::parse("/v2/a/blobs/sha256:xyz"), Err(EndpointError::Invalid(OciError::DigestInvalid(_)))));
+        assert!(matches!(Endpoint::parse("/v2/a/manifests/-bad"), Err(EndpointError::Invalid(OciError::TagInvalid(_)))));
+        assert_eq!(Endpoint::parse("/v2/a/blobs/uploads/../../x"), Err(EndpointError::NotFound));
+        assert_eq!(Endpoint::parse("/v2/a/blobs/uploads/not-a-uuid"), Err(EndpointError::UploadIdInvalid));
+    }
+
+    #[test]
+    fn endpoints_say_which_access_they_need() {
+        let e = Endpoint::parse("/v2/a/manifests/latest").unwrap();
+        assert_eq!(e.access(&http::Method::GET), Some((&repo("a"), Action::Pull)));
+        assert_eq!(e.access(&http::Method::PUT), Some((&repo("a"), Action::Push)));
+        assert_eq!(e.access(&http::Method::DELETE), Some((&repo("a"), Action::Delete)));
+        assert_eq!(Endpoint::ApiVersion.access(&http::Method::GET), None);
+    }
+}

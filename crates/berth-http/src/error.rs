@@ -1,0 +1,164 @@
+//! The one place where errors become HTTP responses: status, OCI error code, message, headers.
+
+use axum::response::{IntoResponse, Response};
+use berth_blobstore::BlobStoreError;
+use berth_metadata::MetadataError;
+use berth_oci::OciError;
+use berth_registry::RegistryError;
+use http::{header, HeaderValue, StatusCode};
+use serde::Serialize;
+use tracing::error;
+
+use crate::endpoint::EndpointError;
+
+/// A problem with the request itself, found by the HTTP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    #[error("the digest query parameter is required")]
+    DigestMissing,
+    #[error("invalid query parameter {name}: {reason}")]
+    QueryInvalid { name: &'static str, reason: String },
+    #[error("invalid Content-Range {0:?}: expected <start>-<end>")]
+    ContentRangeInvalid(String),
+    #[error("Content-Length {content_length} does not match Content-Range length {range_length}")]
+    LengthMismatch { content_length: u64, range_length: u64 },
+    #[error("manifest body exceeds {limit} bytes")]
+    ManifestTooLarge { limit: usize },
+    #[error("reading the request body failed")]
+    BodyUnreadable,
+}
+
+/// Every error a handler can return.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// How an error is answered.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ErrorReply {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// `Range` to send with a 416 on an upload: the bytes received so far.
+    pub upload_range: Option<String>,
+}
+
+fn reply(status: StatusCode, code: &'static str, message: impl ToString) -> ErrorReply {
+    ErrorReply { status, code, message: message.to_string(), upload_range: None }
+}
+
+/// Internal causes are logged and never sent to the client.
+fn internal(cause: &dyn std::fmt::Display) -> ErrorReply {
+    error!(error = %cause, "internal error");
+    reply(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", "internal server error")
+}
+
+fn oci_reply(e: &OciError) -> ErrorReply {
+    let status = StatusCode::BAD_REQUEST;
+    match e {
+        OciError::DigestInvalid(_) | OciError::DigestAlgorithmUnsupported(_) => reply(status, "DIGEST_INVALID", e),
+        OciError::NameInvalid(_) => reply(status, "NAME_INVALID", e),
+        OciError::TagInvalid(_) | OciError::ReferenceInvalid(_) => reply(status, "MANIFEST_INVALID", e),
+        OciError::ManifestInvalid(_) => reply(status, "MANIFEST_INVALID", e),
+        OciError::ManifestUnsupported(_) => reply(status, "UNSUPPORTED", e),
+    }
+}
+
+impl ApiError {
+    /// The single mapping from every error to its reply.
+    pub fn reply(&self) -> ErrorReply {
+        match self {
+            ApiError::Endpoint(e) => match e {
+                EndpointError::NotFound => reply(StatusCode::NOT_FOUND, "UNSUPPORTED", "no such endpoint"),
+                EndpointError::Invalid(oci) => oci_reply(oci),
+                EndpointError::UploadIdInvalid => reply(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", e),
+            },
+            ApiError::Request(e) => match e {
+                RequestError::MethodNotAllowed => reply(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", e),
+                RequestError::DigestMissing => reply(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e),
+                RequestError::QueryInvalid { .. } => reply(StatusCode::BAD_REQUEST, "UNSUPPORTED", e),
+                RequestError::ContentRangeInvalid(_) => reply(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", e),
+                RequestError::LengthMismatch { .. } => reply(StatusCode::BAD_REQUEST, "SIZE_INVALID", e),
+                RequestError::ManifestTooLarge { .. } => reply(StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", e),
+                RequestError::BodyUnreadable => reply(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", e),
+            },
+            ApiError::Registry(e) => registry_reply(e),
+        }
+    }
+}
+
+fn registry_reply(e: &RegistryError) -> ErrorReply {
+    match e {
+        RegistryError::NameUnknown(_) => reply(StatusCode::NOT_FOUND, "NAME_UNKNOWN", e),
+        RegistryError::BlobUnknown(_) => reply(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", e),
+        RegistryError::UploadUnknown => reply(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", e),
+        RegistryError::ChunkOutOfOrder { current } => ErrorReply {
+            upload_range: Some(range_header(*current)),
+            ..reply(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UPLOAD_INVALID", e)
+        },
+        RegistryError::UploadInvalid(_) => reply(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", e),
+        RegistryError::SizeInvalid(_) => reply(StatusCode::BAD_REQUEST, "SIZE_INVALID", e),
+        RegistryError::DigestMismatch { .. } => reply(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e),
+        RegistryError::RangeNotSatisfiable { .. } => reply(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", e),
+        RegistryError::ManifestUnknown(_) => reply(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", e),
+        RegistryError::ManifestBlobUnknown(_) => reply(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", e),
+        RegistryError::ManifestTooLarge { .. } => reply(StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", e),
+        RegistryError::Oci(oci) => oci_reply(oci),
+        RegistryError::Storage(storage) => match storage {
+            BlobStoreError::BlobNotFound
+            | BlobStoreError::UploadNotFound
+            | BlobStoreError::OffsetMismatch { .. }
+            | BlobStoreError::RangeNotSatisfiable { .. }
+            | BlobStoreError::Body(_)
+            | BlobStoreError::Io(_) => internal(storage),
+        },
+        RegistryError::Metadata(meta) => match meta {
+            MetadataError::MissingBlob(_)
+            | MetadataError::MissingChild(_)
+            | MetadataError::Corrupt(_)
+            | MetadataError::Database(_) => internal(meta),
+        },
+    }
+}
+
+/// `Range: 0-<last byte>` as distribution clients expect it (`0-0` for an empty upload).
+pub fn range_header(len: u64) -> String {
+    format!("0-{}", len.saturating_sub(1))
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    errors: [ErrorEntry<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ErrorEntry<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let reply = self.reply();
+        let body = ErrorBody { errors: [ErrorEntry { code: reply.code, message: &reply.message }] };
+        let json = serde_json::to_vec(&body).expect("error body serialises");
+        let mut response = (reply.status, json).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(range) = reply.upload_range.and_then(|r| HeaderValue::from_str(&r).ok()) {
+            headers.insert(header::RANGE, range);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,45 @@
+//! `/v2/`, tag lists and the catalog.
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use berth_oci::RepoName;
+use berth_registry::{Page, Registry};
+use http::{header, HeaderValue};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::query::Query;
+
+pub fn api_version() -> Response {
+    Json(json!({})).into_response()
+}
+
+/// `Link: <path?n=..&last=..>; rel="next"` when the page is not the last.
+fn with_next_link(mut response: Response, path: &str, n: Option<u32>, page: &Page) -> Response {
+    if let Some(last) = &page.next {
+        let mut target = form_urlencoded::Serializer::new(String::new());
+        if let Some(n) = n {
+            target.append_pair("n", &n.to_string());
+        }
+        target.append_pair("last", last);
+        let link = format!("<{path}?{}>; rel=\"next\"", target.finish());
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    response
+}
+
+pub async fn tags(registry: &Registry, repo: &RepoName, query: &Query) -> Result<Response, ApiError> {
+    let n = query.parsed::<u32>("n")?;
+    let page = registry.list_tags(repo, n, query.get("last")).await?;
+    let response = Json(json!({ "name": repo.as_str(), "tags": page.items })).into_response();
+    Ok(with_next_link(response, &format!("/v2/{repo}/tags/list"), n, &page))
+}
+
+pub async fn catalog(registry: &Registry, query: &Query) -> Result<Response, ApiError> {
+    let n = query.parsed::<u32>("n")?;
+    let page = registry.catalog(n, query.get("last")).await?;
+    let response = Json(json!({ "repositories": page.items })).into_response();
+    Ok(with_next_link(response, "/v2/_catalog", n, &page))
+}

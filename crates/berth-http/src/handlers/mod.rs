@@ -1,0 +1,66 @@
+//! Thin handlers: extract, call one domain method, build the response.
+
+mod blobs;
+mod discovery;
+mod manifests;
+mod uploads;
+
+use std::io;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::Response;
+use berth_blobstore::ByteStream;
+use berth_registry::Registry;
+use futures::TryStreamExt;
+use http::{HeaderMap, Method};
+
+use crate::endpoint::Endpoint;
+use crate::error::{ApiError, RequestError};
+use crate::query::Query;
+
+/// Routes a request to its handler by endpoint and method.
+pub async fn handle(registry: &Registry, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let endpoint = Endpoint::parse(parts.uri.path())?;
+    let query = Query::parse(parts.uri.query());
+    let headers = &parts.headers;
+    let head = parts.method == Method::HEAD;
+    match (endpoint, parts.method.clone()) {
+        (Endpoint::ApiVersion, Method::GET | Method::HEAD) => Ok(discovery::api_version()),
+        (Endpoint::Catalog, Method::GET) => discovery::catalog(registry, &query).await,
+        (Endpoint::Tags { repo }, Method::GET) => discovery::tags(registry, &repo, &query).await,
+        (Endpoint::Manifest { repo, reference }, Method::GET | Method::HEAD) => {
+            manifests::get(registry, &repo, &reference, head).await
+        }
+        (Endpoint::Manifest { repo, reference }, Method::PUT) => {
+            manifests::put(registry, &repo, reference, &query, headers, body).await
+        }
+        (Endpoint::Manifest { repo, reference }, Method::DELETE) => manifests::delete(registry, &repo, &reference).await,
+        (Endpoint::Blob { repo, digest }, Method::GET | Method::HEAD) => {
+            blobs::get(registry, &repo, &digest, headers, head).await
+        }
+        (Endpoint::Blob { repo, digest }, Method::DELETE) => blobs::delete(registry, &repo, &digest).await,
+        (Endpoint::Uploads { repo }, Method::POST) => uploads::start(registry, &repo, &query, headers, body).await,
+        (Endpoint::Upload { repo, id }, Method::GET) => uploads::status(registry, &repo, &id).await,
+        (Endpoint::Upload { repo, id }, Method::PATCH) => uploads::patch(registry, &repo, &id, headers, body).await,
+        (Endpoint::Upload { repo, id }, Method::PUT) => uploads::finish(registry, &repo, &id, &query, headers, body).await,
+        (Endpoint::Upload { repo, id }, Method::DELETE) => uploads::cancel(registry, &repo, &id).await,
+        _ => Err(RequestError::MethodNotAllowed.into()),
+    }
+}
+
+/// A request body as a stream of chunks for the storage layer.
+fn body_stream(body: Body) -> ByteStream {
+    Box::pin(body.into_data_stream().map_err(io::Error::other))
+}
+
+/// `Content-Length`, when the client sent a valid one.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}

@@ -276,3 +276,19 @@ async fn tags_and_catalog_paginate() {
     let rest = f.registry.catalog(Some(2), Some("b")).await.unwrap();
     assert_eq!(rest.items, ["c", "paged"]);
 }
+
+#[tokio::test]
+async fn expired_and_orphaned_uploads_are_removed() {
+    let f = fixture().await;
+    let r = repo("expiry");
+    let old = f.registry.start_upload(&r).await.unwrap();
+    f.registry.append_chunk(&r, &old.id, ChunkBounds::default(), body(b"abandoned")).await.unwrap();
+    let orphan = "99999999-9999-4999-8999-999999999999";
+    std::fs::write(f.path.join("blobs/uploads").join(orphan), b"left by a crash").unwrap();
+    assert_eq!(f.registry.expire_uploads(std::time::Duration::from_secs(3600)).await.unwrap(), 1);
+    assert!(!f.path.join("blobs/uploads").join(orphan).exists());
+    assert_eq!(f.registry.upload_status(&r, &old.id).await.unwrap().len, 9, "young sessions stay");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(f.registry.expire_uploads(std::time::Duration::ZERO).await.unwrap(), 1);
+    assert!(matches!(f.registry.upload_status(&r, &old.id).await, Err(RegistryError::UploadUnknown)));
+}

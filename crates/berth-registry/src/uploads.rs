@@ -83,10 +83,37 @@ impl Registry {
     /// Opens a new upload session in `repo`.
     pub async fn start_upload(&self, repo: &RepoName) -> Result<UploadStatus> {
         let id = UploadId::new_random(uuid::Uuid::new_v4());
-        self.blobs.create_upload(&id).await?;
+        // The row comes first: a staged object without a row is always an orphan.
         let record = UploadRecord { id: id.clone(), repo: repo.clone(), created_at: now_millis() };
         self.meta.create_upload(&record).await?;
+        self.blobs.create_upload(&id).await?;
         Ok(UploadStatus { id, repo: repo.clone(), len: 0 })
+    }
+
+    /// Removes sessions started more than `max_age` ago, and staged objects whose session is
+    /// gone (left by a crash). Returns how many sessions and objects were removed.
+    pub async fn expire_uploads(&self, max_age: std::time::Duration) -> Result<usize> {
+        let cutoff = now_millis() - max_age.as_millis() as i64;
+        let mut removed = 0;
+        for record in self.meta.uploads_created_before(cutoff).await? {
+            let session = self.uploads.session(&record.id);
+            let _locked = session.lock().await;
+            self.discard_upload(&record.id).await;
+            removed += 1;
+        }
+        for id in self.blobs.list_uploads().await? {
+            if self.meta.upload(&id).await?.is_none() {
+                match self.blobs.delete_upload(&id).await {
+                    Ok(()) => removed += 1,
+                    Err(BlobStoreError::UploadNotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        if removed > 0 {
+            info!(removed, "expired upload sessions removed");
+        }
+        Ok(removed)
     }
 
     /// The session `id`, which must belong to `repo`.

@@ -1,0 +1,46 @@
+//! Command-line interface; every option can also come from a `BERTH_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Berth: an OCI registry with reference types and reference-aware lifecycle management.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the registry. With no options it serves 127.0.0.1:5000 from ./berth-data.
+    Serve(ServeArgs),
+}
+
+/// Options override the config file, which overrides the defaults.
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML config file with any of the settings below (snake_case keys).
+    #[arg(long, env = "BERTH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:5000].
+    #[arg(long, env = "BERTH_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for blobs (blobs/) and metadata (metadata.db) [default: ./berth-data].
+    #[arg(long, env = "BERTH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Largest manifest accepted, in bytes [default: 4194304].
+    #[arg(long, env = "BERTH_MAX_MANIFEST_BYTES", value_name = "BYTES")]
+    pub max_manifest_bytes: Option<usize>,
+    /// Most tags or repositories in one listing page [default: 100000].
+    #[arg(long, env = "BERTH_MAX_PAGE_ENTRIES", value_name = "N")]
+    pub max_page_entries: Option<u32>,
+    /// Age after which an unfinished upload session is removed [default: 24h].
+    #[arg(long, env = "BERTH_UPLOAD_EXPIRY", value_name = "DURATION")]
+    pub upload_expiry: Option<humantime::Duration>,
+    /// Log filter, e.g. `info` or `berth_registry=debug,info` [default: info].
+    #[arg(long, env = "BERTH_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}

@@ -1,0 +1,87 @@
+//! `berth serve`: wires the backends, the registry and the HTTP server, and runs background tasks.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use berth_blobstore::fs::FsBlobStore;
+use berth_metadata::sqlite::SqliteMetadataStore;
+use berth_registry::{Registry, RegistryConfig};
+use tracing::{info, warn};
+use tracing_subscriber::EnvFilter;
+
+use crate::settings::Settings;
+
+/// How often abandoned upload sessions are looked for.
+const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+
+pub fn run(settings: Settings) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&settings.log).context("invalid log filter")?)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?
+        .block_on(serve(settings))
+}
+
+async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    let blobs = FsBlobStore::open(settings.data_dir.join("blobs"))
+        .await
+        .context("opening blob storage")?;
+    let meta = SqliteMetadataStore::open(&settings.data_dir.join("metadata.db"))
+        .await
+        .context("opening metadata database")?;
+    let config = RegistryConfig {
+        max_manifest_bytes: settings.max_manifest_bytes,
+        max_page_entries: settings.max_page_entries,
+    };
+    Ok(Registry::new(Arc::new(blobs), Arc::new(meta), config))
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let registry = open_registry(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    tokio::spawn(sweep_uploads(registry.clone(), settings.upload_expiry));
+    info!(address = %address, data_dir = %settings.data_dir.display(), "berth listening");
+    axum::serve(listener, berth_http::router(registry))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving")?;
+    info!("berth stopped");
+    Ok(())
+}
+
+async fn sweep_uploads(registry: Registry, expiry: Duration) {
+    let mut ticker = tokio::time::interval(UPLOAD_SWEEP_INTERVAL);
+    loop {
+        ticker.tick().await;
+        if let Err(e) = registry.expire_uploads(expiry).await {
+            warn!(error = %e, "upload expiry failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,108 @@
+//! Effective settings: command line and environment over the config file over defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub max_manifest_bytes: usize,
+    pub max_page_entries: u32,
+    pub upload_expiry: Duration,
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5000)),
+            data_dir: PathBuf::from("./berth-data"),
+            max_manifest_bytes: 4 * 1024 * 1024,
+            max_page_entries: 100_000,
+            upload_expiry: Duration::from_secs(24 * 3600),
+            log: "info".into(),
+        }
+    }
+}
+
+/// The config file: every key optional, unknown keys refused so that typos are caught.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    max_manifest_bytes: Option<usize>,
+    max_page_entries: Option<u32>,
+    upload_expiry: Option<String>,
+    log: Option<String>,
+}
+
+impl Settings {
+    pub fn load(args: &ServeArgs) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => FileSettings::default(),
+        };
+        Settings::merge(args, file)
+    }
+
+    fn merge(args: &ServeArgs, file: FileSettings) -> anyhow::Result<Settings> {
+        let defaults = Settings::default();
+        let file_expiry = file
+            .upload_expiry
+            .map(|text| humantime::parse_duration(&text).with_context(|| format!("upload_expiry {text:?}")))
+            .transpose()?;
+        Ok(Settings {
+            listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
+            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or(defaults.data_dir),
+            max_manifest_bytes: args.max_manifest_bytes.or(file.max_manifest_bytes).unwrap_or(defaults.max_manifest_bytes),
+            max_page_entries: args.max_page_entries.or(file.max_page_entries).unwrap_or(defaults.max_page_entries),
+            upload_expiry: args.upload_expiry.map(Into::into).or(file_expiry).unwrap_or(defaults.upload_expiry),
+            log: args.log.clone().or(file.log).unwrap_or(defaults.log),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_configuration_gives_the_embedded_default() {
+        let settings = Settings::merge(&ServeArgs::default(), FileSettings::default()).unwrap();
+        assert_eq!(settings, Settings::default());
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:5000");
+    }
+
+    #[test]
+    fn command_line_overrides_file_which_overrides_defaults() {
+        let file: FileSettings = toml::from_str(
+            "listen = \"0.0.0.0:6000\"\ndata_dir = \"/srv/berth\"\nupload_expiry = \"2h\"\nlog = \"debug\"",
+        )
+        .unwrap();
+        let args = ServeArgs { listen: Some("127.0.0.1:7000".parse().unwrap()), ..ServeArgs::default() };
+        let settings = Settings::merge(&args, file).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(settings.data_dir, PathBuf::from("/srv/berth"));
+        assert_eq!(settings.upload_expiry, Duration::from_secs(7200));
+        assert_eq!(settings.log, "debug");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<FileSettings>("listn = \"x\"").is_err());
+        let file: FileSettings = toml::from_str("upload_expiry = \"soon\"").unwrap();
+        assert!(Settings::merge(&ServeArgs::default(), file).is_err());
+    }
+}

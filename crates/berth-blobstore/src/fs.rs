@@ -71,14 +71,21 @@ async fn sync_dir(dir: &Path) -> io::Result<()> {
 #[async_trait]
 impl BlobStore for FsBlobStore {
     async fn stat(&self, digest: &Digest) -> Result<u64> {
-        let meta = fs::metadata(self.blob_path(digest)).await.map_err(blob_missing)?;
+        let meta = fs::metadata(self.blob_path(digest))
+            .await
+            .map_err(blob_missing)?;
         Ok(meta.len())
     }
 
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream> {
-        let mut file = File::open(self.blob_path(digest)).await.map_err(blob_missing)?;
+        let mut file = File::open(self.blob_path(digest))
+            .await
+            .map_err(blob_missing)?;
         let size = file.metadata().await?.len();
-        let ByteRange { start, end } = range.unwrap_or(ByteRange { start: 0, end: size });
+        let ByteRange { start, end } = range.unwrap_or(ByteRange {
+            start: 0,
+            end: size,
+        });
         if start > end || end > size {
             return Err(BlobStoreError::RangeNotSatisfiable { start, end, size });
         }
@@ -91,7 +98,9 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn delete(&self, digest: &Digest) -> Result<()> {
-        fs::remove_file(self.blob_path(digest)).await.map_err(blob_missing)
+        fs::remove_file(self.blob_path(digest))
+            .await
+            .map_err(blob_missing)
     }
 
     async fn create_upload(&self, id: &UploadId) -> Result<()> {
@@ -104,7 +113,9 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn upload_len(&self, id: &UploadId) -> Result<u64> {
-        let meta = fs::metadata(self.upload_path(id)).await.map_err(upload_missing)?;
+        let meta = fs::metadata(self.upload_path(id))
+            .await
+            .map_err(upload_missing)?;
         Ok(meta.len())
     }
 
@@ -116,7 +127,10 @@ impl BlobStore for FsBlobStore {
             .map_err(upload_missing)?;
         let actual = file.metadata().await?.len();
         if actual != offset {
-            return Err(BlobStoreError::OffsetMismatch { expected: offset, actual });
+            return Err(BlobStoreError::OffsetMismatch {
+                expected: offset,
+                actual,
+            });
         }
         file.set_max_buf_size(4 * 1024 * 1024);
         let mut len = offset;
@@ -138,7 +152,9 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn read_upload(&self, id: &UploadId) -> Result<ByteStream> {
-        let mut file = File::open(self.upload_path(id)).await.map_err(upload_missing)?;
+        let mut file = File::open(self.upload_path(id))
+            .await
+            .map_err(upload_missing)?;
         file.set_max_buf_size(READ_CHUNK);
         Ok(Box::pin(ReaderStream::with_capacity(file, READ_CHUNK)))
     }
@@ -163,7 +179,9 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn delete_upload(&self, id: &UploadId) -> Result<()> {
-        fs::remove_file(self.upload_path(id)).await.map_err(upload_missing)
+        fs::remove_file(self.upload_path(id))
+            .await
+            .map_err(upload_missing)
     }
 
     async fn list_uploads(&self) -> Result<Vec<UploadId>> {
@@ -195,7 +213,9 @@ mod tests {
         let store = FsBlobStore::open(dir.path()).await.unwrap();
         let id = UploadId::new_random(uuid::Uuid::new_v4());
         store.create_upload(&id).await.unwrap();
-        let body: ByteStream = Box::pin(futures::stream::iter([Ok(bytes::Bytes::from_static(b"abc"))]));
+        let body: ByteStream = Box::pin(futures::stream::iter([Ok(bytes::Bytes::from_static(
+            b"abc",
+        ))]));
         store.append_upload(&id, 0, body).await.unwrap();
         let mut blobs = std::fs::read_dir(dir.path().join("blobs")).unwrap();
         assert!(blobs.next().is_none(), "nothing is visible before commit");

@@ -33,14 +33,28 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Stores a manifest, its edges and `tags` in one transaction. Fails with `MissingBlob` or
     /// `MissingChild`, storing nothing, when a reference is not in the repository. Storing a
     /// manifest that exists already only moves the tags.
-    async fn put_manifest(&self, repo: &RepoName, manifest: &NewManifest, tags: &[Tag]) -> Result<()>;
+    async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        manifest: &NewManifest,
+        tags: &[Tag],
+    ) -> Result<()>;
 
-    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest) -> Result<Option<StoredManifest>>;
+    async fn manifest_by_digest(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<StoredManifest>>;
 
     async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<StoredManifest>>;
 
     /// Tags in lexical order (case-insensitive, ties by byte order), strictly after `after`.
-    async fn list_tags(&self, repo: &RepoName, after: Option<&str>, limit: u32) -> Result<Vec<String>>;
+    async fn list_tags(
+        &self,
+        repo: &RepoName,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>>;
 
     /// Removes a tag; false when it did not exist. The manifest stays.
     async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool>;

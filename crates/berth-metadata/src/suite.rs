@@ -48,7 +48,10 @@ async fn blob_links_are_per_repository(store: &dyn MetadataStore) {
     assert_eq!(store.linked_blob_size(&a, &digest).await.unwrap(), Some(4));
     assert_eq!(store.linked_blob_size(&b, &digest).await.unwrap(), None);
     assert_eq!(store.blob_size(&digest).await.unwrap(), Some(4));
-    assert_eq!(store.repositories_with_blob(&digest).await.unwrap(), vec![a.clone()]);
+    assert_eq!(
+        store.repositories_with_blob(&digest).await.unwrap(),
+        vec![a.clone()]
+    );
     assert!(store.unlink_blob(&a, &digest).await.unwrap());
     assert!(!store.unlink_blob(&a, &digest).await.unwrap());
     assert_eq!(store.linked_blob_size(&a, &digest).await.unwrap(), None);
@@ -60,36 +63,76 @@ async fn manifests_require_their_references(store: &dyn MetadataStore) {
     let m = manifest("{\"m\":1}", vec![layer.clone()], vec![]);
     let err = store.put_manifest(&r, &m, &[tag("v1")]).await.unwrap_err();
     assert!(matches!(err, MetadataError::MissingBlob(d) if d == layer));
-    assert!(store.manifest_by_tag(&r, &tag("v1")).await.unwrap().is_none());
+    assert!(store
+        .manifest_by_tag(&r, &tag("v1"))
+        .await
+        .unwrap()
+        .is_none());
     store.link_blob(&r, &layer, 5).await.unwrap();
     store.put_manifest(&r, &m, &[tag("v1")]).await.unwrap();
     let missing_child = Digest::sha256_of(b"absent");
-    let index = manifest("{\"i\":1}", vec![], vec![m.digest.clone(), missing_child.clone()]);
+    let index = manifest(
+        "{\"i\":1}",
+        vec![],
+        vec![m.digest.clone(), missing_child.clone()],
+    );
     let err = store.put_manifest(&r, &index, &[]).await.unwrap_err();
     assert!(matches!(err, MetadataError::MissingChild(d) if d == missing_child));
     let index = manifest("{\"i\":2}", vec![], vec![m.digest.clone()]);
-    store.put_manifest(&r, &index, &[tag("multi")]).await.unwrap();
+    store
+        .put_manifest(&r, &index, &[tag("multi")])
+        .await
+        .unwrap();
     let other = repo("refs/other");
-    assert!(matches!(store.put_manifest(&other, &m, &[]).await, Err(MetadataError::MissingBlob(_))));
+    assert!(matches!(
+        store.put_manifest(&other, &m, &[]).await,
+        Err(MetadataError::MissingBlob(_))
+    ));
 }
 
 async fn manifests_are_stored_byte_exact_with_tags(store: &dyn MetadataStore) {
     let r = repo("exact");
     let body = "{ \"schemaVersion\" : 2,\n  \"weird\":  [1,2] }";
     let m = manifest(body, vec![], vec![]);
-    store.put_manifest(&r, &m, &[tag("a"), tag("b")]).await.unwrap();
+    store
+        .put_manifest(&r, &m, &[tag("a"), tag("b")])
+        .await
+        .unwrap();
     for t in ["a", "b"] {
         let got = store.manifest_by_tag(&r, &tag(t)).await.unwrap().unwrap();
         assert_eq!(got.body, body.as_bytes());
         assert_eq!(got.digest, m.digest);
     }
-    let by_digest = store.manifest_by_digest(&r, &m.digest).await.unwrap().unwrap();
-    assert_eq!(by_digest.media_type, "application/vnd.oci.image.manifest.v1+json");
+    let by_digest = store
+        .manifest_by_digest(&r, &m.digest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        by_digest.media_type,
+        "application/vnd.oci.image.manifest.v1+json"
+    );
     let moved = manifest("{\"moved\":true}", vec![], vec![]);
     store.put_manifest(&r, &moved, &[tag("a")]).await.unwrap();
-    assert_eq!(store.manifest_by_tag(&r, &tag("a")).await.unwrap().unwrap().digest, moved.digest);
+    assert_eq!(
+        store
+            .manifest_by_tag(&r, &tag("a"))
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        moved.digest
+    );
     store.put_manifest(&r, &m, &[]).await.unwrap();
-    assert_eq!(store.manifest_by_tag(&r, &tag("b")).await.unwrap().unwrap().digest, m.digest);
+    assert_eq!(
+        store
+            .manifest_by_tag(&r, &tag("b"))
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        m.digest
+    );
 }
 
 async fn tags_list_in_lexical_order_with_paging(store: &dyn MetadataStore) {
@@ -99,7 +142,11 @@ async fn tags_list_in_lexical_order_with_paging(store: &dyn MetadataStore) {
     let tags: Vec<Tag> = names.iter().map(|n| tag(n)).collect();
     store.put_manifest(&r, &m, &tags).await.unwrap();
     let all = store.list_tags(&r, None, 100).await.unwrap();
-    assert_eq!(all, ["1", "10", "_x", "A", "a", "B", "b", "C"], "compared lowercased, ties by bytes");
+    assert_eq!(
+        all,
+        ["1", "10", "_x", "A", "a", "B", "b", "C"],
+        "compared lowercased, ties by bytes"
+    );
     let mut paged = Vec::new();
     let mut last: Option<String> = None;
     loop {
@@ -111,19 +158,34 @@ async fn tags_list_in_lexical_order_with_paging(store: &dyn MetadataStore) {
         paged.extend(page);
     }
     assert_eq!(paged, all);
-    assert!(store.list_tags(&repo("tags/none"), None, 10).await.unwrap().is_empty());
+    assert!(store
+        .list_tags(&repo("tags/none"), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn deleting_manifests_removes_their_tags(store: &dyn MetadataStore) {
     let r = repo("deletes");
     let m = manifest("{\"del\":1}", vec![], vec![]);
-    store.put_manifest(&r, &m, &[tag("x"), tag("y")]).await.unwrap();
+    store
+        .put_manifest(&r, &m, &[tag("x"), tag("y")])
+        .await
+        .unwrap();
     assert!(store.delete_tag(&r, &tag("x")).await.unwrap());
     assert!(!store.delete_tag(&r, &tag("x")).await.unwrap());
-    assert!(store.manifest_by_digest(&r, &m.digest).await.unwrap().is_some());
+    assert!(store
+        .manifest_by_digest(&r, &m.digest)
+        .await
+        .unwrap()
+        .is_some());
     assert!(store.delete_manifest(&r, &m.digest).await.unwrap());
     assert!(!store.delete_manifest(&r, &m.digest).await.unwrap());
-    assert!(store.manifest_by_tag(&r, &tag("y")).await.unwrap().is_none());
+    assert!(store
+        .manifest_by_tag(&r, &tag("y"))
+        .await
+        .unwrap()
+        .is_none());
     assert!(store.list_tags(&r, None, 10).await.unwrap().is_empty());
 }
 
@@ -141,11 +203,22 @@ async fn repositories_list_in_order(store: &dyn MetadataStore) {
 async fn uploads_complete_into_links(store: &dyn MetadataStore) {
     let r = repo("uploads/app");
     let id: UploadId = "11111111-2222-4333-8444-555555555555".parse().unwrap();
-    let record = UploadRecord { id: id.clone(), repo: r.clone(), created_at: 1_000 };
+    let record = UploadRecord {
+        id: id.clone(),
+        repo: r.clone(),
+        created_at: 1_000,
+    };
     store.create_upload(&record).await.unwrap();
     assert_eq!(store.upload(&id).await.unwrap(), Some(record.clone()));
-    assert_eq!(store.uploads_created_before(1_001).await.unwrap(), vec![record]);
-    assert!(store.uploads_created_before(1_000).await.unwrap().is_empty());
+    assert_eq!(
+        store.uploads_created_before(1_001).await.unwrap(),
+        vec![record]
+    );
+    assert!(store
+        .uploads_created_before(1_000)
+        .await
+        .unwrap()
+        .is_empty());
     let digest = Digest::sha256_of(b"uploaded");
     assert!(store.complete_upload(&id, &digest, 8).await.unwrap());
     assert!(!store.complete_upload(&id, &digest, 8).await.unwrap());

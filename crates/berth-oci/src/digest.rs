@@ -113,8 +113,12 @@ impl FromStr for Digest {
 /// `[a-z0-9]+([+._-][a-z0-9]+)*`, the grammar of the algorithm part.
 fn is_valid_algorithm_component(s: &str) -> bool {
     !s.is_empty()
-        && s.split(['+', '.', '_', '-'])
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && s.split(['+', '.', '_', '-']).all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 impl fmt::Display for Digest {
@@ -188,7 +192,9 @@ mod tests {
     #[test]
     fn digest_of_empty_input_is_the_well_known_value() {
         assert_eq!(Digest::sha256_of(b"").as_str(), EMPTY_SHA256);
-        assert!(Digest::of(Algorithm::Sha512, b"").as_str().starts_with("sha512:cf83e135"));
+        assert!(Digest::of(Algorithm::Sha512, b"")
+            .as_str()
+            .starts_with("sha512:cf83e135"));
     }
 
     #[test]
@@ -212,7 +218,10 @@ mod tests {
             "sha256:../../etc/passwd",
             "sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         ] {
-            assert!(matches!(bad.parse::<Digest>(), Err(OciError::DigestInvalid(_))), "{bad}");
+            assert!(
+                matches!(bad.parse::<Digest>(), Err(OciError::DigestInvalid(_))),
+                "{bad}"
+            );
         }
     }
 

@@ -74,13 +74,17 @@ impl ManifestKind {
     }
 
     pub fn is_index(self) -> bool {
-        matches!(self, ManifestKind::OciIndex | ManifestKind::DockerManifestList)
+        matches!(
+            self,
+            ManifestKind::OciIndex | ManifestKind::DockerManifestList
+        )
     }
 }
 
 fn schema1_unsupported() -> OciError {
     OciError::ManifestUnsupported(
-        "Docker image manifest schema 1 is deprecated and not accepted; push schema 2 or OCI".into(),
+        "Docker image manifest schema 1 is deprecated and not accepted; push schema 2 or OCI"
+            .into(),
     )
 }
 
@@ -125,7 +129,8 @@ impl ParsedManifest {
             return Err(schema1_unsupported());
         }
         let kind = resolve_kind(&raw, content_type)?;
-        let needs_schema_v2 = !matches!(kind, ManifestKind::OciArtifact | ManifestKind::OrasArtifact);
+        let needs_schema_v2 =
+            !matches!(kind, ManifestKind::OciArtifact | ManifestKind::OrasArtifact);
         if needs_schema_v2 && raw.schema_version != Some(2) {
             return Err(invalid("schemaVersion must be 2"));
         }
@@ -144,8 +149,9 @@ impl ParsedManifest {
                 manifest.layers = raw.layers.ok_or_else(|| invalid("layers is required"))?;
             }
             ManifestKind::OciIndex | ManifestKind::DockerManifestList => {
-                manifest.manifests =
-                    raw.manifests.ok_or_else(|| invalid("manifests is required"))?;
+                manifest.manifests = raw
+                    .manifests
+                    .ok_or_else(|| invalid("manifests is required"))?;
             }
             ManifestKind::OciArtifact | ManifestKind::OrasArtifact => {
                 if manifest.artifact_type.is_none() {
@@ -182,7 +188,10 @@ fn invalid(message: &str) -> OciError {
 
 fn resolve_kind(raw: &RawManifest, content_type: Option<&str>) -> Result<ManifestKind, OciError> {
     let header = content_type.map(essence).filter(|t| !t.is_empty());
-    let from_header = header.map(ManifestKind::from_media_type).transpose()?.flatten();
+    let from_header = header
+        .map(ManifestKind::from_media_type)
+        .transpose()?
+        .flatten();
     let from_body = raw
         .media_type
         .as_deref()

@@ -85,8 +85,24 @@ mod tests {
     fn rejects_invalid_names() {
         let too_long = "a".repeat(MAX_NAME_LEN + 1);
         for bad in [
-            "", "/", "a/", "/a", "a//b", "A", "a..b", "a___b", "-a", "a-", ".a", "a/../b", "..",
-            "a/.", "a b", "a%2fb", "ä", too_long.as_str(),
+            "",
+            "/",
+            "a/",
+            "/a",
+            "a//b",
+            "A",
+            "a..b",
+            "a___b",
+            "-a",
+            "a-",
+            ".a",
+            "a/../b",
+            "..",
+            "a/.",
+            "a b",
+            "a%2fb",
+            "ä",
+            too_long.as_str(),
         ] {
             assert!(bad.parse::<RepoName>().is_err(), "{bad}");
         }

@@ -98,8 +98,14 @@ mod tests {
     fn references_are_tags_or_digests() {
         assert!(matches!("v1".parse::<Reference>(), Ok(Reference::Tag(_))));
         let digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        assert!(matches!(digest.parse::<Reference>(), Ok(Reference::Digest(_))));
-        assert!(matches!("sha256:short".parse::<Reference>(), Err(OciError::DigestInvalid(_))));
+        assert!(matches!(
+            digest.parse::<Reference>(),
+            Ok(Reference::Digest(_))
+        ));
+        assert!(matches!(
+            "sha256:short".parse::<Reference>(),
+            Err(OciError::DigestInvalid(_))
+        ));
     }
 
     proptest! {

@@ -58,8 +58,15 @@ mod tests {
 
     #[test]
     fn only_canonical_uuids_are_upload_ids() {
-        assert!("0b1e5cfa-3f6b-4a3c-9f0e-2d3c4b5a6978".parse::<UploadId>().is_ok());
-        for bad in ["", "../../etc", "0B1E5CFA-3F6B-4A3C-9F0E-2D3C4B5A6978", "0b1e5cfa3f6b4a3c9f0e2d3c4b5a6978"] {
+        assert!("0b1e5cfa-3f6b-4a3c-9f0e-2d3c4b5a6978"
+            .parse::<UploadId>()
+            .is_ok());
+        for bad in [
+            "",
+            "../../etc",
+            "0B1E5CFA-3F6B-4A3C-9F0E-2D3C4B5A6978",
+            "0b1e5cfa3f6b4a3c9f0e2d3c4b5a6978",
+        ] {
             assert!(bad.parse::<UploadId>().is_err(), "{bad}");
         }
     }

@@ -34,10 +34,19 @@ impl Registry {
     }
 
     /// Opens a blob readable through `repo`, or the requested range of it.
-    pub async fn read_blob(&self, repo: &RepoName, digest: &Digest, range: Option<RangeRequest>) -> Result<BlobRead> {
+    pub async fn read_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        range: Option<RangeRequest>,
+    ) -> Result<BlobRead> {
         let size = self.blob_size(repo, digest).await?;
         let range = match range {
-            Some(requested) => Some(requested.resolve(size).ok_or(RegistryError::RangeNotSatisfiable { size })?),
+            Some(requested) => Some(
+                requested
+                    .resolve(size)
+                    .ok_or(RegistryError::RangeNotSatisfiable { size })?,
+            ),
             None => None,
         };
         match self.blobs.read(digest, range).await {
@@ -63,15 +72,30 @@ impl Registry {
 
     /// Links `digest` into `repo` from `from` (or, without `from`, from any repository that
     /// holds it); starts an upload session when that is not possible.
-    pub async fn mount_blob(&self, repo: &RepoName, digest: &Digest, from: Option<&RepoName>) -> Result<MountOutcome> {
+    pub async fn mount_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        from: Option<&RepoName>,
+    ) -> Result<MountOutcome> {
         let source = match from {
             Some(from) => self
                 .meta
                 .linked_blob_size(from, digest)
                 .await?
                 .map(|size| (from.clone(), size)),
-            None => match self.meta.repositories_with_blob(digest).await?.into_iter().next() {
-                Some(holder) => self.meta.linked_blob_size(&holder, digest).await?.map(|size| (holder, size)),
+            None => match self
+                .meta
+                .repositories_with_blob(digest)
+                .await?
+                .into_iter()
+                .next()
+            {
+                Some(holder) => self
+                    .meta
+                    .linked_blob_size(&holder, digest)
+                    .await?
+                    .map(|size| (holder, size)),
                 None => None,
             },
         };
@@ -81,7 +105,9 @@ impl Registry {
         // The bytes must still be in storage: metadata alone never makes a blob readable.
         match self.blobs.stat(digest).await {
             Ok(_) => {}
-            Err(BlobStoreError::BlobNotFound) => return Ok(MountOutcome::UploadStarted(self.start_upload(repo).await?)),
+            Err(BlobStoreError::BlobNotFound) => {
+                return Ok(MountOutcome::UploadStarted(self.start_upload(repo).await?))
+            }
             Err(e) => return Err(e.into()),
         }
         self.meta.link_blob(repo, digest, size).await?;

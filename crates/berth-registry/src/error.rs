@@ -42,9 +42,15 @@ impl From<BlobStoreError> for RegistryError {
     fn from(e: BlobStoreError) -> Self {
         match e {
             BlobStoreError::UploadNotFound => RegistryError::UploadUnknown,
-            BlobStoreError::OffsetMismatch { actual, .. } => RegistryError::ChunkOutOfOrder { current: actual },
-            BlobStoreError::RangeNotSatisfiable { size, .. } => RegistryError::RangeNotSatisfiable { size },
-            BlobStoreError::Body(e) => RegistryError::UploadInvalid(format!("request body failed: {e}")),
+            BlobStoreError::OffsetMismatch { actual, .. } => {
+                RegistryError::ChunkOutOfOrder { current: actual }
+            }
+            BlobStoreError::RangeNotSatisfiable { size, .. } => {
+                RegistryError::RangeNotSatisfiable { size }
+            }
+            BlobStoreError::Body(e) => {
+                RegistryError::UploadInvalid(format!("request body failed: {e}"))
+            }
             other => RegistryError::Storage(other),
         }
     }
@@ -53,7 +59,9 @@ impl From<BlobStoreError> for RegistryError {
 impl From<MetadataError> for RegistryError {
     fn from(e: MetadataError) -> Self {
         match e {
-            MetadataError::MissingBlob(d) | MetadataError::MissingChild(d) => RegistryError::ManifestBlobUnknown(d),
+            MetadataError::MissingBlob(d) | MetadataError::MissingChild(d) => {
+                RegistryError::ManifestBlobUnknown(d)
+            }
             other => RegistryError::Metadata(other),
         }
     }

@@ -48,7 +48,11 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn new(blobs: Arc<dyn BlobStore>, meta: Arc<dyn MetadataStore>, config: RegistryConfig) -> Registry {
+    pub fn new(
+        blobs: Arc<dyn BlobStore>,
+        meta: Arc<dyn MetadataStore>,
+        config: RegistryConfig,
+    ) -> Registry {
         Registry {
             blobs,
             meta,

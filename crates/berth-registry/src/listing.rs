@@ -24,17 +24,26 @@ impl Page {
 
 impl Registry {
     fn page_limit(&self, n: Option<u32>) -> u32 {
-        n.unwrap_or(self.config.max_page_entries).min(self.config.max_page_entries)
+        n.unwrap_or(self.config.max_page_entries)
+            .min(self.config.max_page_entries)
     }
 
     /// Tags of `repo` in lexical order, after `last`, at most `n`.
-    pub async fn list_tags(&self, repo: &RepoName, n: Option<u32>, last: Option<&str>) -> Result<Page> {
+    pub async fn list_tags(
+        &self,
+        repo: &RepoName,
+        n: Option<u32>,
+        last: Option<&str>,
+    ) -> Result<Page> {
         if !self.meta.repository_exists(repo).await? {
             return Err(RegistryError::NameUnknown(repo.clone()));
         }
         let limit = self.page_limit(n);
         if limit == 0 {
-            return Ok(Page { items: Vec::new(), next: None });
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
         }
         let fetched = self.meta.list_tags(repo, last, limit + 1).await?;
         Ok(Page::from_fetched(fetched, limit))
@@ -44,7 +53,10 @@ impl Registry {
     pub async fn catalog(&self, n: Option<u32>, last: Option<&str>) -> Result<Page> {
         let limit = self.page_limit(n);
         if limit == 0 {
-            return Ok(Page { items: Vec::new(), next: None });
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
         }
         let fetched = self.meta.list_repositories(last, limit + 1).await?;
         let names = fetched.into_iter().map(|r| r.as_str().to_owned()).collect();

@@ -28,7 +28,13 @@ pub struct ManifestPushed {
 
 impl Registry {
     /// Validates and stores a manifest byte-exact, with its edges and tags, in one transaction.
-    pub async fn put_manifest(&self, repo: &RepoName, target: ManifestTarget, content_type: Option<&str>, body: Bytes) -> Result<ManifestPushed> {
+    pub async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        target: ManifestTarget,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<ManifestPushed> {
         let limit = self.config.max_manifest_bytes;
         if body.len() > limit {
             return Err(RegistryError::ManifestTooLarge { limit });
@@ -55,19 +61,28 @@ impl Registry {
             media_type: parsed.media_type().to_owned(),
             artifact_type: parsed.referrer_artifact_type().map(str::to_owned),
             subject: subject.clone(),
-            annotations_json: (!parsed.annotations.is_empty())
-                .then(|| serde_json::to_string(&parsed.annotations).expect("string map serialises")),
+            annotations_json: (!parsed.annotations.is_empty()).then(|| {
+                serde_json::to_string(&parsed.annotations).expect("string map serialises")
+            }),
             blobs: parsed.required_blobs().map(|d| d.digest.clone()).collect(),
             children: parsed.manifests.iter().map(|d| d.digest.clone()).collect(),
             body,
         };
         self.meta.put_manifest(repo, &manifest, &tags).await?;
         info!(repo = %repo, digest = %digest, tags = tags.len(), "manifest stored");
-        Ok(ManifestPushed { digest, subject, tags })
+        Ok(ManifestPushed {
+            digest,
+            subject,
+            tags,
+        })
     }
 
     /// The manifest a tag or digest names in `repo`.
-    pub async fn get_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<StoredManifest> {
+    pub async fn get_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+    ) -> Result<StoredManifest> {
         let found = match reference {
             Reference::Tag(tag) => self.meta.manifest_by_tag(repo, tag).await?,
             Reference::Digest(digest) => self.meta.manifest_by_digest(repo, digest).await?,
@@ -92,7 +107,11 @@ impl Registry {
     }
 
     /// `NameUnknown` for a repository that does not exist, else `ManifestUnknown`.
-    async fn manifest_not_found(&self, repo: &RepoName, reference: &Reference) -> Result<RegistryError> {
+    async fn manifest_not_found(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+    ) -> Result<RegistryError> {
         Ok(if self.meta.repository_exists(repo).await? {
             RegistryError::ManifestUnknown(reference.to_string())
         } else {

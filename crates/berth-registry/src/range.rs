@@ -19,10 +19,16 @@ impl RangeRequest {
         let number = |s: &str| s.trim().parse::<u64>().ok();
         match (first.trim().is_empty(), last.trim().is_empty()) {
             (true, false) => Some(RangeRequest::Suffix(number(last)?)),
-            (false, true) => Some(RangeRequest::From { first: number(first)?, last: None }),
+            (false, true) => Some(RangeRequest::From {
+                first: number(first)?,
+                last: None,
+            }),
             (false, false) => {
                 let (first, last) = (number(first)?, number(last)?);
-                (first <= last).then_some(RangeRequest::From { first, last: Some(last) })
+                (first <= last).then_some(RangeRequest::From {
+                    first,
+                    last: Some(last),
+                })
             }
             (true, true) => None,
         }
@@ -35,7 +41,10 @@ impl RangeRequest {
                 start: first,
                 end: last.map_or(size, |l| l.saturating_add(1).min(size)),
             }),
-            RangeRequest::Suffix(n) if n > 0 && size > 0 => Some(ByteRange { start: size - n.min(size), end: size }),
+            RangeRequest::Suffix(n) if n > 0 && size > 0 => Some(ByteRange {
+                start: size - n.min(size),
+                end: size,
+            }),
             _ => None,
         }
     }
@@ -48,14 +57,46 @@ mod tests {
     #[test]
     fn parses_and_resolves_ranges() {
         let r = |s| RangeRequest::parse(s).unwrap();
-        assert_eq!(r("bytes=0-9").resolve(100), Some(ByteRange { start: 0, end: 10 }));
-        assert_eq!(r("bytes=90-").resolve(100), Some(ByteRange { start: 90, end: 100 }));
-        assert_eq!(r("bytes=90-200").resolve(100), Some(ByteRange { start: 90, end: 100 }));
-        assert_eq!(r("bytes=-10").resolve(100), Some(ByteRange { start: 90, end: 100 }));
-        assert_eq!(r("bytes=-500").resolve(100), Some(ByteRange { start: 0, end: 100 }));
+        assert_eq!(
+            r("bytes=0-9").resolve(100),
+            Some(ByteRange { start: 0, end: 10 })
+        );
+        assert_eq!(
+            r("bytes=90-").resolve(100),
+            Some(ByteRange {
+                start: 90,
+                end: 100
+            })
+        );
+        assert_eq!(
+            r("bytes=90-200").resolve(100),
+            Some(ByteRange {
+                start: 90,
+                end: 100
+            })
+        );
+        assert_eq!(
+            r("bytes=-10").resolve(100),
+            Some(ByteRange {
+                start: 90,
+                end: 100
+            })
+        );
+        assert_eq!(
+            r("bytes=-500").resolve(100),
+            Some(ByteRange { start: 0, end: 100 })
+        );
         assert_eq!(r("bytes=100-").resolve(100), None);
         assert_eq!(r("bytes=-0").resolve(100), None);
-        for bad in ["", "bytes=", "bytes=-", "bytes=5-1", "items=0-1", "bytes=a-b", "bytes=0-1,3-4"] {
+        for bad in [
+            "",
+            "bytes=",
+            "bytes=-",
+            "bytes=5-1",
+            "items=0-1",
+            "bytes=a-b",
+            "bytes=0-1,3-4",
+        ] {
             assert_eq!(RangeRequest::parse(bad), None, "{bad}");
         }
     }

@@ -19,7 +19,9 @@ struct Fixture {
 
 async fn open_registry(path: &std::path::Path) -> Registry {
     let blobs = FsBlobStore::open(path.join("blobs")).await.unwrap();
-    let meta = SqliteMetadataStore::open(&path.join("meta.db")).await.unwrap();
+    let meta = SqliteMetadataStore::open(&path.join("meta.db"))
+        .await
+        .unwrap();
     Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig::default())
 }
 
@@ -27,7 +29,11 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let registry = open_registry(&path).await;
-    Fixture { _dir: dir, path, registry }
+    Fixture {
+        _dir: dir,
+        path,
+        registry,
+    }
 }
 
 fn repo(name: &str) -> RepoName {
@@ -46,7 +52,10 @@ async fn read_all(registry: &Registry, r: &RepoName, d: &Digest) -> Vec<u8> {
 
 async fn push_blob(registry: &Registry, r: &RepoName, bytes: &[u8]) -> Digest {
     let digest = Digest::sha256_of(bytes);
-    registry.upload_monolithic(r, &digest, Some(bytes.len() as u64), body(bytes)).await.unwrap();
+    registry
+        .upload_monolithic(r, &digest, Some(bytes.len() as u64), body(bytes))
+        .await
+        .unwrap();
     digest
 }
 
@@ -65,7 +74,10 @@ fn image_manifest(config: &Digest, layers: &[&Digest]) -> Bytes {
 }
 
 fn tag_target(tag: &str) -> ManifestTarget {
-    ManifestTarget { reference: Reference::Tag(tag.parse().unwrap()), extra_tags: vec![] }
+    ManifestTarget {
+        reference: Reference::Tag(tag.parse().unwrap()),
+        extra_tags: vec![],
+    }
 }
 
 #[tokio::test]
@@ -75,21 +87,50 @@ async fn chunked_upload_is_verified_and_readable() {
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     let digest = Digest::sha256_of(&data);
     let status = f.registry.start_upload(&r).await.unwrap();
-    let first = ChunkBounds { start: Some(0), len: Some(100_000) };
-    let after = f.registry.append_chunk(&r, &status.id, first, body(&data[..100_000])).await.unwrap();
+    let first = ChunkBounds {
+        start: Some(0),
+        len: Some(100_000),
+    };
+    let after = f
+        .registry
+        .append_chunk(&r, &status.id, first, body(&data[..100_000]))
+        .await
+        .unwrap();
     assert_eq!(after.len, 100_000);
-    let out_of_order = ChunkBounds { start: Some(5), len: None };
-    let err = f.registry.append_chunk(&r, &status.id, out_of_order, body(b"x")).await.unwrap_err();
-    assert!(matches!(err, RegistryError::ChunkOutOfOrder { current: 100_000 }));
-    assert!(matches!(f.registry.blob_size(&r, &digest).await, Err(RegistryError::BlobUnknown(_))));
+    let out_of_order = ChunkBounds {
+        start: Some(5),
+        len: None,
+    };
+    let err = f
+        .registry
+        .append_chunk(&r, &status.id, out_of_order, body(b"x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        RegistryError::ChunkOutOfOrder { current: 100_000 }
+    ));
+    assert!(matches!(
+        f.registry.blob_size(&r, &digest).await,
+        Err(RegistryError::BlobUnknown(_))
+    ));
     let size = f
         .registry
-        .finish_upload(&r, &status.id, &digest, ChunkBounds::default(), Some(body(&data[100_000..])))
+        .finish_upload(
+            &r,
+            &status.id,
+            &digest,
+            ChunkBounds::default(),
+            Some(body(&data[100_000..])),
+        )
         .await
         .unwrap();
     assert_eq!(size, 200_000);
     assert_eq!(read_all(&f.registry, &r, &digest).await, data);
-    assert!(matches!(f.registry.upload_status(&r, &status.id).await, Err(RegistryError::UploadUnknown)));
+    assert!(matches!(
+        f.registry.upload_status(&r, &status.id).await,
+        Err(RegistryError::UploadUnknown)
+    ));
 }
 
 #[tokio::test]
@@ -97,12 +138,24 @@ async fn mismatched_digest_never_becomes_readable() {
     let f = fixture().await;
     let r = repo("app");
     let claimed = Digest::sha256_of(b"what the client claims");
-    let err = f.registry.upload_monolithic(&r, &claimed, None, body(b"other bytes")).await.unwrap_err();
+    let err = f
+        .registry
+        .upload_monolithic(&r, &claimed, None, body(b"other bytes"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::DigestMismatch { .. }));
-    assert!(matches!(f.registry.blob_size(&r, &claimed).await, Err(RegistryError::BlobUnknown(_))));
+    assert!(matches!(
+        f.registry.blob_size(&r, &claimed).await,
+        Err(RegistryError::BlobUnknown(_))
+    ));
     let actual = Digest::sha256_of(b"other bytes");
-    assert!(matches!(f.registry.blob_size(&r, &actual).await, Err(RegistryError::BlobUnknown(_))));
-    let staged = std::fs::read_dir(f.path.join("blobs/uploads")).unwrap().count();
+    assert!(matches!(
+        f.registry.blob_size(&r, &actual).await,
+        Err(RegistryError::BlobUnknown(_))
+    ));
+    let staged = std::fs::read_dir(f.path.join("blobs/uploads"))
+        .unwrap()
+        .count();
     assert_eq!(staged, 0, "the failed upload's bytes are discarded");
 }
 
@@ -111,11 +164,25 @@ async fn declared_lengths_must_match_the_body() {
     let f = fixture().await;
     let r = repo("app");
     let status = f.registry.start_upload(&r).await.unwrap();
-    let short = ChunkBounds { start: Some(0), len: Some(10) };
-    let err = f.registry.append_chunk(&r, &status.id, short, body(b"abc")).await.unwrap_err();
+    let short = ChunkBounds {
+        start: Some(0),
+        len: Some(10),
+    };
+    let err = f
+        .registry
+        .append_chunk(&r, &status.id, short, body(b"abc"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::SizeInvalid(_)));
-    let long = ChunkBounds { start: Some(3), len: Some(2) };
-    let err = f.registry.append_chunk(&r, &status.id, long, body(b"defgh")).await.unwrap_err();
+    let long = ChunkBounds {
+        start: Some(3),
+        len: Some(2),
+    };
+    let err = f
+        .registry
+        .append_chunk(&r, &status.id, long, body(b"defgh"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::UploadInvalid(_)));
 }
 
@@ -124,24 +191,59 @@ async fn uploads_resume_after_a_restart_and_support_sha512() {
     let f = fixture().await;
     let r = repo("resume");
     let status = f.registry.start_upload(&r).await.unwrap();
-    f.registry.append_chunk(&r, &status.id, ChunkBounds::default(), body(b"first half, ")).await.unwrap();
+    f.registry
+        .append_chunk(
+            &r,
+            &status.id,
+            ChunkBounds::default(),
+            body(b"first half, "),
+        )
+        .await
+        .unwrap();
     let restarted = open_registry(&f.path).await;
     let now = restarted.upload_status(&r, &status.id).await.unwrap();
     assert_eq!(now.len, 12);
-    restarted.append_chunk(&r, &status.id, ChunkBounds { start: Some(12), len: None }, body(b"second half")).await.unwrap();
+    restarted
+        .append_chunk(
+            &r,
+            &status.id,
+            ChunkBounds {
+                start: Some(12),
+                len: None,
+            },
+            body(b"second half"),
+        )
+        .await
+        .unwrap();
     let digest = Digest::of(Algorithm::Sha512, b"first half, second half");
-    restarted.finish_upload(&r, &status.id, &digest, ChunkBounds::default(), None).await.unwrap();
-    assert_eq!(read_all(&restarted, &r, &digest).await, b"first half, second half");
+    restarted
+        .finish_upload(&r, &status.id, &digest, ChunkBounds::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        read_all(&restarted, &r, &digest).await,
+        b"first half, second half"
+    );
 }
 
 #[tokio::test]
 async fn uploads_belong_to_their_repository() {
     let f = fixture().await;
     let status = f.registry.start_upload(&repo("a")).await.unwrap();
-    let err = f.registry.upload_status(&repo("b"), &status.id).await.unwrap_err();
+    let err = f
+        .registry
+        .upload_status(&repo("b"), &status.id)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::UploadUnknown));
-    f.registry.cancel_upload(&repo("a"), &status.id).await.unwrap();
-    assert!(matches!(f.registry.upload_status(&repo("a"), &status.id).await, Err(RegistryError::UploadUnknown)));
+    f.registry
+        .cancel_upload(&repo("a"), &status.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        f.registry.upload_status(&repo("a"), &status.id).await,
+        Err(RegistryError::UploadUnknown)
+    ));
 }
 
 #[tokio::test]
@@ -149,14 +251,29 @@ async fn blobs_are_readable_only_where_linked_and_mountable() {
     let f = fixture().await;
     let (a, b, c) = (repo("a"), repo("b"), repo("c"));
     let digest = push_blob(&f.registry, &a, b"shared layer").await;
-    assert!(matches!(f.registry.blob_size(&b, &digest).await, Err(RegistryError::BlobUnknown(_))));
-    assert_eq!(f.registry.mount_blob(&b, &digest, Some(&a)).await.unwrap(), MountOutcome::Mounted);
+    assert!(matches!(
+        f.registry.blob_size(&b, &digest).await,
+        Err(RegistryError::BlobUnknown(_))
+    ));
+    assert_eq!(
+        f.registry.mount_blob(&b, &digest, Some(&a)).await.unwrap(),
+        MountOutcome::Mounted
+    );
     assert_eq!(read_all(&f.registry, &b, &digest).await, b"shared layer");
-    assert_eq!(f.registry.mount_blob(&c, &digest, None).await.unwrap(), MountOutcome::Mounted);
+    assert_eq!(
+        f.registry.mount_blob(&c, &digest, None).await.unwrap(),
+        MountOutcome::Mounted
+    );
     let unknown = Digest::sha256_of(b"nowhere");
-    assert!(matches!(f.registry.mount_blob(&c, &unknown, Some(&a)).await.unwrap(), MountOutcome::UploadStarted(_)));
+    assert!(matches!(
+        f.registry.mount_blob(&c, &unknown, Some(&a)).await.unwrap(),
+        MountOutcome::UploadStarted(_)
+    ));
     f.registry.delete_blob(&a, &digest).await.unwrap();
-    assert!(matches!(f.registry.blob_size(&a, &digest).await, Err(RegistryError::BlobUnknown(_))));
+    assert!(matches!(
+        f.registry.blob_size(&a, &digest).await,
+        Err(RegistryError::BlobUnknown(_))
+    ));
     assert_eq!(read_all(&f.registry, &b, &digest).await, b"shared layer");
 }
 
@@ -165,12 +282,24 @@ async fn ranges_are_resolved_against_the_blob() {
     let f = fixture().await;
     let r = repo("ranges");
     let digest = push_blob(&f.registry, &r, b"0123456789").await;
-    let read = f.registry.read_blob(&r, &digest, RangeRequest::parse("bytes=2-4")).await.unwrap();
+    let read = f
+        .registry
+        .read_blob(&r, &digest, RangeRequest::parse("bytes=2-4"))
+        .await
+        .unwrap();
     assert_eq!(read.size, 10);
     let bytes: Vec<u8> = read.body.map_ok(|b| b.to_vec()).try_concat().await.unwrap();
     assert_eq!(bytes, b"234");
-    let err = f.registry.read_blob(&r, &digest, RangeRequest::parse("bytes=10-")).await.err().unwrap();
-    assert!(matches!(err, RegistryError::RangeNotSatisfiable { size: 10 }));
+    let err = f
+        .registry
+        .read_blob(&r, &digest, RangeRequest::parse("bytes=10-"))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(
+        err,
+        RegistryError::RangeNotSatisfiable { size: 10 }
+    ));
 }
 
 #[tokio::test]
@@ -180,15 +309,30 @@ async fn manifests_need_their_blobs_and_are_stored_byte_exact() {
     let config = push_blob(&f.registry, &r, b"{}").await;
     let layer = Digest::sha256_of(b"missing layer");
     let body = image_manifest(&config, &[&layer]);
-    let err = f.registry.put_manifest(&r, tag_target("v1"), None, body).await.unwrap_err();
+    let err = f
+        .registry
+        .put_manifest(&r, tag_target("v1"), None, body)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::ManifestBlobUnknown(d) if d == layer));
     let layer = push_blob(&f.registry, &r, b"layer bytes").await;
     let body = image_manifest(&config, &[&layer]);
-    let pushed = f.registry.put_manifest(&r, tag_target("v1"), None, body.clone()).await.unwrap();
+    let pushed = f
+        .registry
+        .put_manifest(&r, tag_target("v1"), None, body.clone())
+        .await
+        .unwrap();
     assert_eq!(pushed.digest, Digest::sha256_of(&body));
-    let by_tag = f.registry.get_manifest(&r, &Reference::Tag("v1".parse().unwrap())).await.unwrap();
+    let by_tag = f
+        .registry
+        .get_manifest(&r, &Reference::Tag("v1".parse().unwrap()))
+        .await
+        .unwrap();
     assert_eq!(by_tag.body, body);
-    assert_eq!(by_tag.media_type, "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(
+        by_tag.media_type,
+        "application/vnd.oci.image.manifest.v1+json"
+    );
 }
 
 #[tokio::test]
@@ -197,15 +341,26 @@ async fn manifest_digest_references_must_match_the_body() {
     let r = repo("app");
     let config = push_blob(&f.registry, &r, b"{}").await;
     let body = image_manifest(&config, &[]);
-    let wrong = ManifestTarget { reference: Reference::Digest(Digest::sha256_of(b"other")), extra_tags: vec![] };
-    let err = f.registry.put_manifest(&r, wrong, None, body.clone()).await.unwrap_err();
+    let wrong = ManifestTarget {
+        reference: Reference::Digest(Digest::sha256_of(b"other")),
+        extra_tags: vec![],
+    };
+    let err = f
+        .registry
+        .put_manifest(&r, wrong, None, body.clone())
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::DigestMismatch { .. }));
     let sha512 = Digest::of(Algorithm::Sha512, &body);
     let by_digest = ManifestTarget {
         reference: Reference::Digest(sha512.clone()),
         extra_tags: vec!["a".parse().unwrap(), "b".parse().unwrap()],
     };
-    let pushed = f.registry.put_manifest(&r, by_digest, None, body).await.unwrap();
+    let pushed = f
+        .registry
+        .put_manifest(&r, by_digest, None, body)
+        .await
+        .unwrap();
     assert_eq!(pushed.digest, sha512);
     assert_eq!(pushed.tags.len(), 2);
     let page = f.registry.list_tags(&r, None, None).await.unwrap();
@@ -217,11 +372,23 @@ async fn oversized_and_schema1_manifests_are_refused() {
     let f = fixture().await;
     let r = repo("app");
     let huge = Bytes::from(vec![b' '; 4 * 1024 * 1024 + 1]);
-    let err = f.registry.put_manifest(&r, tag_target("big"), None, huge).await.unwrap_err();
+    let err = f
+        .registry
+        .put_manifest(&r, tag_target("big"), None, huge)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::ManifestTooLarge { .. }));
-    let schema1 = Bytes::from_static(br#"{"schemaVersion":1,"name":"app","tag":"v1","fsLayers":[]}"#);
-    let err = f.registry.put_manifest(&r, tag_target("old"), None, schema1).await.unwrap_err();
-    assert!(matches!(err, RegistryError::Oci(berth_oci::OciError::ManifestUnsupported(_))));
+    let schema1 =
+        Bytes::from_static(br#"{"schemaVersion":1,"name":"app","tag":"v1","fsLayers":[]}"#);
+    let err = f
+        .registry
+        .put_manifest(&r, tag_target("old"), None, schema1)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        RegistryError::Oci(berth_oci::OciError::ManifestUnsupported(_))
+    ));
 }
 
 #[tokio::test]
@@ -236,20 +403,45 @@ async fn index_children_must_exist_and_deletes_follow_the_spec() {
         "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": child_digest.as_str(), "size": child.len()}],
     });
     let index = Bytes::from(serde_json::to_vec(&index).unwrap());
-    let err = f.registry.put_manifest(&r, tag_target("latest"), None, index.clone()).await.unwrap_err();
+    let err = f
+        .registry
+        .put_manifest(&r, tag_target("latest"), None, index.clone())
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::ManifestBlobUnknown(_)));
-    let child_target = ManifestTarget { reference: Reference::Digest(child_digest.clone()), extra_tags: vec![] };
-    f.registry.put_manifest(&r, child_target, None, child).await.unwrap();
-    f.registry.put_manifest(&r, tag_target("latest"), None, index).await.unwrap();
+    let child_target = ManifestTarget {
+        reference: Reference::Digest(child_digest.clone()),
+        extra_tags: vec![],
+    };
+    f.registry
+        .put_manifest(&r, child_target, None, child)
+        .await
+        .unwrap();
+    f.registry
+        .put_manifest(&r, tag_target("latest"), None, index)
+        .await
+        .unwrap();
     let latest = Reference::Tag("latest".parse().unwrap());
     f.registry.delete_manifest(&r, &latest).await.unwrap();
-    assert!(matches!(f.registry.get_manifest(&r, &latest).await, Err(RegistryError::ManifestUnknown(_))));
+    assert!(matches!(
+        f.registry.get_manifest(&r, &latest).await,
+        Err(RegistryError::ManifestUnknown(_))
+    ));
     let by_digest = Reference::Digest(child_digest);
     f.registry.delete_manifest(&r, &by_digest).await.unwrap();
-    assert!(matches!(f.registry.delete_manifest(&r, &by_digest).await, Err(RegistryError::ManifestUnknown(_))));
+    assert!(matches!(
+        f.registry.delete_manifest(&r, &by_digest).await,
+        Err(RegistryError::ManifestUnknown(_))
+    ));
     let missing = repo("never/pushed");
-    assert!(matches!(f.registry.get_manifest(&missing, &latest).await, Err(RegistryError::NameUnknown(_))));
-    assert!(matches!(f.registry.list_tags(&missing, None, None).await, Err(RegistryError::NameUnknown(_))));
+    assert!(matches!(
+        f.registry.get_manifest(&missing, &latest).await,
+        Err(RegistryError::NameUnknown(_))
+    ));
+    assert!(matches!(
+        f.registry.list_tags(&missing, None, None).await,
+        Err(RegistryError::NameUnknown(_))
+    ));
 }
 
 #[tokio::test]
@@ -258,16 +450,34 @@ async fn tags_and_catalog_paginate() {
     let r = repo("paged");
     let config = push_blob(&f.registry, &r, b"{}").await;
     let body = image_manifest(&config, &[]);
-    let tags: Vec<_> = (0..25).map(|i| format!("t{i:02}").parse().unwrap()).collect();
-    let target = ManifestTarget { reference: Reference::Digest(Digest::sha256_of(&body)), extra_tags: tags };
-    f.registry.put_manifest(&r, target, None, body).await.unwrap();
+    let tags: Vec<_> = (0..25)
+        .map(|i| format!("t{i:02}").parse().unwrap())
+        .collect();
+    let target = ManifestTarget {
+        reference: Reference::Digest(Digest::sha256_of(&body)),
+        extra_tags: tags,
+    };
+    f.registry
+        .put_manifest(&r, target, None, body)
+        .await
+        .unwrap();
     let first = f.registry.list_tags(&r, Some(10), None).await.unwrap();
     assert_eq!(first.items.len(), 10);
     assert_eq!(first.next.as_deref(), Some("t09"));
-    let last = f.registry.list_tags(&r, Some(10), Some("t19")).await.unwrap();
+    let last = f
+        .registry
+        .list_tags(&r, Some(10), Some("t19"))
+        .await
+        .unwrap();
     assert_eq!(last.items, ["t20", "t21", "t22", "t23", "t24"]);
     assert_eq!(last.next, None);
-    assert!(f.registry.list_tags(&r, Some(0), None).await.unwrap().items.is_empty());
+    assert!(f
+        .registry
+        .list_tags(&r, Some(0), None)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     for name in ["b", "a/x", "c"] {
         push_blob(&f.registry, &repo(name), b"x").await;
     }
@@ -282,13 +492,39 @@ async fn expired_and_orphaned_uploads_are_removed() {
     let f = fixture().await;
     let r = repo("expiry");
     let old = f.registry.start_upload(&r).await.unwrap();
-    f.registry.append_chunk(&r, &old.id, ChunkBounds::default(), body(b"abandoned")).await.unwrap();
+    f.registry
+        .append_chunk(&r, &old.id, ChunkBounds::default(), body(b"abandoned"))
+        .await
+        .unwrap();
     let orphan = "99999999-9999-4999-8999-999999999999";
-    std::fs::write(f.path.join("blobs/uploads").join(orphan), b"left by a crash").unwrap();
-    assert_eq!(f.registry.expire_uploads(std::time::Duration::from_secs(3600)).await.unwrap(), 1);
+    std::fs::write(
+        f.path.join("blobs/uploads").join(orphan),
+        b"left by a crash",
+    )
+    .unwrap();
+    assert_eq!(
+        f.registry
+            .expire_uploads(std::time::Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        1
+    );
     assert!(!f.path.join("blobs/uploads").join(orphan).exists());
-    assert_eq!(f.registry.upload_status(&r, &old.id).await.unwrap().len, 9, "young sessions stay");
+    assert_eq!(
+        f.registry.upload_status(&r, &old.id).await.unwrap().len,
+        9,
+        "young sessions stay"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert_eq!(f.registry.expire_uploads(std::time::Duration::ZERO).await.unwrap(), 1);
-    assert!(matches!(f.registry.upload_status(&r, &old.id).await, Err(RegistryError::UploadUnknown)));
+    assert_eq!(
+        f.registry
+            .expire_uploads(std::time::Duration::ZERO)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(matches!(
+        f.registry.upload_status(&r, &old.id).await,
+        Err(RegistryError::UploadUnknown)
+    ));
 }

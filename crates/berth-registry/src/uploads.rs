@@ -46,7 +46,10 @@ impl UploadTracker {
     }
 
     fn forget(&self, id: &UploadId) {
-        self.sessions.lock().expect("upload tracker lock").remove(id);
+        self.sessions
+            .lock()
+            .expect("upload tracker lock")
+            .remove(id);
     }
 }
 
@@ -66,13 +69,20 @@ fn now_millis() -> i64 {
 
 /// Feeds every chunk to a shared hasher and stops the body with an error once it exceeds
 /// `limit` bytes, so that a lying `Content-Length`/`Content-Range` cannot overrun a chunk.
-fn hashing_body(body: ByteStream, hasher: Arc<Mutex<DigestHasher>>, limit: Option<u64>) -> ByteStream {
+fn hashing_body(
+    body: ByteStream,
+    hasher: Arc<Mutex<DigestHasher>>,
+    limit: Option<u64>,
+) -> ByteStream {
     let mut seen = 0u64;
     Box::pin(body.map(move |chunk| {
         let bytes = chunk?;
         seen += bytes.len() as u64;
         if limit.is_some_and(|l| seen > l) {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "body is longer than declared"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "body is longer than declared",
+            ));
         }
         hasher.lock().expect("hasher lock").update(&bytes);
         Ok(bytes)
@@ -84,10 +94,18 @@ impl Registry {
     pub async fn start_upload(&self, repo: &RepoName) -> Result<UploadStatus> {
         let id = UploadId::new_random(uuid::Uuid::new_v4());
         // The row comes first: a staged object without a row is always an orphan.
-        let record = UploadRecord { id: id.clone(), repo: repo.clone(), created_at: now_millis() };
+        let record = UploadRecord {
+            id: id.clone(),
+            repo: repo.clone(),
+            created_at: now_millis(),
+        };
         self.meta.create_upload(&record).await?;
         self.blobs.create_upload(&id).await?;
-        Ok(UploadStatus { id, repo: repo.clone(), len: 0 })
+        Ok(UploadStatus {
+            id,
+            repo: repo.clone(),
+            len: 0,
+        })
     }
 
     /// Removes sessions started more than `max_age` ago, and staged objects whose session is
@@ -127,16 +145,32 @@ impl Registry {
     pub async fn upload_status(&self, repo: &RepoName, id: &UploadId) -> Result<UploadStatus> {
         self.session_of(repo, id).await?;
         let len = self.blobs.upload_len(id).await?;
-        Ok(UploadStatus { id: id.clone(), repo: repo.clone(), len })
+        Ok(UploadStatus {
+            id: id.clone(),
+            repo: repo.clone(),
+            len,
+        })
     }
 
     /// Appends a chunk. `bounds.start`, when given, must equal the bytes received so far.
-    pub async fn append_chunk(&self, repo: &RepoName, id: &UploadId, bounds: ChunkBounds, body: ByteStream) -> Result<UploadStatus> {
+    pub async fn append_chunk(
+        &self,
+        repo: &RepoName,
+        id: &UploadId,
+        bounds: ChunkBounds,
+        body: ByteStream,
+    ) -> Result<UploadStatus> {
         self.session_of(repo, id).await?;
         let session = self.uploads.session(id);
         let mut progress = session.lock().await;
-        let len = self.append_locked(id, &mut progress, Algorithm::Sha256, bounds, body).await?;
-        Ok(UploadStatus { id: id.clone(), repo: repo.clone(), len })
+        let len = self
+            .append_locked(id, &mut progress, Algorithm::Sha256, bounds, body)
+            .await?;
+        Ok(UploadStatus {
+            id: id.clone(),
+            repo: repo.clone(),
+            len,
+        })
     }
 
     /// Appends under the session lock, keeping `progress` equal to the hash of the staged bytes.
@@ -152,7 +186,9 @@ impl Registry {
         if bounds.start.is_some_and(|start| start != current) {
             return Err(RegistryError::ChunkOutOfOrder { current });
         }
-        let state = self.hash_progress(id, progress.take(), algorithm, current).await?;
+        let state = self
+            .hash_progress(id, progress.take(), algorithm, current)
+            .await?;
         let hasher = Arc::new(Mutex::new(state.hasher));
         let appended = self
             .blobs
@@ -178,13 +214,22 @@ impl Registry {
             .expect("body stream dropped")
             .into_inner()
             .expect("hasher lock");
-        *progress = Some(HashProgress { hasher, len: new_len });
+        *progress = Some(HashProgress {
+            hasher,
+            len: new_len,
+        });
         Ok(new_len)
     }
 
     /// Hash state covering the first `len` staged bytes, rebuilt from storage when the cached
     /// one does not match.
-    async fn hash_progress(&self, id: &UploadId, cached: Option<HashProgress>, algorithm: Algorithm, len: u64) -> Result<HashProgress> {
+    async fn hash_progress(
+        &self,
+        id: &UploadId,
+        cached: Option<HashProgress>,
+        algorithm: Algorithm,
+        len: u64,
+    ) -> Result<HashProgress> {
         if let Some(p) = cached.filter(|p| p.len == len && p.hasher.algorithm() == algorithm) {
             return Ok(p);
         }
@@ -205,20 +250,35 @@ impl Registry {
 
     /// Appends the final chunk (if any), verifies the whole upload against `digest`, and makes
     /// the blob visible in the session's repository. A mismatch discards the session.
-    pub async fn finish_upload(&self, repo: &RepoName, id: &UploadId, digest: &Digest, bounds: ChunkBounds, body: Option<ByteStream>) -> Result<u64> {
+    pub async fn finish_upload(
+        &self,
+        repo: &RepoName,
+        id: &UploadId,
+        digest: &Digest,
+        bounds: ChunkBounds,
+        body: Option<ByteStream>,
+    ) -> Result<u64> {
         self.session_of(repo, id).await?;
         let session = self.uploads.session(id);
         let mut progress = session.lock().await;
         let len = match body {
-            Some(body) => self.append_locked(id, &mut progress, digest.algorithm(), bounds, body).await?,
+            Some(body) => {
+                self.append_locked(id, &mut progress, digest.algorithm(), bounds, body)
+                    .await?
+            }
             None => self.blobs.upload_len(id).await?,
         };
-        let state = self.hash_progress(id, progress.take(), digest.algorithm(), len).await?;
+        let state = self
+            .hash_progress(id, progress.take(), digest.algorithm(), len)
+            .await?;
         let actual = state.hasher.finish();
         if &actual != digest {
             drop(progress);
             self.discard_upload(id).await;
-            return Err(RegistryError::DigestMismatch { expected: digest.clone(), actual });
+            return Err(RegistryError::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
         }
         self.blobs.commit_upload(id, digest).await?;
         let completed = self.meta.complete_upload(id, digest, len).await?;
@@ -232,10 +292,21 @@ impl Registry {
     }
 
     /// Uploads a whole blob in one request (`POST ?digest=`).
-    pub async fn upload_monolithic(&self, repo: &RepoName, digest: &Digest, len: Option<u64>, body: ByteStream) -> Result<u64> {
+    pub async fn upload_monolithic(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        len: Option<u64>,
+        body: ByteStream,
+    ) -> Result<u64> {
         let status = self.start_upload(repo).await?;
-        let bounds = ChunkBounds { start: Some(0), len };
-        let outcome = self.finish_upload(repo, &status.id, digest, bounds, Some(body)).await;
+        let bounds = ChunkBounds {
+            start: Some(0),
+            len,
+        };
+        let outcome = self
+            .finish_upload(repo, &status.id, digest, bounds, Some(body))
+            .await;
         if outcome.is_err() {
             self.discard_upload(&status.id).await;
         }

@@ -50,7 +50,8 @@ impl Settings {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading config file {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?
+                toml::from_str(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
             }
             None => FileSettings::default(),
         };
@@ -61,14 +62,30 @@ impl Settings {
         let defaults = Settings::default();
         let file_expiry = file
             .upload_expiry
-            .map(|text| humantime::parse_duration(&text).with_context(|| format!("upload_expiry {text:?}")))
+            .map(|text| {
+                humantime::parse_duration(&text).with_context(|| format!("upload_expiry {text:?}"))
+            })
             .transpose()?;
         Ok(Settings {
             listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
-            data_dir: args.data_dir.clone().or(file.data_dir).unwrap_or(defaults.data_dir),
-            max_manifest_bytes: args.max_manifest_bytes.or(file.max_manifest_bytes).unwrap_or(defaults.max_manifest_bytes),
-            max_page_entries: args.max_page_entries.or(file.max_page_entries).unwrap_or(defaults.max_page_entries),
-            upload_expiry: args.upload_expiry.map(Into::into).or(file_expiry).unwrap_or(defaults.upload_expiry),
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or(defaults.data_dir),
+            max_manifest_bytes: args
+                .max_manifest_bytes
+                .or(file.max_manifest_bytes)
+                .unwrap_or(defaults.max_manifest_bytes),
+            max_page_entries: args
+                .max_page_entries
+                .or(file.max_page_entries)
+                .unwrap_or(defaults.max_page_entries),
+            upload_expiry: args
+                .upload_expiry
+                .map(Into::into)
+                .or(file_expiry)
+                .unwrap_or(defaults.upload_expiry),
             log: args.log.clone().or(file.log).unwrap_or(defaults.log),
         })
     }
@@ -91,7 +108,10 @@ mod tests {
             "listen = \"0.0.0.0:6000\"\ndata_dir = \"/srv/berth\"\nupload_expiry = \"2h\"\nlog = \"debug\"",
         )
         .unwrap();
-        let args = ServeArgs { listen: Some("127.0.0.1:7000".parse().unwrap()), ..ServeArgs::default() };
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..ServeArgs::default()
+        };
         let settings = Settings::merge(&args, file).unwrap();
         assert_eq!(settings.listen.to_string(), "127.0.0.1:7000");
         assert_eq!(settings.data_dir, PathBuf::from("/srv/berth"));

@@ -57,20 +57,24 @@ pub(super) async fn put(
         > 0;
     if inserted {
         for blob in &manifest.blobs {
-            sqlx::query("INSERT OR IGNORE INTO manifest_blobs (repo, manifest, blob) VALUES (?, ?, ?)")
-                .bind(repo.as_str())
-                .bind(manifest.digest.as_str())
-                .bind(blob.as_str())
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO manifest_blobs (repo, manifest, blob) VALUES (?, ?, ?)",
+            )
+            .bind(repo.as_str())
+            .bind(manifest.digest.as_str())
+            .bind(blob.as_str())
+            .execute(&mut *conn)
+            .await?;
         }
         for child in &manifest.children {
-            sqlx::query("INSERT OR IGNORE INTO manifest_children (repo, parent, child) VALUES (?, ?, ?)")
-                .bind(repo.as_str())
-                .bind(manifest.digest.as_str())
-                .bind(child.as_str())
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "INSERT OR IGNORE INTO manifest_children (repo, parent, child) VALUES (?, ?, ?)",
+            )
+            .bind(repo.as_str())
+            .bind(manifest.digest.as_str())
+            .bind(child.as_str())
+            .execute(&mut *conn)
+            .await?;
         }
     }
     for tag in tags {
@@ -96,16 +100,25 @@ fn stored(row: &SqliteRow) -> Result<StoredManifest> {
     })
 }
 
-pub(super) async fn by_digest(pool: &SqlitePool, repo: &RepoName, digest: &Digest) -> Result<Option<StoredManifest>> {
-    let row = sqlx::query("SELECT digest, media_type, body FROM manifests WHERE repo = ? AND digest = ?")
-        .bind(repo.as_str())
-        .bind(digest.as_str())
-        .fetch_optional(pool)
-        .await?;
+pub(super) async fn by_digest(
+    pool: &SqlitePool,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<Option<StoredManifest>> {
+    let row =
+        sqlx::query("SELECT digest, media_type, body FROM manifests WHERE repo = ? AND digest = ?")
+            .bind(repo.as_str())
+            .bind(digest.as_str())
+            .fetch_optional(pool)
+            .await?;
     row.as_ref().map(stored).transpose()
 }
 
-pub(super) async fn by_tag(pool: &SqlitePool, repo: &RepoName, tag: &Tag) -> Result<Option<StoredManifest>> {
+pub(super) async fn by_tag(
+    pool: &SqlitePool,
+    repo: &RepoName,
+    tag: &Tag,
+) -> Result<Option<StoredManifest>> {
     let row = sqlx::query(
         "SELECT m.digest, m.media_type, m.body FROM tags t
          JOIN manifests m ON m.repo = t.repo AND m.digest = t.digest
@@ -118,7 +131,11 @@ pub(super) async fn by_tag(pool: &SqlitePool, repo: &RepoName, tag: &Tag) -> Res
     row.as_ref().map(stored).transpose()
 }
 
-pub(super) async fn delete(conn: &mut SqliteConnection, repo: &RepoName, digest: &Digest) -> Result<bool> {
+pub(super) async fn delete(
+    conn: &mut SqliteConnection,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<bool> {
     let deleted = sqlx::query("DELETE FROM manifests WHERE repo = ? AND digest = ?")
         .bind(repo.as_str())
         .bind(digest.as_str())

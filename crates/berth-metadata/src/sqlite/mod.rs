@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepoName, Tag, UploadId};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, SqliteConnection};
 
 use crate::error::{MetadataError, Result};
@@ -91,12 +93,14 @@ pub(crate) async fn link_blob_in(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("INSERT OR IGNORE INTO repository_blobs (repo, digest, linked_at) VALUES (?, ?, ?)")
-        .bind(repo.as_str())
-        .bind(digest.as_str())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO repository_blobs (repo, digest, linked_at) VALUES (?, ?, ?)",
+    )
+    .bind(repo.as_str())
+    .bind(digest.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -118,7 +122,9 @@ impl MetadataStore for SqliteMetadataStore {
         .bind(limit)
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(|r| parse_column(r.get::<&str, _>(0))).collect()
+        rows.iter()
+            .map(|r| parse_column(r.get::<&str, _>(0)))
+            .collect()
     }
 
     async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>> {
@@ -162,17 +168,28 @@ impl MetadataStore for SqliteMetadataStore {
             .bind(digest.as_str())
             .fetch_all(&self.reader)
             .await?;
-        rows.iter().map(|r| parse_column(r.get::<&str, _>(0))).collect()
+        rows.iter()
+            .map(|r| parse_column(r.get::<&str, _>(0)))
+            .collect()
     }
 
-    async fn put_manifest(&self, repo: &RepoName, manifest: &NewManifest, tags: &[Tag]) -> Result<()> {
+    async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        manifest: &NewManifest,
+        tags: &[Tag],
+    ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         manifests::put(&mut tx, repo, manifest, tags).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest) -> Result<Option<StoredManifest>> {
+    async fn manifest_by_digest(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<StoredManifest>> {
         manifests::by_digest(&self.reader, repo, digest).await
     }
 
@@ -180,7 +197,12 @@ impl MetadataStore for SqliteMetadataStore {
         manifests::by_tag(&self.reader, repo, tag).await
     }
 
-    async fn list_tags(&self, repo: &RepoName, after: Option<&str>, limit: u32) -> Result<Vec<String>> {
+    async fn list_tags(
+        &self,
+        repo: &RepoName,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>> {
         let names = sqlx::query_scalar(
             "SELECT name FROM tags WHERE repo = ?1
                AND (?2 IS NULL OR name COLLATE NOCASE > ?2 OR (name COLLATE NOCASE = ?2 AND name > ?2))
@@ -248,7 +270,9 @@ mod tests {
     #[tokio::test]
     async fn sqlite_store_passes_the_shared_suite() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetadataStore::open(&dir.path().join("meta.db")).await.unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+            .await
+            .unwrap();
         crate::suite::run_all(&store).await;
     }
 
@@ -263,6 +287,9 @@ mod tests {
             store.link_blob(&repo, &digest, 1).await.unwrap();
         }
         let store = SqliteMetadataStore::open(&path).await.unwrap();
-        assert_eq!(store.linked_blob_size(&repo, &digest).await.unwrap(), Some(1));
+        assert_eq!(
+            store.linked_blob_size(&repo, &digest).await.unwrap(),
+            Some(1)
+        );
     }
 }

@@ -35,7 +35,12 @@ pub(super) async fn get(pool: &SqlitePool, id: &UploadId) -> Result<Option<Uploa
     row.as_ref().map(record).transpose()
 }
 
-pub(super) async fn complete(conn: &mut SqliteConnection, id: &UploadId, digest: &Digest, size: u64) -> Result<bool> {
+pub(super) async fn complete(
+    conn: &mut SqliteConnection,
+    id: &UploadId,
+    digest: &Digest,
+    size: u64,
+) -> Result<bool> {
     let row = sqlx::query("DELETE FROM uploads WHERE id = ? RETURNING id, repo, created_at")
         .bind(id.as_str())
         .fetch_optional(&mut *conn)
@@ -48,9 +53,11 @@ pub(super) async fn complete(conn: &mut SqliteConnection, id: &UploadId, digest:
 }
 
 pub(super) async fn created_before(pool: &SqlitePool, before: i64) -> Result<Vec<UploadRecord>> {
-    let rows = sqlx::query("SELECT id, repo, created_at FROM uploads WHERE created_at < ? ORDER BY created_at")
-        .bind(before)
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, repo, created_at FROM uploads WHERE created_at < ? ORDER BY created_at",
+    )
+    .bind(before)
+    .fetch_all(pool)
+    .await?;
     rows.iter().map(record).collect()
 }

@@ -9,26 +9,45 @@ fn fixture(name: &str) -> Vec<u8> {
 
 #[test]
 fn parses_oci_image_manifest() {
-    let m = ParsedManifest::parse(&fixture("oci-image-manifest.json"), Some(media_type::OCI_MANIFEST)).unwrap();
+    let m = ParsedManifest::parse(
+        &fixture("oci-image-manifest.json"),
+        Some(media_type::OCI_MANIFEST),
+    )
+    .unwrap();
     assert_eq!(m.kind, ManifestKind::OciManifest);
     assert_eq!(m.required_blobs().count(), 4);
-    assert_eq!(m.referrer_artifact_type(), Some("application/vnd.oci.image.config.v1+json"));
+    assert_eq!(
+        m.referrer_artifact_type(),
+        Some("application/vnd.oci.image.config.v1+json")
+    );
     assert!(m.annotations.contains_key("com.example.key1"));
 }
 
 #[test]
 fn parses_oci_artifacts_in_image_manifests() {
     let minimal = ParsedManifest::parse(&fixture("oci-minimal-artifact.json"), None).unwrap();
-    assert_eq!(minimal.artifact_type.as_deref(), Some("application/vnd.example+type"));
-    let with_config = ParsedManifest::parse(&fixture("oci-artifact-with-config.json"), None).unwrap();
-    assert_eq!(with_config.referrer_artifact_type(), Some("application/vnd.example+type"), "artifactType wins over config");
-    let without = ParsedManifest::parse(&fixture("oci-artifact-without-config.json"), None).unwrap();
+    assert_eq!(
+        minimal.artifact_type.as_deref(),
+        Some("application/vnd.example+type")
+    );
+    let with_config =
+        ParsedManifest::parse(&fixture("oci-artifact-with-config.json"), None).unwrap();
+    assert_eq!(
+        with_config.referrer_artifact_type(),
+        Some("application/vnd.example+type"),
+        "artifactType wins over config"
+    );
+    let without =
+        ParsedManifest::parse(&fixture("oci-artifact-without-config.json"), None).unwrap();
     assert_eq!(without.kind, ManifestKind::OciManifest);
 }
 
 #[test]
 fn parses_oci_image_index() {
-    for name in ["oci-image-index.json", "oci-image-index-with-annotations.json"] {
+    for name in [
+        "oci-image-index.json",
+        "oci-image-index-with-annotations.json",
+    ] {
         let m = ParsedManifest::parse(&fixture(name), Some(media_type::OCI_INDEX)).unwrap();
         assert_eq!(m.kind, ManifestKind::OciIndex);
         assert!(m.kind.is_index());
@@ -39,23 +58,42 @@ fn parses_oci_image_index() {
 
 #[test]
 fn parses_docker_schema2_manifest_and_list() {
-    let m = ParsedManifest::parse(&fixture("docker-manifest-v2.json"), Some(media_type::DOCKER_MANIFEST)).unwrap();
+    let m = ParsedManifest::parse(
+        &fixture("docker-manifest-v2.json"),
+        Some(media_type::DOCKER_MANIFEST),
+    )
+    .unwrap();
     assert_eq!(m.kind, ManifestKind::DockerManifest);
     assert_eq!(m.required_blobs().count(), 4);
-    let list = ParsedManifest::parse(&fixture("docker-manifest-list.json"), Some(media_type::DOCKER_MANIFEST_LIST)).unwrap();
+    let list = ParsedManifest::parse(
+        &fixture("docker-manifest-list.json"),
+        Some(media_type::DOCKER_MANIFEST_LIST),
+    )
+    .unwrap();
     assert_eq!(list.kind, ManifestKind::DockerManifestList);
     assert_eq!(list.manifests.len(), 2);
 }
 
 #[test]
 fn parses_legacy_artifact_manifests_with_subject() {
-    let oci = ParsedManifest::parse(&fixture("oci-artifact-manifest-rc2.json"), Some(media_type::OCI_ARTIFACT_MANIFEST)).unwrap();
+    let oci = ParsedManifest::parse(
+        &fixture("oci-artifact-manifest-rc2.json"),
+        Some(media_type::OCI_ARTIFACT_MANIFEST),
+    )
+    .unwrap();
     assert_eq!(oci.kind, ManifestKind::OciArtifact);
     assert_eq!(oci.layers.len(), 1);
     assert!(oci.subject.is_some());
-    let oras = ParsedManifest::parse(&fixture("oras-artifact-manifest.json"), Some(media_type::ORAS_ARTIFACT_MANIFEST)).unwrap();
+    let oras = ParsedManifest::parse(
+        &fixture("oras-artifact-manifest.json"),
+        Some(media_type::ORAS_ARTIFACT_MANIFEST),
+    )
+    .unwrap();
     assert_eq!(oras.kind, ManifestKind::OrasArtifact);
-    assert_eq!(oras.referrer_artifact_type(), Some("application/vnd.cncf.notary.v2.signature"));
+    assert_eq!(
+        oras.referrer_artifact_type(),
+        Some("application/vnd.cncf.notary.v2.signature")
+    );
 }
 
 #[test]
@@ -66,7 +104,11 @@ fn content_type_parameters_are_ignored() {
 
 #[test]
 fn media_type_must_agree_with_content_type() {
-    let err = ParsedManifest::parse(&fixture("oci-image-manifest.json"), Some(media_type::OCI_INDEX)).unwrap_err();
+    let err = ParsedManifest::parse(
+        &fixture("oci-image-manifest.json"),
+        Some(media_type::OCI_INDEX),
+    )
+    .unwrap_err();
     assert!(matches!(err, OciError::ManifestInvalid(m) if m.contains("does not match")));
 }
 
@@ -80,7 +122,10 @@ fn content_type_names_the_kind_when_the_body_does_not() {
 #[test]
 fn schema1_is_refused_as_unsupported() {
     let body = br#"{"schemaVersion":1,"name":"a","tag":"b","fsLayers":[]}"#;
-    assert!(matches!(ParsedManifest::parse(body, None), Err(OciError::ManifestUnsupported(_))));
+    assert!(matches!(
+        ParsedManifest::parse(body, None),
+        Err(OciError::ManifestUnsupported(_))
+    ));
     let body = br#"{"schemaVersion":2}"#;
     assert!(matches!(
         ParsedManifest::parse(body, Some(media_type::DOCKER_SCHEMA1_SIGNED_MANIFEST)),
@@ -104,7 +149,11 @@ fn rejects_invalid_manifests() {
     ];
     for (body, content_type) in cases {
         let result = ParsedManifest::parse(body, *content_type);
-        assert!(matches!(result, Err(OciError::ManifestInvalid(_))), "{}: {result:?}", String::from_utf8_lossy(body));
+        assert!(
+            matches!(result, Err(OciError::ManifestInvalid(_))),
+            "{}: {result:?}",
+            String::from_utf8_lossy(body)
+        );
     }
 }
 

@@ -15,7 +15,10 @@ pub enum Endpoint {
     /// `/v2/<name>/tags/list`
     Tags { repo: RepoName },
     /// `/v2/<name>/manifests/<reference>`
-    Manifest { repo: RepoName, reference: Reference },
+    Manifest {
+        repo: RepoName,
+        reference: Reference,
+    },
     /// `/v2/<name>/blobs/<digest>`
     Blob { repo: RepoName, digest: Digest },
     /// `/v2/<name>/blobs/uploads/`
@@ -64,23 +67,46 @@ impl Endpoint {
         let len = segments.len();
         let tail = |k: usize| segments.get(len.wrapping_sub(k)).copied();
         match (tail(3), tail(2), tail(1)) {
-            (_, Some("tags"), Some("list")) => Ok(Endpoint::Tags { repo: name(len - 2)? }),
-            (Some("blobs"), Some("uploads"), Some("")) => Ok(Endpoint::Uploads { repo: name(len - 3)? }),
+            (_, Some("tags"), Some("list")) => Ok(Endpoint::Tags {
+                repo: name(len - 2)?,
+            }),
+            (Some("blobs"), Some("uploads"), Some("")) => Ok(Endpoint::Uploads {
+                repo: name(len - 3)?,
+            }),
             (Some("blobs"), Some("uploads"), Some(id)) => {
                 let repo = name(len - 3)?;
                 let id = id.parse().map_err(|_| EndpointError::UploadIdInvalid)?;
                 Ok(Endpoint::Upload { repo, id })
             }
-            (_, Some("blobs"), Some("uploads")) => Ok(Endpoint::Uploads { repo: name(len - 2)? }),
+            (_, Some("blobs"), Some("uploads")) => Ok(Endpoint::Uploads {
+                repo: name(len - 2)?,
+            }),
             (_, Some("blobs"), Some(digest)) => {
                 let repo = name(len - 2)?;
-                Ok(Endpoint::Blob { repo, digest: decode_colon(digest).parse()? })
+                Ok(Endpoint::Blob {
+                    repo,
+                    digest: decode_colon(digest).parse()?,
+                })
             }
             (_, Some("manifests"), Some(reference)) => {
                 let repo = name(len - 2)?;
-                Ok(Endpoint::Manifest { repo, reference: decode_colon(reference).parse()? })
+                Ok(Endpoint::Manifest {
+                    repo,
+                    reference: decode_colon(reference).parse()?,
+                })
             }
             _ => Err(EndpointError::NotFound),
+        }
+    }
+
+    /// The methods the endpoint answers, as the `Allow` header of a 405 lists them.
+    pub fn allowed_methods(&self) -> &'static str {
+        match self {
+            Endpoint::ApiVersion | Endpoint::Catalog | Endpoint::Tags { .. } => "GET, HEAD",
+            Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
+            Endpoint::Blob { .. } => "GET, HEAD, DELETE",
+            Endpoint::Uploads { .. } => "POST",
+            Endpoint::Upload { .. } => "GET, HEAD, PATCH, PUT, DELETE",
         }
     }
 
@@ -93,8 +119,12 @@ impl Endpoint {
         };
         match self {
             Endpoint::ApiVersion | Endpoint::Catalog => None,
-            Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => Some((repo, Action::Push)),
-            Endpoint::Tags { repo } | Endpoint::Manifest { repo, .. } | Endpoint::Blob { repo, .. } => Some((repo, action)),
+            Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {
+                Some((repo, Action::Push))
+            }
+            Endpoint::Tags { repo }
+            | Endpoint::Manifest { repo, .. }
+            | Endpoint::Blob { repo, .. } => Some((repo, action)),
         }
     }
 }
@@ -119,46 +149,103 @@ mod tests {
         assert_eq!(Endpoint::parse("/v2/"), Ok(Endpoint::ApiVersion));
         assert_eq!(Endpoint::parse("/v2"), Ok(Endpoint::ApiVersion));
         assert_eq!(Endpoint::parse("/v2/_catalog"), Ok(Endpoint::Catalog));
-        assert_eq!(Endpoint::parse("/v2/a/b/tags/list"), Ok(Endpoint::Tags { repo: repo("a/b") }));
+        assert_eq!(
+            Endpoint::parse("/v2/a/b/tags/list"),
+            Ok(Endpoint::Tags { repo: repo("a/b") })
+        );
         assert_eq!(
             Endpoint::parse("/v2/a/manifests/latest"),
-            Ok(Endpoint::Manifest { repo: repo("a"), reference: "latest".parse().unwrap() })
+            Ok(Endpoint::Manifest {
+                repo: repo("a"),
+                reference: "latest".parse().unwrap()
+            })
         );
         assert_eq!(
             Endpoint::parse(&format!("/v2/x/blobs/y/blobs/{DIGEST}")),
-            Ok(Endpoint::Blob { repo: repo("x/blobs/y"), digest: DIGEST.parse().unwrap() })
+            Ok(Endpoint::Blob {
+                repo: repo("x/blobs/y"),
+                digest: DIGEST.parse().unwrap()
+            })
         );
-        assert_eq!(Endpoint::parse("/v2/a/blobs/uploads/"), Ok(Endpoint::Uploads { repo: repo("a") }));
-        assert_eq!(Endpoint::parse("/v2/a/blobs/uploads"), Ok(Endpoint::Uploads { repo: repo("a") }));
+        assert_eq!(
+            Endpoint::parse("/v2/a/blobs/uploads/"),
+            Ok(Endpoint::Uploads { repo: repo("a") })
+        );
+        assert_eq!(
+            Endpoint::parse("/v2/a/blobs/uploads"),
+            Ok(Endpoint::Uploads { repo: repo("a") })
+        );
         let id = "0b1e5cfa-3f6b-4a3c-9f0e-2d3c4b5a6978";
         assert_eq!(
             Endpoint::parse(&format!("/v2/a/blobs/uploads/{id}")),
-            Ok(Endpoint::Upload { repo: repo("a"), id: id.parse().unwrap() })
+            Ok(Endpoint::Upload {
+                repo: repo("a"),
+                id: id.parse().unwrap()
+            })
         );
         let encoded = DIGEST.replace(':', "%3A");
-        assert!(matches!(Endpoint::parse(&format!("/v2/a/blobs/{encoded}")), Ok(Endpoint::Blob { .. })));
+        assert!(matches!(
+            Endpoint::parse(&format!("/v2/a/blobs/{encoded}")),
+            Ok(Endpoint::Blob { .. })
+        ));
     }
 
     #[test]
     fn rejects_bad_paths_with_the_right_error() {
         assert_eq!(Endpoint::parse("/v1/"), Err(EndpointError::NotFound));
-        assert_eq!(Endpoint::parse("/v2/a/unknown/thing"), Err(EndpointError::NotFound));
-        assert_eq!(Endpoint::parse("/v2/manifests/latest"), Err(EndpointError::NotFound));
-        assert!(matches!(Endpoint::parse("/v2/../etc/manifests/latest"), Err(EndpointError::Invalid(OciError::NameInvalid(_)))));
-        assert!(matches!(Endpoint::parse("/v2/A/manifests/latest"), Err(EndpointError::Invalid(OciError::NameInvalid(_)))));
-        assert!(matches!(Endpoint::parse("/v2/a%2F..%2Fb/tags/list"), Err(EndpointError::Invalid(OciError::NameInvalid(_)))));
-        assert!(matches!(Endpoint::parse("/v2/a/blobs/sha256:xyz"), Err(EndpointError::Invalid(OciError::DigestInvalid(_)))));
-        assert!(matches!(Endpoint::parse("/v2/a/manifests/-bad"), Err(EndpointError::Invalid(OciError::TagInvalid(_)))));
-        assert_eq!(Endpoint::parse("/v2/a/blobs/uploads/../../x"), Err(EndpointError::NotFound));
-        assert_eq!(Endpoint::parse("/v2/a/blobs/uploads/not-a-uuid"), Err(EndpointError::UploadIdInvalid));
+        assert_eq!(
+            Endpoint::parse("/v2/a/unknown/thing"),
+            Err(EndpointError::NotFound)
+        );
+        assert_eq!(
+            Endpoint::parse("/v2/manifests/latest"),
+            Err(EndpointError::NotFound)
+        );
+        assert!(matches!(
+            Endpoint::parse("/v2/../etc/manifests/latest"),
+            Err(EndpointError::Invalid(OciError::NameInvalid(_)))
+        ));
+        assert!(matches!(
+            Endpoint::parse("/v2/A/manifests/latest"),
+            Err(EndpointError::Invalid(OciError::NameInvalid(_)))
+        ));
+        assert!(matches!(
+            Endpoint::parse("/v2/a%2F..%2Fb/tags/list"),
+            Err(EndpointError::Invalid(OciError::NameInvalid(_)))
+        ));
+        assert!(matches!(
+            Endpoint::parse("/v2/a/blobs/sha256:xyz"),
+            Err(EndpointError::Invalid(OciError::DigestInvalid(_)))
+        ));
+        assert!(matches!(
+            Endpoint::parse("/v2/a/manifests/-bad"),
+            Err(EndpointError::Invalid(OciError::TagInvalid(_)))
+        ));
+        assert_eq!(
+            Endpoint::parse("/v2/a/blobs/uploads/../../x"),
+            Err(EndpointError::NotFound)
+        );
+        assert_eq!(
+            Endpoint::parse("/v2/a/blobs/uploads/not-a-uuid"),
+            Err(EndpointError::UploadIdInvalid)
+        );
     }
 
     #[test]
     fn endpoints_say_which_access_they_need() {
         let e = Endpoint::parse("/v2/a/manifests/latest").unwrap();
-        assert_eq!(e.access(&http::Method::GET), Some((&repo("a"), Action::Pull)));
-        assert_eq!(e.access(&http::Method::PUT), Some((&repo("a"), Action::Push)));
-        assert_eq!(e.access(&http::Method::DELETE), Some((&repo("a"), Action::Delete)));
+        assert_eq!(
+            e.access(&http::Method::GET),
+            Some((&repo("a"), Action::Pull))
+        );
+        assert_eq!(
+            e.access(&http::Method::PUT),
+            Some((&repo("a"), Action::Push))
+        );
+        assert_eq!(
+            e.access(&http::Method::DELETE),
+            Some((&repo("a"), Action::Delete))
+        );
         assert_eq!(Endpoint::ApiVersion.access(&http::Method::GET), None);
     }
 }

@@ -14,8 +14,8 @@ use crate::endpoint::EndpointError;
 /// A problem with the request itself, found by the HTTP layer.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
-    #[error("method not allowed on this endpoint")]
-    MethodNotAllowed,
+    #[error("method not allowed on this endpoint; allowed: {allow}")]
+    MethodNotAllowed { allow: &'static str },
     #[error("the digest query parameter is required")]
     DigestMissing,
     #[error("invalid query parameter {name}: {reason}")]
@@ -23,11 +23,14 @@ pub enum RequestError {
     #[error("invalid Content-Range {0:?}: expected <start>-<end>")]
     ContentRangeInvalid(String),
     #[error("Content-Length {content_length} does not match Content-Range length {range_length}")]
-    LengthMismatch { content_length: u64, range_length: u64 },
+    LengthMismatch {
+        content_length: u64,
+        range_length: u64,
+    },
     #[error("manifest body exceeds {limit} bytes")]
     ManifestTooLarge { limit: usize },
-    #[error("reading the request body failed")]
-    BodyUnreadable,
+    #[error("reading the manifest body failed")]
+    ManifestBodyUnreadable,
 }
 
 /// Every error a handler can return.
@@ -49,24 +52,40 @@ pub struct ErrorReply {
     pub message: String,
     /// `Range` to send with a 416 on an upload: the bytes received so far.
     pub upload_range: Option<String>,
+    /// `Allow` to send with a 405: the methods the endpoint answers.
+    pub allow: Option<&'static str>,
 }
 
 fn reply(status: StatusCode, code: &'static str, message: impl ToString) -> ErrorReply {
-    ErrorReply { status, code, message: message.to_string(), upload_range: None }
+    ErrorReply {
+        status,
+        code,
+        message: message.to_string(),
+        upload_range: None,
+        allow: None,
+    }
 }
 
 /// Internal causes are logged and never sent to the client.
 fn internal(cause: &dyn std::fmt::Display) -> ErrorReply {
     error!(error = %cause, "internal error");
-    reply(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", "internal server error")
+    reply(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "UNKNOWN",
+        "internal server error",
+    )
 }
 
 fn oci_reply(e: &OciError) -> ErrorReply {
     let status = StatusCode::BAD_REQUEST;
     match e {
-        OciError::DigestInvalid(_) | OciError::DigestAlgorithmUnsupported(_) => reply(status, "DIGEST_INVALID", e),
+        OciError::DigestInvalid(_) | OciError::DigestAlgorithmUnsupported(_) => {
+            reply(status, "DIGEST_INVALID", e)
+        }
         OciError::NameInvalid(_) => reply(status, "NAME_INVALID", e),
-        OciError::TagInvalid(_) | OciError::ReferenceInvalid(_) => reply(status, "MANIFEST_INVALID", e),
+        OciError::TagInvalid(_) | OciError::ReferenceInvalid(_) => {
+            reply(status, "MANIFEST_INVALID", e)
+        }
         OciError::ManifestInvalid(_) => reply(status, "MANIFEST_INVALID", e),
         OciError::ManifestUnsupported(_) => reply(status, "UNSUPPORTED", e),
     }
@@ -77,18 +96,35 @@ impl ApiError {
     pub fn reply(&self) -> ErrorReply {
         match self {
             ApiError::Endpoint(e) => match e {
-                EndpointError::NotFound => reply(StatusCode::NOT_FOUND, "UNSUPPORTED", "no such endpoint"),
+                EndpointError::NotFound => {
+                    reply(StatusCode::NOT_FOUND, "UNSUPPORTED", "no such endpoint")
+                }
                 EndpointError::Invalid(oci) => oci_reply(oci),
-                EndpointError::UploadIdInvalid => reply(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", e),
+                EndpointError::UploadIdInvalid => {
+                    reply(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", e)
+                }
             },
             ApiError::Request(e) => match e {
-                RequestError::MethodNotAllowed => reply(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", e),
+                RequestError::MethodNotAllowed { allow } => ErrorReply {
+                    allow: Some(allow),
+                    ..reply(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", e)
+                },
                 RequestError::DigestMissing => reply(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e),
-                RequestError::QueryInvalid { .. } => reply(StatusCode::BAD_REQUEST, "UNSUPPORTED", e),
-                RequestError::ContentRangeInvalid(_) => reply(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", e),
-                RequestError::LengthMismatch { .. } => reply(StatusCode::BAD_REQUEST, "SIZE_INVALID", e),
-                RequestError::ManifestTooLarge { .. } => reply(StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", e),
-                RequestError::BodyUnreadable => reply(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", e),
+                RequestError::QueryInvalid { .. } => {
+                    reply(StatusCode::BAD_REQUEST, "UNSUPPORTED", e)
+                }
+                RequestError::ContentRangeInvalid(_) => {
+                    reply(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", e)
+                }
+                RequestError::LengthMismatch { .. } => {
+                    reply(StatusCode::BAD_REQUEST, "SIZE_INVALID", e)
+                }
+                RequestError::ManifestTooLarge { .. } => {
+                    reply(StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", e)
+                }
+                RequestError::ManifestBodyUnreadable => {
+                    reply(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", e)
+                }
             },
             ApiError::Registry(e) => registry_reply(e),
         }
@@ -107,10 +143,16 @@ fn registry_reply(e: &RegistryError) -> ErrorReply {
         RegistryError::UploadInvalid(_) => reply(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", e),
         RegistryError::SizeInvalid(_) => reply(StatusCode::BAD_REQUEST, "SIZE_INVALID", e),
         RegistryError::DigestMismatch { .. } => reply(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e),
-        RegistryError::RangeNotSatisfiable { .. } => reply(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", e),
+        RegistryError::RangeNotSatisfiable { .. } => {
+            reply(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", e)
+        }
         RegistryError::ManifestUnknown(_) => reply(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", e),
-        RegistryError::ManifestBlobUnknown(_) => reply(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", e),
-        RegistryError::ManifestTooLarge { .. } => reply(StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", e),
+        RegistryError::ManifestBlobUnknown(_) => {
+            reply(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", e)
+        }
+        RegistryError::ManifestTooLarge { .. } => {
+            reply(StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", e)
+        }
         RegistryError::Oci(oci) => oci_reply(oci),
         RegistryError::Storage(storage) => match storage {
             BlobStoreError::BlobNotFound
@@ -148,13 +190,27 @@ struct ErrorEntry<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let reply = self.reply();
-        let body = ErrorBody { errors: [ErrorEntry { code: reply.code, message: &reply.message }] };
+        let body = ErrorBody {
+            errors: [ErrorEntry {
+                code: reply.code,
+                message: &reply.message,
+            }],
+        };
         let json = serde_json::to_vec(&body).expect("error body serialises");
         let mut response = (reply.status, json).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(range) = reply.upload_range.and_then(|r| HeaderValue::from_str(&r).ok()) {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(range) = reply
+            .upload_range
+            .and_then(|r| HeaderValue::from_str(&r).ok())
+        {
             headers.insert(header::RANGE, range);
+        }
+        if let Some(allow) = reply.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         response
     }

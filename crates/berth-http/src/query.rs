@@ -13,20 +13,34 @@ impl Query {
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
-        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A value that must parse as `T` when present.
-    pub fn parsed<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, RequestError>
+    pub fn parsed<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+    ) -> Result<Option<T>, RequestError>
     where
         T::Err: std::fmt::Display,
     {
         self.get(name)
-            .map(|v| v.parse().map_err(|e: T::Err| RequestError::QueryInvalid { name, reason: e.to_string() }))
+            .map(|v| {
+                v.parse().map_err(|e: T::Err| RequestError::QueryInvalid {
+                    name,
+                    reason: e.to_string(),
+                })
+            })
             .transpose()
     }
 }

@@ -8,7 +8,13 @@ use http::{header, HeaderMap, StatusCode};
 
 use crate::error::ApiError;
 
-pub async fn get(registry: &Registry, repo: &RepoName, digest: &Digest, headers: &HeaderMap, head: bool) -> Result<Response, ApiError> {
+pub async fn get(
+    registry: &Registry,
+    repo: &RepoName,
+    digest: &Digest,
+    headers: &HeaderMap,
+    head: bool,
+) -> Result<Response, ApiError> {
     let builder = Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header("docker-content-digest", digest.as_str())
@@ -30,14 +36,23 @@ pub async fn get(registry: &Registry, repo: &RepoName, digest: &Digest, headers:
     let builder = match read.range {
         Some(r) => builder
             .status(StatusCode::PARTIAL_CONTENT)
-            .header(header::CONTENT_RANGE, format!("bytes {}-{}/{}", r.start, r.end - 1, read.size))
+            .header(
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{}", r.start, r.end - 1, read.size),
+            )
             .header(header::CONTENT_LENGTH, r.end - r.start),
         None => builder.header(header::CONTENT_LENGTH, read.size),
     };
-    Ok(builder.body(Body::from_stream(read.body)).expect("valid response"))
+    Ok(builder
+        .body(Body::from_stream(read.body))
+        .expect("valid response"))
 }
 
-pub async fn delete(registry: &Registry, repo: &RepoName, digest: &Digest) -> Result<Response, ApiError> {
+pub async fn delete(
+    registry: &Registry,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<Response, ApiError> {
     registry.delete_blob(repo, digest).await?;
     Ok(Response::builder()
         .status(StatusCode::ACCEPTED)

@@ -30,11 +30,20 @@ fn with_next_link(mut response: Response, path: &str, n: Option<u32>, page: &Pag
     response
 }
 
-pub async fn tags(registry: &Registry, repo: &RepoName, query: &Query) -> Result<Response, ApiError> {
+pub async fn tags(
+    registry: &Registry,
+    repo: &RepoName,
+    query: &Query,
+) -> Result<Response, ApiError> {
     let n = query.parsed::<u32>("n")?;
     let page = registry.list_tags(repo, n, query.get("last")).await?;
     let response = Json(json!({ "name": repo.as_str(), "tags": page.items })).into_response();
-    Ok(with_next_link(response, &format!("/v2/{repo}/tags/list"), n, &page))
+    Ok(with_next_link(
+        response,
+        &format!("/v2/{repo}/tags/list"),
+        n,
+        &page,
+    ))
 }
 
 pub async fn catalog(registry: &Registry, query: &Query) -> Result<Response, ApiError> {

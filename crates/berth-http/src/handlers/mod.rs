@@ -26,27 +26,47 @@ pub async fn handle(registry: &Registry, request: Request) -> Result<Response, A
     let query = Query::parse(parts.uri.query());
     let headers = &parts.headers;
     let head = parts.method == Method::HEAD;
+    let allow = endpoint.allowed_methods();
     match (endpoint, parts.method.clone()) {
         (Endpoint::ApiVersion, Method::GET | Method::HEAD) => Ok(discovery::api_version()),
-        (Endpoint::Catalog, Method::GET) => discovery::catalog(registry, &query).await,
-        (Endpoint::Tags { repo }, Method::GET) => discovery::tags(registry, &repo, &query).await,
+        // Axum drops the body of a response to HEAD; every GET endpoint answers HEAD too.
+        (Endpoint::Catalog, Method::GET | Method::HEAD) => {
+            discovery::catalog(registry, &query).await
+        }
+        (Endpoint::Tags { repo }, Method::GET | Method::HEAD) => {
+            discovery::tags(registry, &repo, &query).await
+        }
         (Endpoint::Manifest { repo, reference }, Method::GET | Method::HEAD) => {
             manifests::get(registry, &repo, &reference, head).await
         }
         (Endpoint::Manifest { repo, reference }, Method::PUT) => {
             manifests::put(registry, &repo, reference, &query, headers, body).await
         }
-        (Endpoint::Manifest { repo, reference }, Method::DELETE) => manifests::delete(registry, &repo, &reference).await,
+        (Endpoint::Manifest { repo, reference }, Method::DELETE) => {
+            manifests::delete(registry, &repo, &reference).await
+        }
         (Endpoint::Blob { repo, digest }, Method::GET | Method::HEAD) => {
             blobs::get(registry, &repo, &digest, headers, head).await
         }
-        (Endpoint::Blob { repo, digest }, Method::DELETE) => blobs::delete(registry, &repo, &digest).await,
-        (Endpoint::Uploads { repo }, Method::POST) => uploads::start(registry, &repo, &query, headers, body).await,
-        (Endpoint::Upload { repo, id }, Method::GET) => uploads::status(registry, &repo, &id).await,
-        (Endpoint::Upload { repo, id }, Method::PATCH) => uploads::patch(registry, &repo, &id, headers, body).await,
-        (Endpoint::Upload { repo, id }, Method::PUT) => uploads::finish(registry, &repo, &id, &query, headers, body).await,
-        (Endpoint::Upload { repo, id }, Method::DELETE) => uploads::cancel(registry, &repo, &id).await,
-        _ => Err(RequestError::MethodNotAllowed.into()),
+        (Endpoint::Blob { repo, digest }, Method::DELETE) => {
+            blobs::delete(registry, &repo, &digest).await
+        }
+        (Endpoint::Uploads { repo }, Method::POST) => {
+            uploads::start(registry, &repo, &query, headers, body).await
+        }
+        (Endpoint::Upload { repo, id }, Method::GET | Method::HEAD) => {
+            uploads::status(registry, &repo, &id).await
+        }
+        (Endpoint::Upload { repo, id }, Method::PATCH) => {
+            uploads::patch(registry, &repo, &id, headers, body).await
+        }
+        (Endpoint::Upload { repo, id }, Method::PUT) => {
+            uploads::finish(registry, &repo, &id, &query, headers, body).await
+        }
+        (Endpoint::Upload { repo, id }, Method::DELETE) => {
+            uploads::cancel(registry, &repo, &id).await
+        }
+        _ => Err(RequestError::MethodNotAllowed { allow }.into()),
     }
 }
 

@@ -42,11 +42,17 @@ fn blob_created(repo: &RepoName, digest: &Digest) -> Response {
 fn chunk_bounds(headers: &HeaderMap) -> Result<ChunkBounds, RequestError> {
     let length = content_length(headers);
     let Some(value) = headers.get(header::CONTENT_RANGE) else {
-        return Ok(ChunkBounds { start: None, len: length });
+        return Ok(ChunkBounds {
+            start: None,
+            len: length,
+        });
     };
     let text = value.to_str().unwrap_or_default();
     let invalid = || RequestError::ContentRangeInvalid(text.to_owned());
-    let spec = text.trim().trim_start_matches("bytes").trim_start_matches(['=', ' ']);
+    let spec = text
+        .trim()
+        .trim_start_matches("bytes")
+        .trim_start_matches(['=', ' ']);
     let spec = spec.split('/').next().unwrap_or_default();
     let (start, end) = spec.split_once('-').ok_or_else(invalid)?;
     let start: u64 = start.parse().map_err(|_| invalid())?;
@@ -56,22 +62,44 @@ fn chunk_bounds(headers: &HeaderMap) -> Result<ChunkBounds, RequestError> {
     }
     let range_length = end - start + 1;
     if let Some(content_length) = length.filter(|&l| l != range_length) {
-        return Err(RequestError::LengthMismatch { content_length, range_length });
-    }
-    Ok(ChunkBounds { start: Some(start), len: Some(range_length) })
-}
-
-pub async fn start(registry: &Registry, repo: &RepoName, query: &Query, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
-    if let Some(mount) = query.get("mount") {
-        let digest: Digest = mount.parse().map_err(berth_registry::RegistryError::from)?;
-        let from: Option<RepoName> = query.get("from").map(str::parse).transpose().map_err(berth_registry::RegistryError::from)?;
-        return Ok(match registry.mount_blob(repo, &digest, from.as_ref()).await? {
-            MountOutcome::Mounted => blob_created(repo, &digest),
-            MountOutcome::UploadStarted(status) => session_response(StatusCode::ACCEPTED, &status),
+        return Err(RequestError::LengthMismatch {
+            content_length,
+            range_length,
         });
     }
+    Ok(ChunkBounds {
+        start: Some(start),
+        len: Some(range_length),
+    })
+}
+
+pub async fn start(
+    registry: &Registry,
+    repo: &RepoName,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if let Some(mount) = query.get("mount") {
+        let digest: Digest = mount.parse().map_err(berth_registry::RegistryError::from)?;
+        let from: Option<RepoName> = query
+            .get("from")
+            .map(str::parse)
+            .transpose()
+            .map_err(berth_registry::RegistryError::from)?;
+        return Ok(
+            match registry.mount_blob(repo, &digest, from.as_ref()).await? {
+                MountOutcome::Mounted => blob_created(repo, &digest),
+                MountOutcome::UploadStarted(status) => {
+                    session_response(StatusCode::ACCEPTED, &status)
+                }
+            },
+        );
+    }
     if let Some(digest) = query.get("digest") {
-        let digest: Digest = digest.parse().map_err(berth_registry::RegistryError::from)?;
+        let digest: Digest = digest
+            .parse()
+            .map_err(berth_registry::RegistryError::from)?;
         registry
             .upload_monolithic(repo, &digest, content_length(headers), body_stream(body))
             .await?;
@@ -81,18 +109,37 @@ pub async fn start(registry: &Registry, repo: &RepoName, query: &Query, headers:
     Ok(session_response(StatusCode::ACCEPTED, &status))
 }
 
-pub async fn status(registry: &Registry, repo: &RepoName, id: &UploadId) -> Result<Response, ApiError> {
+pub async fn status(
+    registry: &Registry,
+    repo: &RepoName,
+    id: &UploadId,
+) -> Result<Response, ApiError> {
     let status = registry.upload_status(repo, id).await?;
     Ok(session_response(StatusCode::NO_CONTENT, &status))
 }
 
-pub async fn patch(registry: &Registry, repo: &RepoName, id: &UploadId, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn patch(
+    registry: &Registry,
+    repo: &RepoName,
+    id: &UploadId,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let bounds = chunk_bounds(headers)?;
-    let status = registry.append_chunk(repo, id, bounds, body_stream(body)).await?;
+    let status = registry
+        .append_chunk(repo, id, bounds, body_stream(body))
+        .await?;
     Ok(session_response(StatusCode::ACCEPTED, &status))
 }
 
-pub async fn finish(registry: &Registry, repo: &RepoName, id: &UploadId, query: &Query, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub async fn finish(
+    registry: &Registry,
+    repo: &RepoName,
+    id: &UploadId,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let digest: Digest = query
         .get("digest")
         .ok_or(RequestError::DigestMissing)?
@@ -100,11 +147,17 @@ pub async fn finish(registry: &Registry, repo: &RepoName, id: &UploadId, query: 
         .map_err(berth_registry::RegistryError::from)?;
     let bounds = chunk_bounds(headers)?;
     let final_chunk = (content_length(headers) != Some(0)).then(|| body_stream(body));
-    registry.finish_upload(repo, id, &digest, bounds, final_chunk).await?;
+    registry
+        .finish_upload(repo, id, &digest, bounds, final_chunk)
+        .await?;
     Ok(blob_created(repo, &digest))
 }
 
-pub async fn cancel(registry: &Registry, repo: &RepoName, id: &UploadId) -> Result<Response, ApiError> {
+pub async fn cancel(
+    registry: &Registry,
+    repo: &RepoName,
+    id: &UploadId,
+) -> Result<Response, ApiError> {
     registry.cancel_upload(repo, id).await?;
     Ok(Response::builder()
         .status(StatusCode::NO_CONTENT)

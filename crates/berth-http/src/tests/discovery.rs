@@ -1,0 +1,194 @@
+//! Content discovery: tag lists and the catalog, with `n`/`last` pagination and `Link`.
+
+use super::*;
+
+/// Tags in the order the spec asks for: lexical, case-insensitive.
+const SORTED_TAGS: [&str; 5] = ["alpha", "Beta", "latest", "v1", "V2"];
+
+/// `app` with one manifest under every tag of `SORTED_TAGS`, pushed out of order.
+async fn tagged_repository() -> TestApp {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "latest", "tags").await;
+    for tag in ["V2", "v1", "alpha", "Beta"] {
+        let reply = app
+            .put_manifest("app", tag, OCI_MANIFEST, &image.body)
+            .await;
+        reply.assert_status(StatusCode::CREATED);
+    }
+    app
+}
+
+/// Follows `Link` headers from `uri`; returns every page's entries under `key`.
+async fn all_pages(app: &TestApp, uri: &str, key: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut next = Some(uri.to_owned());
+    while let Some(uri) = next {
+        let reply = app.get(&uri).await;
+        reply.assert_status(StatusCode::OK);
+        let page = serde_json::from_value(reply.json()[key].clone()).unwrap();
+        pages.push(page);
+        next = next_link(&reply);
+        assert!(pages.len() <= 10, "pagination does not end");
+    }
+    pages
+}
+
+#[tokio::test]
+async fn tags_are_listed_in_lexical_order() {
+    let app = tagged_repository().await;
+    let reply = app.get("/v2/app/tags/list").await;
+    reply.assert_status(StatusCode::OK);
+    assert_eq!(reply.header("content-type"), "application/json");
+    assert_eq!(reply.json(), json!({"name": "app", "tags": SORTED_TAGS}));
+    assert!(reply.headers.get(header::LINK).is_none());
+}
+
+#[tokio::test]
+async fn tags_of_a_nested_repository_carry_its_full_name() {
+    let app = TestApp::new().await;
+    app.push_image("team/project/app", "v1", "nested").await;
+    let reply = app.get("/v2/team/project/app/tags/list").await;
+    assert_eq!(
+        reply.json(),
+        json!({"name": "team/project/app", "tags": ["v1"]})
+    );
+}
+
+#[tokio::test]
+async fn tags_n_limits_the_page_and_link_continues_the_listing() {
+    let app = tagged_repository().await;
+    let first = app.get("/v2/app/tags/list?n=2").await;
+    assert_eq!(first.json()["tags"], json!(["alpha", "Beta"]));
+    assert_eq!(
+        next_link(&first).as_deref(),
+        Some("/v2/app/tags/list?n=2&last=Beta")
+    );
+    let pages = all_pages(&app, "/v2/app/tags/list?n=2", "tags").await;
+    assert_eq!(
+        pages,
+        [vec!["alpha", "Beta"], vec!["latest", "v1"], vec!["V2"]]
+    );
+}
+
+#[tokio::test]
+async fn tags_page_that_reaches_the_end_has_no_link() {
+    let app = tagged_repository().await;
+    for n in [5, 6, 1000] {
+        let reply = app.get(&format!("/v2/app/tags/list?n={n}")).await;
+        assert_eq!(reply.json()["tags"], json!(SORTED_TAGS), "n={n}");
+        assert!(reply.headers.get(header::LINK).is_none(), "n={n}");
+    }
+    let reply = app.get("/v2/app/tags/list?n=4").await;
+    assert_eq!(reply.json()["tags"], json!(&SORTED_TAGS[..4]));
+    assert!(next_link(&reply).is_some());
+}
+
+#[tokio::test]
+async fn tags_n_zero_is_an_empty_list_without_link() {
+    let app = tagged_repository().await;
+    let reply = app.get("/v2/app/tags/list?n=0").await;
+    reply.assert_status(StatusCode::OK);
+    assert_eq!(reply.json(), json!({"name": "app", "tags": []}));
+    assert!(reply.headers.get(header::LINK).is_none());
+}
+
+#[tokio::test]
+async fn tags_last_starts_after_the_given_tag() {
+    let app = tagged_repository().await;
+    let reply = app.get("/v2/app/tags/list?last=Beta").await;
+    assert_eq!(reply.json()["tags"], json!(["latest", "v1", "V2"]));
+    let reply = app.get("/v2/app/tags/list?n=1&last=latest").await;
+    assert_eq!(reply.json()["tags"], json!(["v1"]));
+    assert_eq!(
+        next_link(&reply).as_deref(),
+        Some("/v2/app/tags/list?n=1&last=v1")
+    );
+    let reply = app.get("/v2/app/tags/list?last=V2").await;
+    assert_eq!(reply.json()["tags"], json!([]));
+}
+
+#[tokio::test]
+async fn repository_with_blobs_only_has_an_empty_tag_list() {
+    let app = TestApp::new().await;
+    app.push_blob("app", b"blob").await;
+    let reply = app.get("/v2/app/tags/list").await;
+    reply.assert_status(StatusCode::OK);
+    assert_eq!(reply.json(), json!({"name": "app", "tags": []}));
+}
+
+#[tokio::test]
+async fn tags_of_an_unknown_repository_is_name_unknown() {
+    let app = tagged_repository().await;
+    let reply = app.get("/v2/ghost/tags/list").await;
+    reply.assert_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN");
+}
+
+#[tokio::test]
+async fn invalid_n_is_400() {
+    let app = tagged_repository().await;
+    for n in ["abc", "-1", "1.5", "99999999999"] {
+        for uri in [
+            format!("/v2/app/tags/list?n={n}"),
+            format!("/v2/_catalog?n={n}"),
+        ] {
+            assert_eq!(app.get(&uri).await.status, StatusCode::BAD_REQUEST, "{uri}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn catalog_lists_repositories_in_order_with_pagination() {
+    let app = TestApp::new().await;
+    for repo in ["b", "a/x", "c/d/e", "a"] {
+        app.push_blob(repo, repo.as_bytes()).await;
+    }
+    let reply = app.get("/v2/_catalog").await;
+    reply.assert_status(StatusCode::OK);
+    assert_eq!(reply.header("content-type"), "application/json");
+    assert_eq!(
+        reply.json(),
+        json!({"repositories": ["a", "a/x", "b", "c/d/e"]})
+    );
+    assert!(reply.headers.get(header::LINK).is_none());
+
+    let first = app.get("/v2/_catalog?n=2").await;
+    assert_eq!(
+        next_link(&first).as_deref(),
+        Some("/v2/_catalog?n=2&last=a%2Fx")
+    );
+    let pages = all_pages(&app, "/v2/_catalog?n=2", "repositories").await;
+    assert_eq!(pages, [vec!["a", "a/x"], vec!["b", "c/d/e"]]);
+
+    let reply = app.get("/v2/_catalog?last=a/x").await;
+    assert_eq!(reply.json()["repositories"], json!(["b", "c/d/e"]));
+    let reply = app.get("/v2/_catalog?n=0").await;
+    assert_eq!(reply.json(), json!({"repositories": []}));
+    assert!(reply.headers.get(header::LINK).is_none());
+}
+
+#[tokio::test]
+async fn empty_registry_has_an_empty_catalog() {
+    let app = TestApp::new().await;
+    let reply = app.get("/v2/_catalog").await;
+    reply.assert_status(StatusCode::OK);
+    assert_eq!(reply.json(), json!({"repositories": []}));
+}
+
+#[tokio::test]
+async fn tags_and_catalog_answer_head_like_get_without_a_body() {
+    let app = tagged_repository().await;
+    for uri in ["/v2/app/tags/list?n=2", "/v2/_catalog"] {
+        let get = app.get(uri).await;
+        let head = app.head(uri).await;
+        head.assert_status(StatusCode::OK);
+        assert!(head.body.is_empty());
+        assert_eq!(head.header("content-type"), "application/json");
+        assert_eq!(
+            head.headers.get(header::LINK),
+            get.headers.get(header::LINK),
+            "{uri}"
+        );
+    }
+    let reply = app.head("/v2/ghost/tags/list").await;
+    reply.assert_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN");
+}

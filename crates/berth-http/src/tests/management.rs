@@ -1,0 +1,161 @@
+//! Content management: deleting tags, manifests and blobs.
+
+use super::*;
+
+/// An image under `v1` and `v2` in `app`.
+async fn image_with_two_tags(app: &TestApp) -> Image {
+    let image = app.push_image("app", "v1", "deletable").await;
+    let reply = app
+        .put_manifest("app", "v2", OCI_MANIFEST, &image.body)
+        .await;
+    reply.assert_status(StatusCode::CREATED);
+    image
+}
+
+async fn tags(app: &TestApp, repo: &str) -> Value {
+    let reply = app.get(&format!("/v2/{repo}/tags/list")).await;
+    reply.assert_status(StatusCode::OK);
+    reply.json()["tags"].clone()
+}
+
+#[tokio::test]
+async fn deleting_a_tag_is_202_and_keeps_the_manifest_and_other_tags() {
+    let app = TestApp::new().await;
+    let image = image_with_two_tags(&app).await;
+    let reply = app.delete("/v2/app/manifests/v1").await;
+    reply.assert_status(StatusCode::ACCEPTED);
+    let gone = app.get("/v2/app/manifests/v1").await;
+    gone.assert_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
+    app.assert_manifest("app", image.digest.as_str(), &image.body, OCI_MANIFEST)
+        .await;
+    app.assert_manifest("app", "v2", &image.body, OCI_MANIFEST)
+        .await;
+    assert_eq!(tags(&app, "app").await, json!(["v2"]));
+}
+
+#[tokio::test]
+async fn deleting_a_manifest_by_digest_is_202_and_removes_it_with_its_tags() {
+    let app = TestApp::new().await;
+    let image = image_with_two_tags(&app).await;
+    let uri = format!("/v2/app/manifests/{}", image.digest);
+    app.delete(&uri).await.assert_status(StatusCode::ACCEPTED);
+    for reference in [image.digest.as_str(), "v1", "v2"] {
+        let uri = format!("/v2/app/manifests/{reference}");
+        app.get(&uri)
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
+        app.head(&uri)
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
+    }
+    assert_eq!(tags(&app, "app").await, json!([]));
+    // Blobs are removed separately (or by the garbage collector).
+    app.blob_bytes("app", &image.layer).await;
+}
+
+#[tokio::test]
+async fn deleted_manifest_can_be_pushed_again() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "again").await;
+    app.delete(&format!("/v2/app/manifests/{}", image.digest))
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    let reply = app
+        .put_manifest("app", "v1", OCI_MANIFEST, &image.body)
+        .await;
+    reply.assert_status(StatusCode::CREATED);
+    app.assert_image_intact("app", "v1", &image).await;
+}
+
+#[tokio::test]
+async fn deleting_in_one_repository_leaves_another_untouched() {
+    let app = TestApp::new().await;
+    let a = app.push_image("a", "v1", "same").await;
+    let b = app.push_image("b", "v1", "same").await;
+    assert_eq!(a.digest, b.digest);
+    app.delete(&format!("/v2/a/manifests/{}", a.digest))
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    app.delete(&format!("/v2/a/blobs/{}", a.layer))
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    app.assert_image_intact("b", "v1", &b).await;
+}
+
+#[tokio::test]
+async fn deleting_an_unknown_manifest_or_tag_is_manifest_unknown() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "kept").await;
+    let missing = Digest::sha256_of(b"never pushed");
+    for reference in ["nope", missing.as_str()] {
+        let reply = app.delete(&format!("/v2/app/manifests/{reference}")).await;
+        reply.assert_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
+    }
+    app.delete("/v2/app/manifests/v1")
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    let again = app.delete("/v2/app/manifests/v1").await;
+    again.assert_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
+    app.assert_manifest("app", image.digest.as_str(), &image.body, OCI_MANIFEST)
+        .await;
+}
+
+#[tokio::test]
+async fn deleting_a_manifest_in_an_unknown_repository_is_name_unknown() {
+    let app = TestApp::new().await;
+    app.push_image("app", "v1", "kept").await;
+    let digest = Digest::sha256_of(b"anything");
+    for reference in ["v1", digest.as_str()] {
+        let reply = app
+            .delete(&format!("/v2/ghost/manifests/{reference}"))
+            .await;
+        reply.assert_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN");
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_blob_is_202_and_then_it_is_unknown() {
+    let app = TestApp::new().await;
+    let digest = app.push_blob("app", b"to delete").await;
+    let kept = app.push_blob("app", b"to keep").await;
+    let uri = format!("/v2/app/blobs/{digest}");
+    let reply = app.delete(&uri).await;
+    reply.assert_status(StatusCode::ACCEPTED);
+    app.get(&uri)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
+    app.head(&uri)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
+    app.delete(&uri)
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
+    assert_eq!(&app.blob_bytes("app", &kept).await[..], b"to keep");
+}
+
+#[tokio::test]
+async fn deleting_an_unknown_blob_is_blob_unknown() {
+    let app = TestApp::new().await;
+    let digest = app.push_blob("app", b"present").await;
+    let missing = Digest::sha256_of(b"absent");
+    for uri in [
+        format!("/v2/app/blobs/{missing}"),
+        format!("/v2/ghost/blobs/{digest}"),
+    ] {
+        app.delete(&uri)
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
+    }
+    app.blob_bytes("app", &digest).await;
+}
+
+#[tokio::test]
+async fn deleted_blob_can_be_pushed_again() {
+    let app = TestApp::new().await;
+    let digest = app.push_blob("app", b"comes back").await;
+    app.delete(&format!("/v2/app/blobs/{digest}"))
+        .await
+        .assert_status(StatusCode::ACCEPTED);
+    app.push_blob("app", b"comes back").await;
+    assert_eq!(&app.blob_bytes("app", &digest).await[..], b"comes back");
+}

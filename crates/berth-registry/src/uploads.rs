@@ -318,6 +318,10 @@ impl Registry {
         self.session_of(repo, id).await?;
         let session = self.uploads.session(id);
         let _locked = session.lock().await;
+        // Only the request that removes the row cancels: a racing finish or cancel already won.
+        if !self.meta.delete_upload(id).await? {
+            return Err(RegistryError::UploadUnknown);
+        }
         self.discard_upload(id).await;
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! Harness for end-to-end tests: the real `berth` binary on a free loopback port.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,7 +26,11 @@ impl TestServer {
     /// Starts a server on a new, empty data directory.
     pub fn start() -> TestServer {
         let data = tempfile::tempdir().expect("temp dir");
-        let mut server = TestServer { child: None, data, port: free_port() };
+        let mut server = TestServer {
+            child: None,
+            data,
+            port: free_port(),
+        };
         server.spawn();
         server
     }

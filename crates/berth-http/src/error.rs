@@ -166,6 +166,7 @@ fn registry_reply(e: &RegistryError) -> ErrorReply {
             MetadataError::MissingBlob(_)
             | MetadataError::MissingChild(_)
             | MetadataError::Corrupt(_)
+            | MetadataError::CommitFailed(_)
             | MetadataError::Database(_) => internal(meta),
         },
     }

@@ -12,6 +12,9 @@ pub enum MetadataError {
     MissingChild(Digest),
     #[error("stored metadata is corrupt: {0}")]
     Corrupt(String),
+    /// The transaction holding the write could not be committed; the write did not happen.
+    #[error("metadata commit failed: {0}")]
+    CommitFailed(String),
     #[error("metadata database failed: {0}")]
     Database(#[from] sqlx::Error),
 }

@@ -2,6 +2,7 @@
 //! `MetadataStore`, with no knowledge of HTTP.
 
 mod blobs;
+mod cache;
 mod error;
 mod listing;
 mod manifests;
@@ -44,6 +45,9 @@ pub struct Registry {
     blobs: Arc<dyn BlobStore>,
     meta: Arc<dyn MetadataStore>,
     uploads: Arc<UploadTracker>,
+    generations: Arc<cache::Generations>,
+    manifests_by_tag: Arc<cache::RepoCache<berth_oci::Tag, berth_metadata::StoredManifest>>,
+    first_tag_pages: Arc<cache::RepoCache<u32, Page>>,
     config: RegistryConfig,
 }
 
@@ -57,6 +61,9 @@ impl Registry {
             blobs,
             meta,
             uploads: Arc::new(UploadTracker::default()),
+            generations: Arc::default(),
+            manifests_by_tag: Arc::default(),
+            first_tag_pages: Arc::default(),
             config,
         }
     }

@@ -1,5 +1,7 @@
 //! Content discovery: tag lists and the catalog, paginated by `n` and `last`.
 
+use std::sync::Arc;
+
 use berth_oci::RepoName;
 
 use crate::error::{RegistryError, Result};
@@ -45,8 +47,21 @@ impl Registry {
                 next: None,
             });
         }
+        let first_page = last.is_none();
+        let generation = self.generations.get(repo);
+        if first_page {
+            if let Some(cached) = self.first_tag_pages.get(repo, &limit, generation) {
+                return Ok((*cached).clone());
+            }
+        }
         let fetched = self.meta.list_tags(repo, last, limit + 1).await?;
-        Ok(Page::from_fetched(fetched, limit))
+        let page = Page::from_fetched(fetched, limit);
+        if first_page {
+            let value = Arc::new(page.clone());
+            self.first_tag_pages
+                .put(&self.generations, repo, limit, generation, value);
+        }
+        Ok(page)
     }
 
     /// Repository names in lexical order, after `last`, at most `n`.

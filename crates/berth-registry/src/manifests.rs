@@ -1,5 +1,7 @@
 //! Manifest push, pull and delete.
 
+use std::sync::Arc;
+
 use berth_metadata::{NewManifest, StoredManifest};
 use berth_oci::{Digest, ParsedManifest, Reference, RepoName, Tag};
 use bytes::Bytes;
@@ -69,6 +71,9 @@ impl Registry {
             body,
         };
         self.meta.put_manifest(repo, &manifest, &tags).await?;
+        if !tags.is_empty() {
+            self.generations.bump(repo);
+        }
         info!(repo = %repo, digest = %digest, tags = tags.len(), "manifest stored");
         Ok(ManifestPushed {
             digest,
@@ -84,7 +89,24 @@ impl Registry {
         reference: &Reference,
     ) -> Result<StoredManifest> {
         let found = match reference {
-            Reference::Tag(tag) => self.meta.manifest_by_tag(repo, tag).await?,
+            Reference::Tag(tag) => {
+                let generation = self.generations.get(repo);
+                if let Some(cached) = self.manifests_by_tag.get(repo, tag, generation) {
+                    return Ok((*cached).clone());
+                }
+                let found = self.meta.manifest_by_tag(repo, tag).await?;
+                if let Some(manifest) = &found {
+                    let value = Arc::new(manifest.clone());
+                    self.manifests_by_tag.put(
+                        &self.generations,
+                        repo,
+                        tag.clone(),
+                        generation,
+                        value,
+                    );
+                }
+                found
+            }
             Reference::Digest(digest) => self.meta.manifest_by_digest(repo, digest).await?,
         };
         match found {
@@ -102,6 +124,7 @@ impl Registry {
         if !deleted {
             return Err(self.manifest_not_found(repo, reference).await?);
         }
+        self.generations.bump(repo);
         info!(repo = %repo, reference = %reference, "manifest reference deleted");
         Ok(())
     }

@@ -528,3 +528,61 @@ async fn expired_and_orphaned_uploads_are_removed() {
         Err(RegistryError::UploadUnknown)
     ));
 }
+
+#[tokio::test]
+async fn cached_reads_follow_every_tag_write() {
+    let f = fixture().await;
+    let r = repo("cached");
+    let config = push_blob(&f.registry, &r, b"{}").await;
+    let latest = Reference::Tag("latest".parse().unwrap());
+    let first = image_manifest(&config, &[]);
+    f.registry
+        .put_manifest(&r, tag_target("latest"), None, first.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.registry.get_manifest(&r, &latest).await.unwrap().body,
+        first
+    );
+    assert_eq!(
+        f.registry.list_tags(&r, None, None).await.unwrap().items,
+        ["latest"]
+    );
+    let layer = push_blob(&f.registry, &r, b"layer").await;
+    let second = image_manifest(&config, &[&layer]);
+    let retag = ManifestTarget {
+        reference: Reference::Tag("latest".parse().unwrap()),
+        extra_tags: vec!["v2".parse().unwrap()],
+    };
+    f.registry
+        .put_manifest(&r, retag, None, second.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        f.registry.get_manifest(&r, &latest).await.unwrap().body,
+        second,
+        "a moved tag is served at once"
+    );
+    assert_eq!(
+        f.registry.list_tags(&r, None, None).await.unwrap().items,
+        ["latest", "v2"]
+    );
+    f.registry.delete_manifest(&r, &latest).await.unwrap();
+    assert!(matches!(
+        f.registry.get_manifest(&r, &latest).await,
+        Err(RegistryError::ManifestUnknown(_))
+    ));
+    assert_eq!(
+        f.registry.list_tags(&r, None, None).await.unwrap().items,
+        ["v2"]
+    );
+    let by_digest = Reference::Digest(Digest::sha256_of(&second));
+    f.registry.delete_manifest(&r, &by_digest).await.unwrap();
+    assert!(f
+        .registry
+        .list_tags(&r, None, None)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}

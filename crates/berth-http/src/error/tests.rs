@@ -159,6 +159,11 @@ fn every_error_maps_to_its_status_and_code() {
             500,
             "UNKNOWN",
         ),
+        (
+            RegistryError::Metadata(MetadataError::CommitFailed("disk full".into())).into(),
+            500,
+            "UNKNOWN",
+        ),
     ];
     for (error, status, code) in table {
         let reply = error.reply();

@@ -9,31 +9,40 @@ use super::{ensure_repository, now_millis, parse_column};
 use crate::error::{MetadataError, Result};
 use crate::model::{NewManifest, StoredManifest};
 
+/// JSON array of digests or tags, so that one statement handles a whole list (`json_each`).
+fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    serde_json::to_string(&items.into_iter().collect::<Vec<_>>()).expect("strings serialise")
+}
+
+/// Stores a manifest with its edges and tags. Validation runs before any write, so a refused
+/// manifest (`MissingBlob`, `MissingChild`) leaves the transaction untouched.
 pub(super) async fn put(
     conn: &mut SqliteConnection,
     repo: &RepoName,
     manifest: &NewManifest,
     tags: &[Tag],
 ) -> Result<()> {
-    for blob in &manifest.blobs {
-        let linked = sqlx::query("SELECT 1 FROM repository_blobs WHERE repo = ? AND digest = ?")
-            .bind(repo.as_str())
-            .bind(blob.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-        if linked.is_none() {
-            return Err(MetadataError::MissingBlob(blob.clone()));
-        }
-    }
-    for child in &manifest.children {
-        let present = sqlx::query("SELECT 1 FROM manifests WHERE repo = ? AND digest = ?")
-            .bind(repo.as_str())
-            .bind(child.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-        if present.is_none() {
-            return Err(MetadataError::MissingChild(child.clone()));
-        }
+    let blobs = json_list(manifest.blobs.iter().map(Digest::as_str));
+    let children = json_list(manifest.children.iter().map(Digest::as_str));
+    let missing: Option<(String, String)> = sqlx::query_as(
+        "SELECT 'blob', j.value FROM json_each(?2) j WHERE NOT EXISTS
+           (SELECT 1 FROM repository_blobs b WHERE b.repo = ?1 AND b.digest = j.value)
+         UNION ALL
+         SELECT 'child', j.value FROM json_each(?3) j WHERE NOT EXISTS
+           (SELECT 1 FROM manifests m WHERE m.repo = ?1 AND m.digest = j.value)
+         LIMIT 1",
+    )
+    .bind(repo.as_str())
+    .bind(&blobs)
+    .bind(&children)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((kind, digest)) = missing {
+        let digest = parse_column(&digest)?;
+        return Err(match kind.as_str() {
+            "blob" => MetadataError::MissingBlob(digest),
+            _ => MetadataError::MissingChild(digest),
+        });
     }
     ensure_repository(&mut *conn, repo).await?;
     let now = now_millis();
@@ -55,37 +64,39 @@ pub(super) async fn put(
     .await?
     .rows_affected()
         > 0;
-    if inserted {
-        for blob in &manifest.blobs {
-            sqlx::query(
-                "INSERT OR IGNORE INTO manifest_blobs (repo, manifest, blob) VALUES (?, ?, ?)",
-            )
-            .bind(repo.as_str())
-            .bind(manifest.digest.as_str())
-            .bind(blob.as_str())
-            .execute(&mut *conn)
-            .await?;
-        }
-        for child in &manifest.children {
-            sqlx::query(
-                "INSERT OR IGNORE INTO manifest_children (repo, parent, child) VALUES (?, ?, ?)",
-            )
-            .bind(repo.as_str())
-            .bind(manifest.digest.as_str())
-            .bind(child.as_str())
-            .execute(&mut *conn)
-            .await?;
-        }
-    }
-    for tag in tags {
+    if inserted && !manifest.blobs.is_empty() {
         sqlx::query(
-            "INSERT INTO tags (repo, name, digest, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (repo, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+            "INSERT OR IGNORE INTO manifest_blobs (repo, manifest, blob)
+             SELECT ?1, ?2, value FROM json_each(?3)",
         )
         .bind(repo.as_str())
-        .bind(tag.as_str())
+        .bind(manifest.digest.as_str())
+        .bind(&blobs)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if inserted && !manifest.children.is_empty() {
+        sqlx::query(
+            "INSERT OR IGNORE INTO manifest_children (repo, parent, child)
+             SELECT ?1, ?2, value FROM json_each(?3)",
+        )
+        .bind(repo.as_str())
+        .bind(manifest.digest.as_str())
+        .bind(&children)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !tags.is_empty() {
+        sqlx::query(
+            "INSERT INTO tags (repo, name, digest, updated_at)
+             SELECT ?1, value, ?2, ?3 FROM json_each(?4) WHERE true
+             ON CONFLICT (repo, name) DO UPDATE
+               SET digest = excluded.digest, updated_at = excluded.updated_at",
+        )
+        .bind(repo.as_str())
         .bind(manifest.digest.as_str())
         .bind(now)
+        .bind(json_list(tags.iter().map(Tag::as_str)))
         .execute(&mut *conn)
         .await?;
     }

@@ -1,11 +1,12 @@
 //! SQLite backend: the embedded default, one file in the data directory.
 //!
-//! One writer connection serialises write transactions (SQLite allows one writer anyway, and
-//! a single connection avoids lock-upgrade failures); readers use a separate pool and see the
-//! last committed state through WAL.
+//! One writer connection runs every write (SQLite allows one writer anyway, and a single
+//! connection avoids lock-upgrade failures), committing concurrent writes together (see
+//! `writer`); readers use a separate pool and see the last committed state through WAL.
 
 mod manifests;
 mod uploads;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -13,10 +14,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepoName, Tag, UploadId};
+use futures::FutureExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
+
+use self::writer::Writer;
 
 use crate::error::{MetadataError, Result};
 use crate::model::{NewManifest, StoredManifest, UploadRecord};
@@ -25,7 +29,7 @@ use crate::store::MetadataStore;
 /// Metadata in one SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteMetadataStore {
-    writer: SqlitePool,
+    writer: Writer,
     reader: SqlitePool,
 }
 
@@ -38,14 +42,12 @@ impl SqliteMetadataStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30));
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
+        let mut conn = SqliteConnection::connect_with(&options).await?;
         sqlx::migrate!("./migrations/sqlite")
-            .run(&writer)
+            .run(&mut conn)
             .await
             .map_err(|e| MetadataError::Database(e.into()))?;
+        let writer = Writer::start(conn);
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.read_only(true))
@@ -148,19 +150,28 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        link_blob_in(&mut tx, repo, digest, size).await?;
-        tx.commit().await?;
-        Ok(())
+        let (repo, digest) = (repo.clone(), digest.clone());
+        self.writer
+            .run(move |conn| async move { link_blob_in(conn, &repo, &digest, size).await }.boxed())
+            .await
     }
 
     async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM repository_blobs WHERE repo = ? AND digest = ?")
-            .bind(repo.as_str())
-            .bind(digest.as_str())
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let (repo, digest) = (repo.clone(), digest.clone());
+        self.writer
+            .run(move |conn| {
+                async move {
+                    let done =
+                        sqlx::query("DELETE FROM repository_blobs WHERE repo = ? AND digest = ?")
+                            .bind(repo.as_str())
+                            .bind(digest.as_str())
+                            .execute(conn)
+                            .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+                .boxed()
+            })
+            .await
     }
 
     async fn repositories_with_blob(&self, digest: &Digest) -> Result<Vec<RepoName>> {
@@ -179,10 +190,12 @@ impl MetadataStore for SqliteMetadataStore {
         manifest: &NewManifest,
         tags: &[Tag],
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        manifests::put(&mut tx, repo, manifest, tags).await?;
-        tx.commit().await?;
-        Ok(())
+        let (repo, manifest, tags) = (repo.clone(), manifest.clone(), tags.to_vec());
+        self.writer
+            .run(move |conn| {
+                async move { manifests::put(conn, &repo, &manifest, &tags).await }.boxed()
+            })
+            .await
     }
 
     async fn manifest_by_digest(
@@ -203,40 +216,56 @@ impl MetadataStore for SqliteMetadataStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<String>> {
-        let names = sqlx::query_scalar(
-            "SELECT name FROM tags WHERE repo = ?1
-               AND (?2 IS NULL OR name COLLATE NOCASE > ?2 OR (name COLLATE NOCASE = ?2 AND name > ?2))
-             ORDER BY name COLLATE NOCASE, name LIMIT ?3",
-        )
-        .bind(repo.as_str())
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(names)
+        // One row holding the page as a JSON array: per-row overhead would dominate long lists.
+        let query = match after {
+            None => sqlx::query_scalar(
+                "SELECT json_group_array(name) FROM (SELECT name FROM tags WHERE repo = ?1
+                 ORDER BY name COLLATE NOCASE, name LIMIT ?3)",
+            ),
+            Some(_) => sqlx::query_scalar(
+                "SELECT json_group_array(name) FROM (SELECT name FROM tags WHERE repo = ?1
+                   AND name COLLATE NOCASE >= ?2 AND (name COLLATE NOCASE > ?2 OR name > ?2)
+                 ORDER BY name COLLATE NOCASE, name LIMIT ?3)",
+            ),
+        };
+        let names: String = query
+            .bind(repo.as_str())
+            .bind(after)
+            .bind(limit)
+            .fetch_one(&self.reader)
+            .await?;
+        serde_json::from_str(&names).map_err(|e| MetadataError::Corrupt(format!("tag list: {e}")))
     }
 
     async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM tags WHERE repo = ? AND name = ?")
-            .bind(repo.as_str())
-            .bind(tag.as_str())
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let (repo, tag) = (repo.clone(), tag.clone());
+        self.writer
+            .run(move |conn| {
+                async move {
+                    let done = sqlx::query("DELETE FROM tags WHERE repo = ? AND name = ?")
+                        .bind(repo.as_str())
+                        .bind(tag.as_str())
+                        .execute(conn)
+                        .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+                .boxed()
+            })
+            .await
     }
 
     async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let deleted = manifests::delete(&mut tx, repo, digest).await?;
-        tx.commit().await?;
-        Ok(deleted)
+        let (repo, digest) = (repo.clone(), digest.clone());
+        self.writer
+            .run(move |conn| async move { manifests::delete(conn, &repo, &digest).await }.boxed())
+            .await
     }
 
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        uploads::create(&mut tx, upload).await?;
-        tx.commit().await?;
-        Ok(())
+        let upload = upload.clone();
+        self.writer
+            .run(move |conn| async move { uploads::create(conn, &upload).await }.boxed())
+            .await
     }
 
     async fn upload(&self, id: &UploadId) -> Result<Option<UploadRecord>> {
@@ -244,18 +273,28 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn delete_upload(&self, id: &UploadId) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM uploads WHERE id = ?")
-            .bind(id.as_str())
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let id = id.clone();
+        self.writer
+            .run(move |conn| {
+                async move {
+                    let done = sqlx::query("DELETE FROM uploads WHERE id = ?")
+                        .bind(id.as_str())
+                        .execute(conn)
+                        .await?;
+                    Ok(done.rows_affected() > 0)
+                }
+                .boxed()
+            })
+            .await
     }
 
     async fn complete_upload(&self, id: &UploadId, digest: &Digest, size: u64) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let completed = uploads::complete(&mut tx, id, digest, size).await?;
-        tx.commit().await?;
-        Ok(completed)
+        let (id, digest) = (id.clone(), digest.clone());
+        self.writer
+            .run(move |conn| {
+                async move { uploads::complete(conn, &id, &digest, size).await }.boxed()
+            })
+            .await
     }
 
     async fn uploads_created_before(&self, before: i64) -> Result<Vec<UploadRecord>> {
@@ -274,6 +313,49 @@ mod tests {
             .await
             .unwrap();
         crate::suite::run_all(&store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_in_a_batch_leaves_the_others_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(
+            SqliteMetadataStore::open(&dir.path().join("meta.db"))
+                .await
+                .unwrap(),
+        );
+        let repo: RepoName = "batch".parse().unwrap();
+        let present = Digest::sha256_of(b"present");
+        store.link_blob(&repo, &present, 7).await.unwrap();
+        let writes = (0..64).map(|i| {
+            let (store, repo) = (store.clone(), repo.clone());
+            let blob = if i % 2 == 0 {
+                present.clone()
+            } else {
+                Digest::sha256_of(format!("absent {i}").as_bytes())
+            };
+            tokio::spawn(async move {
+                let body = format!("{{\"n\":{i}}}");
+                let manifest = NewManifest {
+                    digest: Digest::sha256_of(body.as_bytes()),
+                    media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                    body: bytes::Bytes::from(body),
+                    artifact_type: None,
+                    subject: None,
+                    annotations_json: None,
+                    blobs: vec![blob],
+                    children: vec![],
+                };
+                let tag: Tag = format!("t{i}").parse().unwrap();
+                (i, store.put_manifest(&repo, &manifest, &[tag]).await)
+            })
+        });
+        for write in futures::future::join_all(writes).await {
+            let (i, result) = write.unwrap();
+            assert_eq!(result.is_ok(), i % 2 == 0, "write {i}: {result:?}");
+        }
+        let tags = store.list_tags(&repo, None, 100).await.unwrap();
+        assert_eq!(tags.len(), 32);
+        assert!(tags.iter().all(|t| t[1..].parse::<u32>().unwrap() % 2 == 0));
     }
 
     #[tokio::test]

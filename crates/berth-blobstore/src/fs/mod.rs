@@ -3,21 +3,17 @@
 //! Visibility is a `rename` of an fsynced staging file into place followed by an fsync of the
 //! directory, so a crash leaves either no blob or the whole, verified blob.
 
-use std::io::{self, SeekFrom};
+mod pipes;
+
+use std::io;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use berth_oci::{Digest, UploadId};
-use futures::StreamExt;
 use tokio::fs::{self, File, OpenOptions};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
-use tokio_util::io::ReaderStream;
 
 use crate::error::{BlobStoreError, Result};
 use crate::store::{BlobStore, ByteRange, ByteStream};
-
-/// Size of each read when streaming a blob; small reads cost an order of magnitude in throughput.
-const READ_CHUNK: usize = 512 * 1024;
 
 /// A blob store rooted at one directory.
 #[derive(Debug, Clone)]
@@ -78,10 +74,8 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream> {
-        let mut file = File::open(self.blob_path(digest))
-            .await
-            .map_err(blob_missing)?;
-        let size = file.metadata().await?.len();
+        let file = std::fs::File::open(self.blob_path(digest)).map_err(blob_missing)?;
+        let size = file.metadata()?.len();
         let ByteRange { start, end } = range.unwrap_or(ByteRange {
             start: 0,
             end: size,
@@ -89,12 +83,7 @@ impl BlobStore for FsBlobStore {
         if start > end || end > size {
             return Err(BlobStoreError::RangeNotSatisfiable { start, end, size });
         }
-        if start > 0 {
-            file.seek(SeekFrom::Start(start)).await?;
-        }
-        file.set_max_buf_size(READ_CHUNK);
-        let reader = file.take(end - start);
-        Ok(Box::pin(ReaderStream::with_capacity(reader, READ_CHUNK)))
+        Ok(pipes::read_range(file, start, end - start))
     }
 
     async fn delete(&self, digest: &Digest) -> Result<()> {
@@ -119,44 +108,14 @@ impl BlobStore for FsBlobStore {
         Ok(meta.len())
     }
 
-    async fn append_upload(&self, id: &UploadId, offset: u64, mut body: ByteStream) -> Result<u64> {
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(self.upload_path(id))
-            .await
-            .map_err(upload_missing)?;
-        let actual = file.metadata().await?.len();
-        if actual != offset {
-            return Err(BlobStoreError::OffsetMismatch {
-                expected: offset,
-                actual,
-            });
-        }
-        file.set_max_buf_size(4 * 1024 * 1024);
-        let mut len = offset;
-        let mut outcome = Ok(());
-        while let Some(chunk) = body.next().await {
-            match chunk {
-                Ok(bytes) => {
-                    file.write_all(&bytes).await?;
-                    len += bytes.len() as u64;
-                }
-                Err(e) => {
-                    outcome = Err(BlobStoreError::Body(e));
-                    break;
-                }
-            }
-        }
-        file.flush().await?;
-        outcome.map(|()| len)
+    async fn append_upload(&self, id: &UploadId, offset: u64, body: ByteStream) -> Result<u64> {
+        pipes::append(self.upload_path(id), offset, body).await
     }
 
     async fn read_upload(&self, id: &UploadId) -> Result<ByteStream> {
-        let mut file = File::open(self.upload_path(id))
-            .await
-            .map_err(upload_missing)?;
-        file.set_max_buf_size(READ_CHUNK);
-        Ok(Box::pin(ReaderStream::with_capacity(file, READ_CHUNK)))
+        let file = std::fs::File::open(self.upload_path(id)).map_err(upload_missing)?;
+        let size = file.metadata()?.len();
+        Ok(pipes::read_range(file, 0, size))
     }
 
     async fn commit_upload(&self, id: &UploadId, digest: &Digest) -> Result<()> {

@@ -1,0 +1,82 @@
+//! `cargo run --release -p berth-bench`: starts Berth and CNCF distribution side by side on
+//! loopback, runs the same workloads against both, alternating, and prints one table of
+//! figures with the ratio Berth/distribution.
+
+mod data;
+mod process;
+mod report;
+mod servers;
+mod workloads;
+
+use anyhow::Context;
+
+use report::Table;
+use servers::{Kind, Server};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let options = Options::from_args()?;
+    servers::prepare().await.context("preparing the servers")?;
+    let mut table = Table::default();
+    let mut servers = Vec::new();
+    for kind in [Kind::Berth, Kind::Distribution] {
+        let server = Server::start(kind).await?;
+        table.record(
+            "start-up to first 200 on /v2/",
+            "ms",
+            kind,
+            server.startup.as_secs_f64() * 1e3,
+            report::Better::Lower,
+        );
+        servers.push(server);
+    }
+    workloads::run_all(&servers, &mut table, &options).await?;
+    for server in &servers {
+        let peak = server.process().peak_rss_mib()?;
+        table.record(
+            "peak resident memory",
+            "MiB",
+            server.kind,
+            peak,
+            report::Better::Lower,
+        );
+    }
+    println!("{}", table.render());
+    Ok(())
+}
+
+/// Sizes of the run; the defaults are the documented benchmark.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub blob_mib: usize,
+    pub manifests: usize,
+    pub tags: usize,
+    pub load_seconds: u32,
+    /// Run only the workload group named here (`blobs` or `manifests`).
+    pub only: Option<String>,
+}
+
+impl Options {
+    fn from_args() -> anyhow::Result<Options> {
+        let mut options = Options {
+            blob_mib: 1024,
+            manifests: 1000,
+            tags: 10_000,
+            load_seconds: 10,
+            only: None,
+        };
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        for pair in args.chunks(2) {
+            let value = pair.get(1).context("every option takes a value")?;
+            match pair[0].as_str() {
+                "--blob-mib" => options.blob_mib = value.parse()?,
+                "--manifests" => options.manifests = value.parse()?,
+                "--tags" => options.tags = value.parse()?,
+                "--load-seconds" => options.load_seconds = value.parse()?,
+                "--only" => options.only = Some(value.clone()),
+                other => anyhow::bail!("unknown option {other}; options: --blob-mib --manifests --tags --load-seconds --only"),
+            }
+        }
+        Ok(options)
+    }
+}

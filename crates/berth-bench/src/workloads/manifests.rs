@@ -1,0 +1,232 @@
+//! (d) manifest GET by tag under load, (e) distinct manifest PUTs, (f) 10,000 tags.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use berth_oci::Digest;
+use bytes::Bytes;
+use futures::{stream, TryStreamExt};
+
+use super::{median, timed, with_cpu, Registry};
+use crate::data::{image_manifest, random_bytes, MANIFEST_TYPE};
+use crate::report::{Better, Table};
+use crate::servers::Server;
+use crate::Options;
+
+/// Pushes a config and a layer into `repo` and returns their descriptors.
+async fn push_base(
+    registry: &Registry,
+    repo: &str,
+) -> anyhow::Result<((Digest, usize), (Digest, usize))> {
+    let config = Bytes::from_static(b"{\"architecture\":\"amd64\",\"os\":\"linux\"}");
+    let layer = random_bytes(4096, 7);
+    let mut descriptors = Vec::new();
+    for blob in [config, layer] {
+        let digest = Digest::sha256_of(&blob);
+        registry
+            .upload_monolithic(repo, &digest, blob.clone())
+            .await?;
+        descriptors.push((digest, blob.len()));
+    }
+    let layer = descriptors.pop().expect("layer");
+    let config = descriptors.pop().expect("config");
+    Ok((config, layer))
+}
+
+pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> anyhow::Result<()> {
+    eprintln!(
+        "(d) manifest GET by tag, 64 connections, {} s",
+        options.load_seconds
+    );
+    for server in servers {
+        let registry = Registry::new(&server.base);
+        let (config, layer) = push_base(&registry, "bench/get").await?;
+        registry
+            .put_manifest("bench/get", "latest", image_manifest(&config, &layer, 0))
+            .await?;
+        let url = format!("{}/v2/bench/get/manifests/latest", server.base);
+        let load = with_cpu(server, table, "(d) manifest GET load", async {
+            wrk(&url, options.load_seconds)
+        })
+        .await?;
+        table.record(
+            "(d) manifest GET by tag, 64 connections",
+            "req/s",
+            server.kind,
+            load.requests_per_second,
+            Better::Higher,
+        );
+        table.record(
+            "(d) manifest GET by tag, p99 latency",
+            "ms",
+            server.kind,
+            load.p99_ms,
+            Better::Lower,
+        );
+    }
+    for concurrency in [1usize, 8] {
+        eprintln!(
+            "(e) {} manifest PUTs at concurrency {concurrency}",
+            options.manifests
+        );
+        for server in servers {
+            let registry = Registry::new(&server.base);
+            let repo = format!("bench/put{concurrency}");
+            let (config, layer) = push_base(&registry, &repo).await?;
+            let bodies: Vec<Bytes> = (0..options.manifests)
+                .map(|i| image_manifest(&config, &layer, i + 1))
+                .collect();
+            let figure = format!("(e) manifest PUTs, concurrency {concurrency}");
+            let work = timed(async {
+                stream::iter(bodies.into_iter().enumerate().map(Ok))
+                    .try_for_each_concurrent(concurrency, |(i, body)| {
+                        let registry = registry.clone();
+                        let repo = repo.clone();
+                        async move { registry.put_manifest(&repo, &format!("m{i}"), body).await }
+                    })
+                    .await
+            });
+            let elapsed = with_cpu(server, table, &figure, work).await?;
+            table.record(
+                &figure,
+                "req/s",
+                server.kind,
+                options.manifests as f64 / elapsed.as_secs_f64(),
+                Better::Higher,
+            );
+        }
+    }
+    eprintln!("(f) {} tags", options.tags);
+    for server in servers {
+        tags(server, table, options).await?;
+    }
+    Ok(())
+}
+
+async fn tags(server: &Server, table: &mut Table, options: &Options) -> anyhow::Result<()> {
+    let registry = Registry::new(&server.base);
+    let repo = "bench/tags";
+    let (config, layer) = push_base(&registry, repo).await?;
+    let body = image_manifest(&config, &layer, 0);
+    let work = timed(async {
+        stream::iter((0..options.tags).map(Ok))
+            .try_for_each_concurrent(8, |i| {
+                let registry = registry.clone();
+                let body = body.clone();
+                async move {
+                    registry
+                        .put_manifest(repo, &format!("tag-{i:05}"), body)
+                        .await
+                }
+            })
+            .await
+    });
+    let elapsed = with_cpu(server, table, "(f) tag creation", work).await?;
+    table.record(
+        "(f) tag creation, concurrency 8",
+        "tags/s",
+        server.kind,
+        options.tags as f64 / elapsed.as_secs_f64(),
+        Better::Higher,
+    );
+
+    let full = format!("{}/v2/{repo}/tags/list", server.base);
+    let mut samples = Vec::new();
+    for _ in 0..21 {
+        let started = Instant::now();
+        let (tags, _) = registry.tags_page(&full).await?;
+        samples.push(started.elapsed());
+        if tags.len() != options.tags {
+            bail!(
+                "{:?} listed {} tags, expected {}",
+                server.kind,
+                tags.len(),
+                options.tags
+            );
+        }
+    }
+    table.record(
+        "(f) full tag list, p50 of 21",
+        "ms",
+        server.kind,
+        ms(median(samples)),
+        Better::Lower,
+    );
+
+    let started = Instant::now();
+    let mut next = Some(format!("{full}?n=100"));
+    let mut listed = 0;
+    while let Some(url) = next {
+        let (tags, link) = registry.tags_page(&url).await?;
+        listed += tags.len();
+        next = link;
+    }
+    if listed != options.tags {
+        bail!(
+            "{:?} paged through {listed} tags, expected {}",
+            server.kind,
+            options.tags
+        );
+    }
+    table.record(
+        "(f) all tags in pages of n=100",
+        "ms",
+        server.kind,
+        ms(started.elapsed()),
+        Better::Lower,
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+pub struct Load {
+    pub requests_per_second: f64,
+    pub p99_ms: f64,
+}
+
+/// Runs wrk with 2 threads and 64 connections and reads its throughput and p99 latency.
+fn wrk(url: &str, seconds: u32) -> anyhow::Result<Load> {
+    let output = Command::new("wrk")
+        .args(["-t2", "-c64", &format!("-d{seconds}s"), "--latency", "-H"])
+        .arg(format!("Accept: {MANIFEST_TYPE}"))
+        .arg(url)
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if text.contains("Non-2xx") {
+        bail!("wrk saw errors:\n{text}");
+    }
+    let requests_per_second = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .context("wrk Requests/sec")?
+        .trim()
+        .parse()?;
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .context("wrk 99% latency")?
+        .trim();
+    Ok(Load {
+        requests_per_second,
+        p99_ms: parse_wrk_duration(p99)?,
+    })
+}
+
+/// wrk prints durations as `812.00us`, `12.34ms` or `1.02s`.
+fn parse_wrk_duration(text: &str) -> anyhow::Result<f64> {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1e3)
+    } else {
+        bail!("unknown wrk duration {text:?}")
+    };
+    Ok(number.parse::<f64>()? * factor)
+}

@@ -1,0 +1,65 @@
+//! The workloads, each run against Berth then distribution before the next one starts.
+
+mod blobs;
+mod client;
+mod manifests;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use crate::report::{Better, Table};
+use crate::servers::Server;
+use crate::Options;
+
+pub use client::Registry;
+
+pub async fn run_all(
+    servers: &[Server],
+    table: &mut Table,
+    options: &Options,
+) -> anyhow::Result<()> {
+    let selected = |group: &str| options.only.as_deref().is_none_or(|only| only == group);
+    if selected("blobs") {
+        blobs::run(servers, table, options).await?;
+    }
+    if selected("manifests") {
+        manifests::run(servers, table, options).await?;
+    }
+    Ok(())
+}
+
+/// Runs `work` and adds the server's CPU seconds spent on it to the figure's total.
+pub async fn with_cpu<T, F: Future<Output = anyhow::Result<T>>>(
+    server: &Server,
+    table: &mut Table,
+    figure: &str,
+    work: F,
+) -> anyhow::Result<T> {
+    let stats = server.process();
+    let before = stats.cpu_seconds()?;
+    let result = work.await?;
+    let spent = stats.cpu_seconds()? - before;
+    table.accumulate(
+        &format!("server CPU: {figure}"),
+        "s",
+        server.kind,
+        spent,
+        Better::Lower,
+    );
+    Ok(result)
+}
+
+/// Times one run of `work`, after flushing every dirty page to disk so that no server pays
+/// for the deferred writeback of the one measured before it.
+pub async fn timed<F: Future<Output = anyhow::Result<()>>>(work: F) -> anyhow::Result<Duration> {
+    std::process::Command::new("sync").status()?;
+    let started = Instant::now();
+    work.await?;
+    Ok(started.elapsed())
+}
+
+/// The median of a non-empty list of durations.
+pub fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}

@@ -167,6 +167,7 @@ fn registry_reply(e: &RegistryError) -> ErrorReply {
             | MetadataError::MissingChild(_)
             | MetadataError::Corrupt(_)
             | MetadataError::CommitFailed(_)
+            | MetadataError::Write(_)
             | MetadataError::Database(_) => internal(meta),
         },
     }

@@ -17,6 +17,8 @@ pub enum MetadataError {
     CommitFailed(String),
     #[error("metadata database failed: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("metadata database write failed: {0}")]
+    Write(#[from] rusqlite::Error),
 }
 
 pub type Result<T, E = MetadataError> = std::result::Result<T, E>;

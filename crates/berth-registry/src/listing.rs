@@ -36,30 +36,29 @@ impl Registry {
         repo: &RepoName,
         n: Option<u32>,
         last: Option<&str>,
-    ) -> Result<Page> {
+    ) -> Result<Arc<Page>> {
         if !self.meta.repository_exists(repo).await? {
             return Err(RegistryError::NameUnknown(repo.clone()));
         }
         let limit = self.page_limit(n);
         if limit == 0 {
-            return Ok(Page {
+            return Ok(Arc::new(Page {
                 items: Vec::new(),
                 next: None,
-            });
+            }));
         }
         let first_page = last.is_none();
         let generation = self.generations.get(repo);
         if first_page {
             if let Some(cached) = self.first_tag_pages.get(repo, &limit, generation) {
-                return Ok((*cached).clone());
+                return Ok(cached);
             }
         }
         let fetched = self.meta.list_tags(repo, last, limit + 1).await?;
-        let page = Page::from_fetched(fetched, limit);
+        let page = Arc::new(Page::from_fetched(fetched, limit));
         if first_page {
-            let value = Arc::new(page.clone());
             self.first_tag_pages
-                .put(&self.generations, repo, limit, generation, value);
+                .put(&self.generations, repo, limit, generation, page.clone());
         }
         Ok(page)
     }

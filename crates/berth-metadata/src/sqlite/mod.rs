@@ -7,6 +7,7 @@
 mod manifests;
 mod uploads;
 mod writer;
+mod writes;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -14,7 +15,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepoName, Tag, UploadId};
-use futures::FutureExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -47,7 +47,8 @@ impl SqliteMetadataStore {
             .run(&mut conn)
             .await
             .map_err(|e| MetadataError::Database(e.into()))?;
-        let writer = Writer::start(conn);
+        conn.close().await?;
+        let writer = Writer::start(path)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.read_only(true))
@@ -69,41 +70,6 @@ where
 {
     text.parse()
         .map_err(|e: T::Err| MetadataError::Corrupt(format!("{text:?}: {e}")))
-}
-
-/// Records a repository the first time it receives content.
-pub(crate) async fn ensure_repository(conn: &mut SqliteConnection, repo: &RepoName) -> Result<()> {
-    sqlx::query("INSERT OR IGNORE INTO repositories (name, created_at) VALUES (?, ?)")
-        .bind(repo.as_str())
-        .bind(now_millis())
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-pub(crate) async fn link_blob_in(
-    conn: &mut SqliteConnection,
-    repo: &RepoName,
-    digest: &Digest,
-    size: u64,
-) -> Result<()> {
-    let now = now_millis();
-    ensure_repository(&mut *conn, repo).await?;
-    sqlx::query("INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)")
-        .bind(digest.as_str())
-        .bind(size as i64)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "INSERT OR IGNORE INTO repository_blobs (repo, digest, linked_at) VALUES (?, ?, ?)",
-    )
-    .bind(repo.as_str())
-    .bind(digest.as_str())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 #[async_trait]
@@ -152,25 +118,14 @@ impl MetadataStore for SqliteMetadataStore {
     async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()> {
         let (repo, digest) = (repo.clone(), digest.clone());
         self.writer
-            .run(move |conn| async move { link_blob_in(conn, &repo, &digest, size).await }.boxed())
+            .run(move |conn| writes::link_blob(conn, &repo, &digest, size))
             .await
     }
 
     async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
         let (repo, digest) = (repo.clone(), digest.clone());
         self.writer
-            .run(move |conn| {
-                async move {
-                    let done =
-                        sqlx::query("DELETE FROM repository_blobs WHERE repo = ? AND digest = ?")
-                            .bind(repo.as_str())
-                            .bind(digest.as_str())
-                            .execute(conn)
-                            .await?;
-                    Ok(done.rows_affected() > 0)
-                }
-                .boxed()
-            })
+            .run(move |conn| writes::unlink_blob(conn, &repo, &digest))
             .await
     }
 
@@ -192,9 +147,7 @@ impl MetadataStore for SqliteMetadataStore {
     ) -> Result<()> {
         let (repo, manifest, tags) = (repo.clone(), manifest.clone(), tags.to_vec());
         self.writer
-            .run(move |conn| {
-                async move { manifests::put(conn, &repo, &manifest, &tags).await }.boxed()
-            })
+            .run(move |conn| writes::put_manifest(conn, &repo, &manifest, &tags))
             .await
     }
 
@@ -240,31 +193,21 @@ impl MetadataStore for SqliteMetadataStore {
     async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool> {
         let (repo, tag) = (repo.clone(), tag.clone());
         self.writer
-            .run(move |conn| {
-                async move {
-                    let done = sqlx::query("DELETE FROM tags WHERE repo = ? AND name = ?")
-                        .bind(repo.as_str())
-                        .bind(tag.as_str())
-                        .execute(conn)
-                        .await?;
-                    Ok(done.rows_affected() > 0)
-                }
-                .boxed()
-            })
+            .run(move |conn| writes::delete_tag(conn, &repo, &tag))
             .await
     }
 
     async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
         let (repo, digest) = (repo.clone(), digest.clone());
         self.writer
-            .run(move |conn| async move { manifests::delete(conn, &repo, &digest).await }.boxed())
+            .run(move |conn| writes::delete_manifest(conn, &repo, &digest))
             .await
     }
 
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()> {
         let upload = upload.clone();
         self.writer
-            .run(move |conn| async move { uploads::create(conn, &upload).await }.boxed())
+            .run(move |conn| writes::create_upload(conn, &upload))
             .await
     }
 
@@ -275,25 +218,14 @@ impl MetadataStore for SqliteMetadataStore {
     async fn delete_upload(&self, id: &UploadId) -> Result<bool> {
         let id = id.clone();
         self.writer
-            .run(move |conn| {
-                async move {
-                    let done = sqlx::query("DELETE FROM uploads WHERE id = ?")
-                        .bind(id.as_str())
-                        .execute(conn)
-                        .await?;
-                    Ok(done.rows_affected() > 0)
-                }
-                .boxed()
-            })
+            .run(move |conn| writes::delete_upload(conn, &id))
             .await
     }
 
     async fn complete_upload(&self, id: &UploadId, digest: &Digest, size: u64) -> Result<bool> {
         let (id, digest) = (id.clone(), digest.clone());
         self.writer
-            .run(move |conn| {
-                async move { uploads::complete(conn, &id, &digest, size).await }.boxed()
-            })
+            .run(move |conn| writes::complete_upload(conn, &id, &digest, size))
             .await
     }
 

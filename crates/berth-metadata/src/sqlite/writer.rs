@@ -1,17 +1,19 @@
-//! Group commit for the single writer connection.
+//! Group commit on the single writer connection, owned by a dedicated thread.
 //!
 //! Write jobs queue up; the writer runs every job that is waiting in one transaction and
 //! answers every job after the commit has made the whole batch durable. Concurrent writers
 //! thus share one fsync instead of paying one each, and no answer is sent before its data is
-//! on disk.
+//! on disk. Jobs run synchronously on the thread, so a statement costs microseconds instead of
+//! a round trip to an async driver.
 //!
 //! A job may refuse (`MissingBlob`, `MissingChild`) only before it writes anything, so a
 //! refusal needs no rollback and the rest of the batch commits. Any other failure rolls the
 //! whole batch back and every job in it fails.
 
-use async_trait::async_trait;
-use futures::future::BoxFuture;
-use sqlx::{Executor, SqliteConnection};
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error};
 
@@ -20,10 +22,9 @@ use crate::error::{MetadataError, Result};
 /// Most jobs committed together.
 const MAX_BATCH: usize = 256;
 
-#[async_trait]
 trait Job: Send {
     /// Runs the job's statements; false when the failure breaks the batch.
-    async fn run(&mut self, conn: &mut SqliteConnection) -> bool;
+    fn run(&mut self, conn: &Connection) -> bool;
     /// Answers the caller once the batch's fate is known.
     fn finish(self: Box<Self>, commit: std::result::Result<(), String>);
 }
@@ -34,15 +35,14 @@ struct TypedJob<T, F> {
     reply: oneshot::Sender<Result<T>>,
 }
 
-#[async_trait]
 impl<T, F> Job for TypedJob<T, F>
 where
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
 {
-    async fn run(&mut self, conn: &mut SqliteConnection) -> bool {
+    fn run(&mut self, conn: &Connection) -> bool {
         let work = self.work.take().expect("a job runs once");
-        let result = work(conn).await;
+        let result = work(conn);
         let batch_intact = matches!(
             result,
             Ok(_) | Err(MetadataError::MissingBlob(_) | MetadataError::MissingChild(_))
@@ -62,31 +62,38 @@ where
     }
 }
 
-/// Handle to the writer task; cheap to clone.
-#[derive(Debug, Clone)]
+/// Handle to the writer thread; cheap to clone. The thread ends when every handle is gone.
+#[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::UnboundedSender<Box<dyn Job>>,
 }
 
-impl std::fmt::Debug for dyn Job {
+impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Job")
+        f.write_str("Writer")
     }
 }
 
 impl Writer {
-    /// Starts the writer task that owns `conn`.
-    pub fn start(conn: SqliteConnection) -> Writer {
+    /// Opens the writer connection on the (already migrated) database and starts its thread.
+    pub fn start(path: &Path) -> Result<Writer> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(Duration::from_secs(30))?;
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run_batches(conn, queue));
-        Writer { jobs }
+        std::thread::Builder::new()
+            .name("berth-metadata-writer".into())
+            .spawn(move || run_batches(conn, queue))
+            .map_err(|e| MetadataError::CommitFailed(format!("starting the writer: {e}")))?;
+        Ok(Writer { jobs })
     }
 
     /// Runs `work` in the next batch and returns its result once the batch is committed.
     pub async fn run<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T>> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = TypedJob {
@@ -94,17 +101,14 @@ impl Writer {
             result: None,
             reply,
         };
-        self.jobs
-            .send(Box::new(job))
-            .map_err(|_| MetadataError::CommitFailed("metadata writer stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| MetadataError::CommitFailed("metadata writer stopped".into()))?
+        let stopped = || MetadataError::CommitFailed("metadata writer stopped".into());
+        self.jobs.send(Box::new(job)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
-async fn run_batches(mut conn: SqliteConnection, mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>) {
-    while let Some(first) = queue.recv().await {
+fn run_batches(conn: Connection, mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>) {
+    while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -113,9 +117,9 @@ async fn run_batches(mut conn: SqliteConnection, mut queue: mpsc::UnboundedRecei
             }
         }
         debug!(jobs = batch.len(), "metadata batch");
-        let commit = run_batch(&mut conn, &mut batch).await.map_err(|e| {
+        let commit = run_batch(&conn, &mut batch).map_err(|e| {
             error!(error = %e, jobs = batch.len(), "metadata batch failed");
-            e.to_string()
+            e
         });
         for job in batch {
             job.finish(commit.clone());
@@ -123,30 +127,16 @@ async fn run_batches(mut conn: SqliteConnection, mut queue: mpsc::UnboundedRecei
     }
 }
 
-async fn run_batch(
-    conn: &mut SqliteConnection,
-    batch: &mut [Box<dyn Job>],
-) -> std::result::Result<(), sqlx::Error> {
-    conn.execute("BEGIN IMMEDIATE").await?;
-    let outcome = run_jobs(conn, batch).await;
-    let outcome = match outcome {
-        Ok(()) => conn.execute("COMMIT").await.map(|_| ()),
-        Err(e) => Err(e),
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> std::result::Result<(), String> {
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| e.to_string())?;
+    let outcome = if batch.iter_mut().all(|job| job.run(conn)) {
+        conn.execute_batch("COMMIT").map_err(|e| e.to_string())
+    } else {
+        Err("a write in the batch failed".to_owned())
     };
     if outcome.is_err() {
-        let _ = conn.execute("ROLLBACK").await;
+        let _ = conn.execute_batch("ROLLBACK");
     }
     outcome
-}
-
-async fn run_jobs(
-    conn: &mut SqliteConnection,
-    batch: &mut [Box<dyn Job>],
-) -> std::result::Result<(), sqlx::Error> {
-    for job in batch.iter_mut() {
-        if !job.run(conn).await {
-            return Err(sqlx::Error::Protocol("a job in the batch failed".into()));
-        }
-    }
-    Ok(())
 }

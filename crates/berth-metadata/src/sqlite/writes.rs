@@ -1,0 +1,185 @@
+//! Every write of the SQLite backend, run by the writer thread inside a batch transaction.
+//!
+//! A function may refuse (`MissingBlob`, `MissingChild`) only before it writes anything; see
+//! `writer` for why.
+
+use berth_oci::{Digest, RepoName, Tag, UploadId};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{now_millis, parse_column};
+use crate::error::{MetadataError, Result};
+use crate::model::{NewManifest, UploadRecord};
+
+/// JSON array of digests or tags, so that one statement handles a whole list (`json_each`).
+fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    serde_json::to_string(&items.into_iter().collect::<Vec<_>>()).expect("strings serialise")
+}
+
+/// Records a repository the first time it receives content.
+fn ensure_repository(conn: &Connection, repo: &RepoName, now: i64) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO repositories (name, created_at) VALUES (?1, ?2)")?
+        .execute(params![repo.as_str(), now])?;
+    Ok(())
+}
+
+pub fn link_blob(conn: &Connection, repo: &RepoName, digest: &Digest, size: u64) -> Result<()> {
+    let now = now_millis();
+    ensure_repository(conn, repo, now)?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![digest.as_str(), size as i64, now])?;
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO repository_blobs (repo, digest, linked_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![repo.as_str(), digest.as_str(), now])?;
+    Ok(())
+}
+
+pub fn unlink_blob(conn: &Connection, repo: &RepoName, digest: &Digest) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM repository_blobs WHERE repo = ?1 AND digest = ?2")?
+        .execute(params![repo.as_str(), digest.as_str()])?;
+    Ok(deleted > 0)
+}
+
+/// Stores a manifest with its edges and tags; validation runs before any write.
+pub fn put_manifest(
+    conn: &Connection,
+    repo: &RepoName,
+    manifest: &NewManifest,
+    tags: &[Tag],
+) -> Result<()> {
+    let blobs = json_list(manifest.blobs.iter().map(Digest::as_str));
+    let children = json_list(manifest.children.iter().map(Digest::as_str));
+    let missing: Option<(String, String)> = conn
+        .prepare_cached(
+            "SELECT 'blob', j.value FROM json_each(?2) j WHERE NOT EXISTS
+               (SELECT 1 FROM repository_blobs b WHERE b.repo = ?1 AND b.digest = j.value)
+             UNION ALL
+             SELECT 'child', j.value FROM json_each(?3) j WHERE NOT EXISTS
+               (SELECT 1 FROM manifests m WHERE m.repo = ?1 AND m.digest = j.value)
+             LIMIT 1",
+        )?
+        .query_row(params![repo.as_str(), blobs, children], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    if let Some((kind, digest)) = missing {
+        let digest = parse_column(&digest)?;
+        return Err(match kind.as_str() {
+            "blob" => MetadataError::MissingBlob(digest),
+            _ => MetadataError::MissingChild(digest),
+        });
+    }
+    let now = now_millis();
+    ensure_repository(conn, repo, now)?;
+    let digest = manifest.digest.as_str();
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO manifests
+               (repo, digest, media_type, size, body, artifact_type, subject, annotations, pushed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            repo.as_str(),
+            digest,
+            manifest.media_type,
+            manifest.body.len() as i64,
+            &manifest.body[..],
+            manifest.artifact_type,
+            manifest.subject.as_ref().map(Digest::as_str),
+            manifest.annotations_json,
+            now,
+        ])?
+        > 0;
+    if inserted && !manifest.blobs.is_empty() {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO manifest_blobs (repo, manifest, blob) SELECT ?1, ?2, value FROM json_each(?3)",
+        )?
+        .execute(params![repo.as_str(), digest, blobs])?;
+    }
+    if inserted && !manifest.children.is_empty() {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO manifest_children (repo, parent, child) SELECT ?1, ?2, value FROM json_each(?3)",
+        )?
+        .execute(params![repo.as_str(), digest, children])?;
+    }
+    if !tags.is_empty() {
+        conn.prepare_cached(
+            "INSERT INTO tags (repo, name, digest, updated_at)
+             SELECT ?1, value, ?2, ?3 FROM json_each(?4) WHERE true
+             ON CONFLICT (repo, name) DO UPDATE
+               SET digest = excluded.digest, updated_at = excluded.updated_at",
+        )?
+        .execute(params![
+            repo.as_str(),
+            digest,
+            now,
+            json_list(tags.iter().map(Tag::as_str))
+        ])?;
+    }
+    Ok(())
+}
+
+/// Removes a manifest with its tags and the edges it owns.
+pub fn delete_manifest(conn: &Connection, repo: &RepoName, digest: &Digest) -> Result<bool> {
+    let args = params![repo.as_str(), digest.as_str()];
+    let deleted = conn
+        .prepare_cached("DELETE FROM manifests WHERE repo = ?1 AND digest = ?2")?
+        .execute(args)?
+        > 0;
+    if deleted {
+        for statement in [
+            "DELETE FROM tags WHERE repo = ?1 AND digest = ?2",
+            "DELETE FROM manifest_blobs WHERE repo = ?1 AND manifest = ?2",
+            "DELETE FROM manifest_children WHERE repo = ?1 AND parent = ?2",
+        ] {
+            conn.prepare_cached(statement)?.execute(args)?;
+        }
+    }
+    Ok(deleted)
+}
+
+pub fn delete_tag(conn: &Connection, repo: &RepoName, tag: &Tag) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM tags WHERE repo = ?1 AND name = ?2")?
+        .execute(params![repo.as_str(), tag.as_str()])?;
+    Ok(deleted > 0)
+}
+
+pub fn create_upload(conn: &Connection, upload: &UploadRecord) -> Result<()> {
+    ensure_repository(conn, &upload.repo, now_millis())?;
+    conn.prepare_cached("INSERT INTO uploads (id, repo, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![
+            upload.id.as_str(),
+            upload.repo.as_str(),
+            upload.created_at
+        ])?;
+    Ok(())
+}
+
+pub fn delete_upload(conn: &Connection, id: &UploadId) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM uploads WHERE id = ?1")?
+        .execute(params![id.as_str()])?;
+    Ok(deleted > 0)
+}
+
+/// Ends a session and links its blob into the session's repository.
+pub fn complete_upload(
+    conn: &Connection,
+    id: &UploadId,
+    digest: &Digest,
+    size: u64,
+) -> Result<bool> {
+    let repo: Option<String> = conn
+        .prepare_cached("DELETE FROM uploads WHERE id = ?1 RETURNING repo")?
+        .query_row(params![id.as_str()], |row| row.get(0))
+        .optional()?;
+    let Some(repo) = repo else {
+        return Ok(false);
+    };
+    link_blob(conn, &parse_column(&repo)?, digest, size)?;
+    Ok(true)
+}

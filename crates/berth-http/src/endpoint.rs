@@ -25,6 +25,8 @@ pub enum Endpoint {
     Uploads { repo: RepoName },
     /// `/v2/<name>/blobs/uploads/<id>`
     Upload { repo: RepoName, id: UploadId },
+    /// `/v2/<name>/referrers/<digest>`
+    Referrers { repo: RepoName, digest: Digest },
 }
 
 /// Why a path names no endpoint.
@@ -95,6 +97,13 @@ impl Endpoint {
                     reference: decode_colon(reference).parse()?,
                 })
             }
+            (_, Some("referrers"), Some(digest)) => {
+                let repo = name(len - 2)?;
+                Ok(Endpoint::Referrers {
+                    repo,
+                    digest: decode_colon(digest).parse()?,
+                })
+            }
             _ => Err(EndpointError::NotFound),
         }
     }
@@ -102,7 +111,10 @@ impl Endpoint {
     /// The methods the endpoint answers, as the `Allow` header of a 405 lists them.
     pub fn allowed_methods(&self) -> &'static str {
         match self {
-            Endpoint::ApiVersion | Endpoint::Catalog | Endpoint::Tags { .. } => "GET, HEAD",
+            Endpoint::ApiVersion
+            | Endpoint::Catalog
+            | Endpoint::Tags { .. }
+            | Endpoint::Referrers { .. } => "GET, HEAD",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
             Endpoint::Uploads { .. } => "POST",
@@ -123,6 +135,7 @@ impl Endpoint {
                 Some((repo, Action::Push))
             }
             Endpoint::Tags { repo }
+            | Endpoint::Referrers { repo, .. }
             | Endpoint::Manifest { repo, .. }
             | Endpoint::Blob { repo, .. } => Some((repo, action)),
         }

@@ -36,3 +36,15 @@ pub struct UploadRecord {
     /// Unix milliseconds.
     pub created_at: i64,
 }
+
+/// A manifest that refers to a subject, as listed by the referrers API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    /// The manifest's `artifactType`, else its config's media type.
+    pub artifact_type: Option<String>,
+    /// The manifest's annotations as a JSON object.
+    pub annotations_json: Option<String>,
+}

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use berth_oci::{Digest, RepoName, Tag, UploadId};
 
 use crate::error::Result;
-use crate::model::{NewManifest, StoredManifest, UploadRecord};
+use crate::model::{NewManifest, Referrer, StoredManifest, UploadRecord};
 
 /// Transactional registry metadata. Every method is atomic: it happens whole or not at all.
 #[async_trait]
@@ -47,6 +47,18 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> Result<Option<StoredManifest>>;
 
     async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<StoredManifest>>;
+
+    /// Manifests in `repo` whose `subject` is `subject`, ordered by digest, strictly after
+    /// `after`, at most `limit`; when `artifact_types` is not empty, only those of these types.
+    /// Served from the referrers index: the cost follows the page, not the repository.
+    async fn list_referrers(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        artifact_types: &[String],
+        after: Option<&Digest>,
+        limit: u32,
+    ) -> Result<Vec<Referrer>>;
 
     /// Tags in lexical order (case-insensitive, ties by byte order), strictly after `after`.
     async fn list_tags(

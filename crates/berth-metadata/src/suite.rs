@@ -36,6 +36,7 @@ pub async fn run_all(store: &dyn MetadataStore) {
     deleting_manifests_removes_their_tags(store).await;
     repositories_list_in_order(store).await;
     uploads_complete_into_links(store).await;
+    referrers_are_indexed_by_subject(store).await;
 }
 
 async fn blob_links_are_per_repository(store: &dyn MetadataStore) {
@@ -225,4 +226,76 @@ async fn uploads_complete_into_links(store: &dyn MetadataStore) {
     assert_eq!(store.linked_blob_size(&r, &digest).await.unwrap(), Some(8));
     assert!(store.upload(&id).await.unwrap().is_none());
     assert!(!store.delete_upload(&id).await.unwrap());
+}
+
+async fn referrers_are_indexed_by_subject(store: &dyn MetadataStore) {
+    let r = repo("referrers");
+    let subject = Digest::sha256_of(b"an image not pushed yet");
+    let mut pushed = Vec::new();
+    for (i, kind) in ["sig", "sbom", "sig", "scan"].iter().enumerate() {
+        let mut m = manifest(&format!("{{\"ref\":{i}}}"), vec![], vec![]);
+        m.subject = Some(subject.clone());
+        m.artifact_type = Some(format!("application/vnd.example.{kind}"));
+        m.annotations_json = Some(format!("{{\"n\":\"{i}\"}}"));
+        store.put_manifest(&r, &m, &[]).await.unwrap();
+        pushed.push(m.digest);
+    }
+    pushed.sort();
+    let all = store
+        .list_referrers(&r, &subject, &[], None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|x| x.digest.clone()).collect::<Vec<_>>(),
+        pushed,
+        "ordered by digest"
+    );
+    assert!(all
+        .iter()
+        .all(|x| x.annotations_json.is_some() && x.size > 0));
+    let sigs = ["application/vnd.example.sig".to_owned()];
+    assert_eq!(
+        store
+            .list_referrers(&r, &subject, &sigs, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let two = [
+        "application/vnd.example.sig".to_owned(),
+        "application/vnd.example.scan".to_owned(),
+    ];
+    assert_eq!(
+        store
+            .list_referrers(&r, &subject, &two, None, 100)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let first = store
+        .list_referrers(&r, &subject, &[], None, 3)
+        .await
+        .unwrap();
+    let rest = store
+        .list_referrers(&r, &subject, &[], Some(&first[2].digest), 3)
+        .await
+        .unwrap();
+    assert_eq!(first.len() + rest.len(), 4);
+    assert!(store.delete_manifest(&r, &pushed[0]).await.unwrap());
+    assert_eq!(
+        store
+            .list_referrers(&r, &subject, &[], None, 100)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let other = Digest::sha256_of(b"nothing refers to this");
+    assert!(store
+        .list_referrers(&r, &other, &[], None, 100)
+        .await
+        .unwrap()
+        .is_empty());
 }

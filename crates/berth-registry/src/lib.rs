@@ -7,6 +7,7 @@ mod error;
 mod listing;
 mod manifests;
 mod range;
+mod referrers;
 mod uploads;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub use error::RegistryError;
 pub use listing::Page;
 pub use manifests::{ManifestPushed, ManifestTarget};
 pub use range::RangeRequest;
+pub use referrers::ReferrersPage;
 pub use uploads::{ChunkBounds, UploadStatus, UploadTracker};
 
 /// Limits and defaults of the registry domain.
@@ -28,6 +30,8 @@ pub struct RegistryConfig {
     pub max_manifest_bytes: usize,
     /// Most entries in one tags or catalog page when the client does not ask for fewer.
     pub max_page_entries: u32,
+    /// Most descriptors in one referrers response; longer lists continue through `Link`.
+    pub referrers_page_size: u32,
 }
 
 impl Default for RegistryConfig {
@@ -35,6 +39,7 @@ impl Default for RegistryConfig {
         RegistryConfig {
             max_manifest_bytes: 4 * 1024 * 1024,
             max_page_entries: 100_000,
+            referrers_page_size: 1_000,
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// Most tags or repositories in one listing page [default: 100000].
     #[arg(long, env = "BERTH_MAX_PAGE_ENTRIES", value_name = "N")]
     pub max_page_entries: Option<u32>,
+    /// Most descriptors in one referrers response [default: 1000].
+    #[arg(long, env = "BERTH_REFERRERS_PAGE_SIZE", value_name = "N")]
+    pub referrers_page_size: Option<u32>,
     /// Age after which an unfinished upload session is removed [default: 24h].
     #[arg(long, env = "BERTH_UPLOAD_EXPIRY", value_name = "DURATION")]
     pub upload_expiry: Option<humantime::Duration>,

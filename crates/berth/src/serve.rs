@@ -41,6 +41,7 @@ async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
     let config = RegistryConfig {
         max_manifest_bytes: settings.max_manifest_bytes,
         max_page_entries: settings.max_page_entries,
+        referrers_page_size: settings.referrers_page_size,
     };
     Ok(Registry::new(Arc::new(blobs), Arc::new(meta), config))
 }

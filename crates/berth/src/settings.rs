@@ -15,6 +15,7 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub max_manifest_bytes: usize,
     pub max_page_entries: u32,
+    pub referrers_page_size: u32,
     pub upload_expiry: Duration,
     pub log: String,
 }
@@ -26,6 +27,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./berth-data"),
             max_manifest_bytes: 4 * 1024 * 1024,
             max_page_entries: 100_000,
+            referrers_page_size: 1_000,
             upload_expiry: Duration::from_secs(24 * 3600),
             log: "info".into(),
         }
@@ -40,6 +42,7 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     max_manifest_bytes: Option<usize>,
     max_page_entries: Option<u32>,
+    referrers_page_size: Option<u32>,
     upload_expiry: Option<String>,
     log: Option<String>,
 }
@@ -81,6 +84,10 @@ impl Settings {
                 .max_page_entries
                 .or(file.max_page_entries)
                 .unwrap_or(defaults.max_page_entries),
+            referrers_page_size: args
+                .referrers_page_size
+                .or(file.referrers_page_size)
+                .unwrap_or(defaults.referrers_page_size),
             upload_expiry: args
                 .upload_expiry
                 .map(Into::into)

@@ -79,6 +79,9 @@ pub async fn put(
         )
         .header("docker-content-digest", pushed.digest.as_str())
         .header(header::CONTENT_LENGTH, 0);
+    if let Some(subject) = &pushed.subject {
+        builder = builder.header("oci-subject", subject.as_str());
+    }
     if tagged_by_query {
         for tag in &pushed.tags {
             builder = builder.header("oci-tag", tag.as_str());

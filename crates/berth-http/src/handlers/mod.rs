@@ -3,6 +3,7 @@
 mod blobs;
 mod discovery;
 mod manifests;
+mod referrers;
 mod uploads;
 
 use std::io;
@@ -65,6 +66,9 @@ pub async fn handle(registry: &Registry, request: Request) -> Result<Response, A
         }
         (Endpoint::Upload { repo, id }, Method::DELETE) => {
             uploads::cancel(registry, &repo, &id).await
+        }
+        (Endpoint::Referrers { repo, digest }, Method::GET | Method::HEAD) => {
+            referrers::list(registry, &repo, &digest, &query).await
         }
         _ => Err(RequestError::MethodNotAllowed { allow }.into()),
     }

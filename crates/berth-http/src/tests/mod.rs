@@ -10,6 +10,7 @@ mod management;
 mod manifests;
 mod mount;
 mod pull;
+mod referrers;
 mod uploads;
 
 use std::sync::Arc;

@@ -23,7 +23,7 @@ use sqlx::{Connection, Row, SqliteConnection};
 use self::writer::Writer;
 
 use crate::error::{MetadataError, Result};
-use crate::model::{NewManifest, StoredManifest, UploadRecord};
+use crate::model::{NewManifest, Referrer, StoredManifest, UploadRecord};
 use crate::store::MetadataStore;
 
 /// Metadata in one SQLite database file.
@@ -157,6 +157,17 @@ impl MetadataStore for SqliteMetadataStore {
         digest: &Digest,
     ) -> Result<Option<StoredManifest>> {
         manifests::by_digest(&self.reader, repo, digest).await
+    }
+
+    async fn list_referrers(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        artifact_types: &[String],
+        after: Option<&Digest>,
+        limit: u32,
+    ) -> Result<Vec<Referrer>> {
+        manifests::referrers(&self.reader, repo, subject, artifact_types, after, limit).await
     }
 
     async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<StoredManifest>> {

@@ -105,6 +105,22 @@ pub fn put_manifest(
         )?
         .execute(params![repo.as_str(), digest, children])?;
     }
+    if let (true, Some(subject)) = (inserted, &manifest.subject) {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO referrers
+               (repo, subject, referrer, media_type, size, artifact_type, annotations)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            repo.as_str(),
+            subject.as_str(),
+            digest,
+            manifest.media_type,
+            manifest.body.len() as i64,
+            manifest.artifact_type,
+            manifest.annotations_json,
+        ])?;
+    }
     if !tags.is_empty() {
         conn.prepare_cached(
             "INSERT INTO tags (repo, name, digest, updated_at)
@@ -134,6 +150,7 @@ pub fn delete_manifest(conn: &Connection, repo: &RepoName, digest: &Digest) -> R
             "DELETE FROM tags WHERE repo = ?1 AND digest = ?2",
             "DELETE FROM manifest_blobs WHERE repo = ?1 AND manifest = ?2",
             "DELETE FROM manifest_children WHERE repo = ?1 AND parent = ?2",
+            "DELETE FROM referrers WHERE repo = ?1 AND referrer = ?2",
         ] {
             conn.prepare_cached(statement)?.execute(args)?;
         }

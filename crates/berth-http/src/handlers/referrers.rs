@@ -1,0 +1,81 @@
+//! `GET /v2/<name>/referrers/<digest>`: an image index of the manifests that refer to a digest.
+
+use axum::response::{IntoResponse, Response};
+use berth_metadata::Referrer;
+use berth_oci::media_type::OCI_INDEX;
+use berth_oci::{Digest, RepoName};
+use berth_registry::{Registry, RegistryError};
+use http::{header, HeaderValue};
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+use crate::query::Query;
+
+/// The descriptor of a referrer as the spec lists it: artifactType and annotations included.
+fn descriptor(referrer: &Referrer) -> Value {
+    let mut d = Map::new();
+    d.insert("mediaType".into(), json!(referrer.media_type));
+    d.insert("digest".into(), json!(referrer.digest.as_str()));
+    d.insert("size".into(), json!(referrer.size));
+    if let Some(artifact_type) = &referrer.artifact_type {
+        d.insert("artifactType".into(), json!(artifact_type));
+    }
+    let annotations = referrer
+        .annotations_json
+        .as_deref()
+        .and_then(|a| serde_json::from_str::<Value>(a).ok());
+    if let Some(annotations) = annotations {
+        d.insert("annotations".into(), annotations);
+    }
+    Value::Object(d)
+}
+
+pub async fn list(
+    registry: &Registry,
+    repo: &RepoName,
+    subject: &Digest,
+    query: &Query,
+) -> Result<Response, ApiError> {
+    let artifact_types: Vec<String> = query.all("artifactType").map(str::to_owned).collect();
+    let n = query.parsed::<u32>("n")?;
+    let last = query
+        .get("last")
+        .map(str::parse::<Digest>)
+        .transpose()
+        .map_err(RegistryError::from)?;
+    let page = registry
+        .referrers(repo, subject, &artifact_types, last.as_ref(), n)
+        .await?;
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": page.referrers.iter().map(descriptor).collect::<Vec<_>>(),
+    });
+    let body = serde_json::to_vec(&index).expect("index serialises");
+    let mut response = ([(header::CONTENT_TYPE, OCI_INDEX)], body).into_response();
+    let headers = response.headers_mut();
+    if !artifact_types.is_empty() {
+        headers.insert(
+            "oci-filters-applied",
+            HeaderValue::from_static("artifactType"),
+        );
+    }
+    if let Some(next) = page.next {
+        let mut target = form_urlencoded::Serializer::new(String::new());
+        if let Some(n) = n {
+            target.append_pair("n", &n.to_string());
+        }
+        for artifact_type in &artifact_types {
+            target.append_pair("artifactType", artifact_type);
+        }
+        target.append_pair("last", next.as_str());
+        let link = format!(
+            "</v2/{repo}/referrers/{subject}?{}>; rel=\"next\"",
+            target.finish()
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}

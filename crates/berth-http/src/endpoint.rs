@@ -27,6 +27,16 @@ pub enum Endpoint {
     Upload { repo: RepoName, id: UploadId },
     /// `/v2/<name>/referrers/<digest>`
     Referrers { repo: RepoName, digest: Digest },
+    /// `/v2/_oci/ext/discover` and `/v2/<name>/_oci/ext/discover`
+    Discover,
+    /// `/v2/<name>/_oras/artifacts/referrers?digest=` (the digest comes in the query), or
+    /// `/oras/artifacts/v1/<name>/manifests/<digest>/referrers`
+    OrasReferrers {
+        repo: RepoName,
+        digest: Option<Digest>,
+    },
+    /// `/v2/<name>/_berth/referrers-graph/<digest>`: the referrers of referrers, to a depth
+    ReferrersGraph { repo: RepoName, digest: Digest },
 }
 
 /// Why a path names no endpoint.
@@ -51,6 +61,9 @@ pub enum Action {
 impl Endpoint {
     /// Parses a request path such as `/v2/library/alpine/manifests/latest`.
     pub fn parse(path: &str) -> Result<Endpoint, EndpointError> {
+        if let Some(rest) = path.strip_prefix("/oras/artifacts/v1/") {
+            return Endpoint::parse_oras_v1(rest);
+        }
         let rest = path.strip_prefix("/v2").ok_or(EndpointError::NotFound)?;
         if rest.is_empty() || rest == "/" {
             return Ok(Endpoint::ApiVersion);
@@ -58,6 +71,9 @@ impl Endpoint {
         let rest = rest.strip_prefix('/').ok_or(EndpointError::NotFound)?;
         if rest == "_catalog" {
             return Ok(Endpoint::Catalog);
+        }
+        if rest == "_oci/ext/discover" {
+            return Ok(Endpoint::Discover);
         }
         let segments: Vec<&str> = rest.split('/').collect();
         let name = |n: usize| -> Result<RepoName, EndpointError> {
@@ -69,6 +85,21 @@ impl Endpoint {
         let len = segments.len();
         let tail = |k: usize| segments.get(len.wrapping_sub(k)).copied();
         match (tail(3), tail(2), tail(1)) {
+            (Some("_oci"), Some("ext"), Some("discover")) => {
+                name(len - 3)?;
+                Ok(Endpoint::Discover)
+            }
+            (Some("_oras"), Some("artifacts"), Some("referrers")) => Ok(Endpoint::OrasReferrers {
+                repo: name(len - 3)?,
+                digest: None,
+            }),
+            (Some("_berth"), Some("referrers-graph"), Some(digest)) => {
+                let repo = name(len - 3)?;
+                Ok(Endpoint::ReferrersGraph {
+                    repo,
+                    digest: decode_colon(digest).parse()?,
+                })
+            }
             (_, Some("tags"), Some("list")) => Ok(Endpoint::Tags {
                 repo: name(len - 2)?,
             }),
@@ -114,11 +145,28 @@ impl Endpoint {
             Endpoint::ApiVersion
             | Endpoint::Catalog
             | Endpoint::Tags { .. }
-            | Endpoint::Referrers { .. } => "GET, HEAD",
+            | Endpoint::Referrers { .. }
+            | Endpoint::Discover
+            | Endpoint::OrasReferrers { .. }
+            | Endpoint::ReferrersGraph { .. } => "GET, HEAD",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
             Endpoint::Uploads { .. } => "POST",
             Endpoint::Upload { .. } => "GET, HEAD, PATCH, PUT, DELETE",
+        }
+    }
+
+    /// `<name>/manifests/<digest>/referrers`, the ORAS referrers API of artifacts-spec rc.1.
+    fn parse_oras_v1(rest: &str) -> Result<Endpoint, EndpointError> {
+        let segments: Vec<&str> = rest.split('/').collect();
+        match segments.as_slice() {
+            [name @ .., "manifests", digest, "referrers"] if !name.is_empty() => {
+                Ok(Endpoint::OrasReferrers {
+                    repo: name.join("/").parse()?,
+                    digest: Some(decode_colon(digest).parse()?),
+                })
+            }
+            _ => Err(EndpointError::NotFound),
         }
     }
 
@@ -130,12 +178,14 @@ impl Endpoint {
             _ => Action::Push,
         };
         match self {
-            Endpoint::ApiVersion | Endpoint::Catalog => None,
+            Endpoint::ApiVersion | Endpoint::Catalog | Endpoint::Discover => None,
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {
                 Some((repo, Action::Push))
             }
             Endpoint::Tags { repo }
             | Endpoint::Referrers { repo, .. }
+            | Endpoint::OrasReferrers { repo, .. }
+            | Endpoint::ReferrersGraph { repo, .. }
             | Endpoint::Manifest { repo, .. }
             | Endpoint::Blob { repo, .. } => Some((repo, action)),
         }
@@ -201,6 +251,48 @@ mod tests {
             Endpoint::parse(&format!("/v2/a/blobs/{encoded}")),
             Ok(Endpoint::Blob { .. })
         ));
+    }
+
+    #[test]
+    fn parses_extension_endpoints() {
+        assert_eq!(
+            Endpoint::parse("/v2/_oci/ext/discover"),
+            Ok(Endpoint::Discover)
+        );
+        assert_eq!(
+            Endpoint::parse("/v2/a/b/_oci/ext/discover"),
+            Ok(Endpoint::Discover)
+        );
+        assert_eq!(
+            Endpoint::parse("/v2/a/b/_oras/artifacts/referrers"),
+            Ok(Endpoint::OrasReferrers {
+                repo: repo("a/b"),
+                digest: None
+            })
+        );
+        assert_eq!(
+            Endpoint::parse(&format!(
+                "/oras/artifacts/v1/a/b/manifests/{DIGEST}/referrers"
+            )),
+            Ok(Endpoint::OrasReferrers {
+                repo: repo("a/b"),
+                digest: Some(DIGEST.parse().unwrap())
+            })
+        );
+        assert_eq!(
+            Endpoint::parse(&format!("/v2/a/_berth/referrers-graph/{DIGEST}")),
+            Ok(Endpoint::ReferrersGraph {
+                repo: repo("a"),
+                digest: DIGEST.parse().unwrap()
+            })
+        );
+        assert_eq!(
+            Endpoint::parse(&format!("/v2/a/referrers/{DIGEST}")),
+            Ok(Endpoint::Referrers {
+                repo: repo("a"),
+                digest: DIGEST.parse().unwrap()
+            })
+        );
     }
 
     #[test]

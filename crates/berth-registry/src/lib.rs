@@ -20,7 +20,7 @@ pub use error::RegistryError;
 pub use listing::Page;
 pub use manifests::{ManifestPushed, ManifestTarget};
 pub use range::RangeRequest;
-pub use referrers::ReferrersPage;
+pub use referrers::{ReferrerNode, ReferrersPage, MAX_GRAPH_NODES};
 pub use uploads::{ChunkBounds, UploadStatus, UploadTracker};
 
 /// Limits and defaults of the registry domain.

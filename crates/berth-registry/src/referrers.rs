@@ -42,3 +42,64 @@ impl Registry {
         Ok(ReferrersPage { referrers, next })
     }
 }
+
+/// A referrer with the referrers that refer to it in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferrerNode {
+    pub referrer: Referrer,
+    pub referrers: Vec<ReferrerNode>,
+}
+
+/// Most nodes one graph request returns, whatever the depth: the cost stays bounded.
+pub const MAX_GRAPH_NODES: usize = 10_000;
+
+impl Registry {
+    /// The referrers of `subject`, and theirs, down to `depth` levels (a signature on an SBOM
+    /// on an image), each level one index read per node. A digest already shown is not
+    /// expanded again, so cycles end.
+    pub async fn referrers_graph(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        depth: u32,
+    ) -> Result<Vec<ReferrerNode>> {
+        if !self.meta.repository_exists(repo).await? {
+            return Err(RegistryError::NameUnknown(repo.clone()));
+        }
+        let mut seen = std::collections::HashSet::from([subject.clone()]);
+        self.graph_level(repo, subject, depth, &mut seen).await
+    }
+
+    fn graph_level<'a>(
+        &'a self,
+        repo: &'a RepoName,
+        subject: &'a Digest,
+        depth: u32,
+        seen: &'a mut std::collections::HashSet<Digest>,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<ReferrerNode>>> {
+        Box::pin(async move {
+            if depth == 0 || seen.len() >= MAX_GRAPH_NODES {
+                return Ok(Vec::new());
+            }
+            let budget = (MAX_GRAPH_NODES - seen.len()) as u32;
+            let level = self
+                .meta
+                .list_referrers(repo, subject, &[], None, budget)
+                .await?;
+            let mut nodes = Vec::with_capacity(level.len());
+            for referrer in level {
+                if !seen.insert(referrer.digest.clone()) {
+                    continue;
+                }
+                let below = self
+                    .graph_level(repo, &referrer.digest, depth - 1, seen)
+                    .await?;
+                nodes.push(ReferrerNode {
+                    referrer,
+                    referrers: below,
+                });
+            }
+            Ok(nodes)
+        })
+    }
+}

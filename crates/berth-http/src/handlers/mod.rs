@@ -70,6 +70,13 @@ pub async fn handle(registry: &Registry, request: Request) -> Result<Response, A
         (Endpoint::Referrers { repo, digest }, Method::GET | Method::HEAD) => {
             referrers::list(registry, &repo, &digest, &query).await
         }
+        (Endpoint::Discover, Method::GET | Method::HEAD) => Ok(referrers::discover()),
+        (Endpoint::OrasReferrers { repo, digest }, Method::GET | Method::HEAD) => {
+            referrers::list_oras(registry, &repo, digest.as_ref(), &query).await
+        }
+        (Endpoint::ReferrersGraph { repo, digest }, Method::GET | Method::HEAD) => {
+            referrers::graph(registry, &repo, &digest, &query).await
+        }
         _ => Err(RequestError::MethodNotAllowed { allow }.into()),
     }
 }

@@ -4,7 +4,7 @@ use axum::response::{IntoResponse, Response};
 use berth_metadata::Referrer;
 use berth_oci::media_type::OCI_INDEX;
 use berth_oci::{Digest, RepoName};
-use berth_registry::{Registry, RegistryError};
+use berth_registry::{ReferrerNode, Registry, RegistryError};
 use http::{header, HeaderValue};
 use serde_json::{json, Map, Value};
 
@@ -78,4 +78,103 @@ pub async fn list(
         }
     }
     Ok(response)
+}
+
+/// Extensions announced by `_oci/ext/discover`.
+pub fn discover() -> Response {
+    let body = json!({
+        "extensions": [
+            {
+                "name": "_oras",
+                "url": "https://github.com/oras-project/artifacts-spec/blob/main/manifest-referrers-api.md",
+                "description": "ORAS referrers listing API",
+                "endpoints": ["_oras/artifacts/referrers"],
+            },
+            {
+                "name": "_berth",
+                "url": "README.md#referrers-graph",
+                "description": "The whole referrers graph of a manifest in one request, to ?depth= levels",
+                "endpoints": ["_berth/referrers-graph"],
+            },
+        ]
+    });
+    axum::Json(body).into_response()
+}
+
+/// The ORAS referrers APIs: `{"referrers": [...]}` with the same filters and paging.
+pub async fn list_oras(
+    registry: &Registry,
+    repo: &RepoName,
+    digest: Option<&Digest>,
+    query: &Query,
+) -> Result<Response, ApiError> {
+    let subject = match digest {
+        Some(d) => d.clone(),
+        None => query
+            .get("digest")
+            .ok_or(crate::error::RequestError::DigestMissing)?
+            .parse()
+            .map_err(RegistryError::from)?,
+    };
+    let artifact_types: Vec<String> = query.all("artifactType").map(str::to_owned).collect();
+    let n = query.parsed::<u32>("n")?;
+    let last = query
+        .get("last")
+        .map(str::parse::<Digest>)
+        .transpose()
+        .map_err(RegistryError::from)?;
+    let page = registry
+        .referrers(repo, &subject, &artifact_types, last.as_ref(), n)
+        .await?;
+    let body = json!({ "referrers": page.referrers.iter().map(descriptor).collect::<Vec<_>>() });
+    let mut response = axum::Json(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert("oras-api-version", HeaderValue::from_static("oras/1.0"));
+    if let Some(next) = page.next {
+        let mut target = form_urlencoded::Serializer::new(String::new());
+        target.append_pair("digest", subject.as_str());
+        if let Some(n) = n {
+            target.append_pair("n", &n.to_string());
+        }
+        for artifact_type in &artifact_types {
+            target.append_pair("artifactType", artifact_type);
+        }
+        target.append_pair("last", next.as_str());
+        let link = format!(
+            "</v2/{repo}/_oras/artifacts/referrers?{}>; rel=\"next\"",
+            target.finish()
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// Default and largest depth of a graph request.
+const GRAPH_DEPTH: (u32, u32) = (8, 32);
+
+fn graph_node(node: &ReferrerNode) -> Value {
+    let mut d = descriptor(&node.referrer);
+    d["referrers"] = Value::Array(node.referrers.iter().map(graph_node).collect());
+    d
+}
+
+/// `{"subject": digest, "referrers": [descriptor + "referrers": [...]]}`
+pub async fn graph(
+    registry: &Registry,
+    repo: &RepoName,
+    subject: &Digest,
+    query: &Query,
+) -> Result<Response, ApiError> {
+    let depth = query
+        .parsed::<u32>("depth")?
+        .unwrap_or(GRAPH_DEPTH.0)
+        .min(GRAPH_DEPTH.1);
+    let nodes = registry.referrers_graph(repo, subject, depth).await?;
+    let body = json!({
+        "subject": subject.as_str(),
+        "referrers": nodes.iter().map(graph_node).collect::<Vec<_>>(),
+    });
+    Ok(axum::Json(body).into_response())
 }

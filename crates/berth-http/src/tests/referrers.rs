@@ -309,3 +309,157 @@ async fn pages_through_many_referrers_while_others_come_and_go() {
     );
     assert!(pages >= 10);
 }
+
+#[tokio::test]
+async fn extensions_are_announced_and_the_oras_apis_list_referrers() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "base").await;
+    let empty = app.push_blob("app", b"{}").await;
+    let sig = push_artifact(
+        &app,
+        "app",
+        &artifact(
+            &empty,
+            Some("signature/example"),
+            &image.digest,
+            OCI_MANIFEST,
+            "s",
+        ),
+    )
+    .await;
+    push_artifact(
+        &app,
+        "app",
+        &artifact(
+            &empty,
+            Some("sbom/example"),
+            &image.digest,
+            OCI_MANIFEST,
+            "b",
+        ),
+    )
+    .await;
+    let discover = app.get("/v2/app/_oci/ext/discover").await;
+    discover.assert_status(StatusCode::OK);
+    let names: Vec<_> = discover.json()["extensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("_oras"), json!("_berth")]);
+    let current = app
+        .get(&format!(
+            "/v2/app/_oras/artifacts/referrers?digest={}",
+            image.digest
+        ))
+        .await;
+    current.assert_status(StatusCode::OK);
+    assert_eq!(current.header("oras-api-version"), "oras/1.0");
+    assert_eq!(current.json()["referrers"].as_array().unwrap().len(), 2);
+    let filtered = app
+        .get(&format!(
+            "/v2/app/_oras/artifacts/referrers?digest={}&artifactType=signature%2Fexample",
+            image.digest
+        ))
+        .await;
+    assert_eq!(filtered.json()["referrers"][0]["digest"], sig.as_str());
+    assert_eq!(filtered.json()["referrers"].as_array().unwrap().len(), 1);
+    let paged = app
+        .get(&format!(
+            "/v2/app/_oras/artifacts/referrers?digest={}&n=1",
+            image.digest
+        ))
+        .await;
+    assert_eq!(paged.json()["referrers"].as_array().unwrap().len(), 1);
+    let second = app.get(&next_link(&paged).expect("a next page")).await;
+    assert_eq!(second.json()["referrers"].as_array().unwrap().len(), 1);
+    let legacy = app
+        .get(&format!(
+            "/oras/artifacts/v1/app/manifests/{}/referrers",
+            image.digest
+        ))
+        .await;
+    assert_eq!(legacy.json()["referrers"].as_array().unwrap().len(), 2);
+    app.get("/v2/app/_oras/artifacts/referrers")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
+}
+
+#[tokio::test]
+async fn the_graph_extension_returns_referrers_of_referrers_to_a_depth() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "base").await;
+    let empty = app.push_blob("app", b"{}").await;
+    let sbom = push_artifact(
+        &app,
+        "app",
+        &artifact(
+            &empty,
+            Some("application/spdx+json"),
+            &image.digest,
+            OCI_MANIFEST,
+            "sbom",
+        ),
+    )
+    .await;
+    let sig = push_artifact(
+        &app,
+        "app",
+        &artifact(
+            &empty,
+            Some("application/vnd.example.sig"),
+            &sbom,
+            OCI_MANIFEST,
+            "sig",
+        ),
+    )
+    .await;
+    let graph = app
+        .get(&format!("/v2/app/_berth/referrers-graph/{}", image.digest))
+        .await;
+    graph.assert_status(StatusCode::OK);
+    let body = graph.json();
+    assert_eq!(body["subject"], image.digest.as_str());
+    assert_eq!(body["referrers"][0]["digest"], sbom.as_str());
+    assert_eq!(body["referrers"][0]["referrers"][0]["digest"], sig.as_str());
+    assert_eq!(body["referrers"][0]["referrers"][0]["referrers"], json!([]));
+    let shallow = app
+        .get(&format!(
+            "/v2/app/_berth/referrers-graph/{}?depth=1",
+            image.digest
+        ))
+        .await;
+    assert_eq!(shallow.json()["referrers"][0]["referrers"], json!([]));
+}
+
+#[tokio::test]
+async fn an_index_pushed_under_the_referrers_tag_schema_leaves_the_api_complete() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "base").await;
+    let empty = app.push_blob("app", b"{}").await;
+    let body = artifact(
+        &empty,
+        Some("application/vnd.example.sig"),
+        &image.digest,
+        OCI_MANIFEST,
+        "copied",
+    );
+    let sig = push_artifact(&app, "app", &body).await;
+    // What a copy from a registry without the API pushes next: the tag-schema index.
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": sig.as_str(), "size": body.len(), "artifactType": "application/vnd.example.sig"}],
+    }))
+    .unwrap();
+    let tag = format!("sha256-{}", image.digest.hex());
+    app.put_manifest("app", &tag, OCI_INDEX, &index)
+        .await
+        .assert_status(StatusCode::CREATED);
+    let manifests = listed(
+        &app.get(&format!("/v2/app/referrers/{}", image.digest))
+            .await,
+    );
+    assert_eq!(manifests.len(), 1);
+    assert_eq!(manifests[0]["digest"], sig.as_str());
+}

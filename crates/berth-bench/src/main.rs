@@ -52,7 +52,7 @@ pub struct Options {
     pub manifests: usize,
     pub tags: usize,
     pub load_seconds: u32,
-    /// Run only the workload group named here (`blobs` or `manifests`).
+    /// Run only the workload group named here (`blobs`, `manifests` or `referrers`).
     pub only: Option<String>,
 }
 

@@ -3,6 +3,7 @@
 mod blobs;
 mod client;
 mod manifests;
+mod referrers;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -24,6 +25,9 @@ pub async fn run_all(
     }
     if selected("manifests") {
         manifests::run(servers, table, options).await?;
+    }
+    if selected("referrers") {
+        referrers::run(servers, table).await?;
     }
     Ok(())
 }

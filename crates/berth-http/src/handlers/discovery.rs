@@ -4,7 +4,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_oci::RepoName;
 use berth_registry::{Page, Registry};
-use http::{header, HeaderValue};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -17,15 +16,8 @@ pub fn api_version() -> Response {
 /// `Link: <path?n=..&last=..>; rel="next"` when the page is not the last.
 fn with_next_link(mut response: Response, path: &str, n: Option<u32>, page: &Page) -> Response {
     if let Some(last) = &page.next {
-        let mut target = form_urlencoded::Serializer::new(String::new());
-        if let Some(n) = n {
-            target.append_pair("n", &n.to_string());
-        }
-        target.append_pair("last", last);
-        let link = format!("<{path}?{}>; rel=\"next\"", target.finish());
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            response.headers_mut().insert(header::LINK, value);
-        }
+        let params: Vec<(&str, String)> = n.iter().map(|n| ("n", n.to_string())).collect();
+        super::insert_next_link(response.headers_mut(), path, &params, last);
     }
     response
 }

@@ -95,3 +95,17 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// `Link: <path?params>; rel="next"` for a paginated listing: the request's own parameters
+/// (`n`, filters) followed by `last`, the cursor of the next page.
+fn insert_next_link(headers: &mut HeaderMap, path: &str, params: &[(&str, String)], last: &str) {
+    let mut target = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in params {
+        target.append_pair(name, value);
+    }
+    target.append_pair("last", last);
+    let link = format!("<{path}?{}>; rel=\"next\"", target.finish());
+    if let Ok(value) = http::HeaderValue::from_str(&link) {
+        headers.insert(http::header::LINK, value);
+    }
+}

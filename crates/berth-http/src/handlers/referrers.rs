@@ -30,6 +30,23 @@ fn descriptor(referrer: &Referrer) -> Value {
     Value::Object(d)
 }
 
+/// The query parameters a next-page link repeats: the subject (ORAS form), `n`, the filters.
+fn paging_params(
+    n: Option<u32>,
+    artifact_types: &[String],
+    subject: Option<&Digest>,
+) -> Vec<(&'static str, String)> {
+    let mut params = Vec::new();
+    if let Some(subject) = subject {
+        params.push(("digest", subject.to_string()));
+    }
+    if let Some(n) = n {
+        params.push(("n", n.to_string()));
+    }
+    params.extend(artifact_types.iter().map(|t| ("artifactType", t.clone())));
+    params
+}
+
 pub async fn list(
     registry: &Registry,
     repo: &RepoName,
@@ -61,21 +78,13 @@ pub async fn list(
         );
     }
     if let Some(next) = page.next {
-        let mut target = form_urlencoded::Serializer::new(String::new());
-        if let Some(n) = n {
-            target.append_pair("n", &n.to_string());
-        }
-        for artifact_type in &artifact_types {
-            target.append_pair("artifactType", artifact_type);
-        }
-        target.append_pair("last", next.as_str());
-        let link = format!(
-            "</v2/{repo}/referrers/{subject}?{}>; rel=\"next\"",
-            target.finish()
+        let path = format!("/v2/{repo}/referrers/{subject}");
+        super::insert_next_link(
+            headers,
+            &path,
+            &paging_params(n, &artifact_types, None),
+            next.as_str(),
         );
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            headers.insert(header::LINK, value);
-        }
     }
     Ok(response)
 }
@@ -131,22 +140,9 @@ pub async fn list_oras(
     let headers = response.headers_mut();
     headers.insert("oras-api-version", HeaderValue::from_static("oras/1.0"));
     if let Some(next) = page.next {
-        let mut target = form_urlencoded::Serializer::new(String::new());
-        target.append_pair("digest", subject.as_str());
-        if let Some(n) = n {
-            target.append_pair("n", &n.to_string());
-        }
-        for artifact_type in &artifact_types {
-            target.append_pair("artifactType", artifact_type);
-        }
-        target.append_pair("last", next.as_str());
-        let link = format!(
-            "</v2/{repo}/_oras/artifacts/referrers?{}>; rel=\"next\"",
-            target.finish()
-        );
-        if let Ok(value) = HeaderValue::from_str(&link) {
-            headers.insert(header::LINK, value);
-        }
+        let path = format!("/v2/{repo}/_oras/artifacts/referrers");
+        let params = paging_params(n, &artifact_types, Some(&subject));
+        super::insert_next_link(headers, &path, &params, next.as_str());
     }
     Ok(response)
 }

@@ -25,7 +25,7 @@ fn referrer(config: &(Digest, usize), subject: &Digest, nonce: usize) -> Bytes {
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST_TYPE,
-        "artifactType": if nonce % 2 == 0 { "application/vnd.example.sig" } else { "application/spdx+json" },
+        "artifactType": if nonce.is_multiple_of(2) { "application/vnd.example.sig" } else { "application/spdx+json" },
         "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config.0.as_str(), "size": config.1},
         "layers": [],
         "subject": {"mediaType": MANIFEST_TYPE, "digest": subject.as_str(), "size": 1},
@@ -48,7 +48,12 @@ async fn latencies(registry: &Registry, urls: &[String]) -> anyhow::Result<(Dura
     let mut samples = Vec::with_capacity(SAMPLES.max(urls.len()));
     for url in urls.iter().cycle().take(SAMPLES.max(urls.len())) {
         let started = Instant::now();
-        let response = registry.http.get(url).header("accept", MANIFEST_TYPE).send().await?;
+        let response = registry
+            .http
+            .get(url)
+            .header("accept", MANIFEST_TYPE)
+            .send()
+            .await?;
         if !response.status().is_success() {
             bail!("GET {url}: {}", response.status());
         }
@@ -72,22 +77,45 @@ pub async fn run(servers: &[Server], table: &mut Table) -> anyhow::Result<()> {
     let registry = Registry::new(&server.base);
     let config = Bytes::from_static(b"{}");
     let config = (Digest::sha256_of(&config), {
-        registry.upload_monolithic(REPO, &Digest::sha256_of(&config), config.clone()).await?;
+        registry
+            .upload_monolithic(REPO, &Digest::sha256_of(&config), config.clone())
+            .await?;
         config.len()
     });
     let layer = random_bytes(1024, 11);
     let layer_digest = Digest::sha256_of(&layer);
-    registry.upload_monolithic(REPO, &layer_digest, layer.clone()).await?;
+    registry
+        .upload_monolithic(REPO, &layer_digest, layer.clone())
+        .await?;
     let layer = (layer_digest, layer.len());
 
-    let tagged: Vec<(String, Bytes)> = (0..TAGGED).map(|i| (format!("t{i}"), image_manifest(&config, &layer, i))).collect();
-    let subjects: Vec<Digest> = tagged[..REFERRER_COUNTS.len()].iter().map(|(_, b)| Digest::sha256_of(b)).collect();
+    let tagged: Vec<(String, Bytes)> = (0..TAGGED)
+        .map(|i| (format!("t{i}"), image_manifest(&config, &layer, i)))
+        .collect();
+    let subjects: Vec<Digest> = tagged[..REFERRER_COUNTS.len()]
+        .iter()
+        .map(|(_, b)| Digest::sha256_of(b))
+        .collect();
     put_all(&registry, tagged).await?;
-    let tag_urls: Vec<String> = (0..TAGGED).map(|i| format!("{}/v2/{REPO}/manifests/t{i}", server.base)).collect();
+    let tag_urls: Vec<String> = (0..TAGGED)
+        .map(|i| format!("{}/v2/{REPO}/manifests/t{i}", server.base))
+        .collect();
     // Each tag read once, first time: the metadata path, not the cache.
     let (p50, p99) = latencies(&registry, &tag_urls).await?;
-    table.record(&format!("(r) tag lookup, uncached, {TAGGED} manifests, p50"), "ms", Kind::Berth, ms(p50), Better::Lower);
-    table.record(&format!("(r) tag lookup, uncached, {TAGGED} manifests, p99"), "ms", Kind::Berth, ms(p99), Better::Lower);
+    table.record(
+        &format!("(r) tag lookup, uncached, {TAGGED} manifests, p50"),
+        "ms",
+        Kind::Berth,
+        ms(p50),
+        Better::Lower,
+    );
+    table.record(
+        &format!("(r) tag lookup, uncached, {TAGGED} manifests, p99"),
+        "ms",
+        Kind::Berth,
+        ms(p99),
+        Better::Lower,
+    );
 
     let mut bodies = Vec::with_capacity(MANIFESTS);
     let mut nonce = TAGGED;
@@ -107,22 +135,66 @@ pub async fn run(servers: &[Server], table: &mut Table) -> anyhow::Result<()> {
     let pushed = bodies.len();
     put_all(&registry, bodies).await?;
     let rate = pushed as f64 / started.elapsed().as_secs_f64();
-    table.record("(r) manifest PUTs while filling, concurrency 16", "req/s", Kind::Berth, rate, Better::Higher);
+    table.record(
+        "(r) manifest PUTs while filling, concurrency 16",
+        "req/s",
+        Kind::Berth,
+        rate,
+        Better::Higher,
+    );
     // A tag write invalidates the repository's cached reads, so the next lookups miss again.
-    registry.put_manifest(REPO, "refresh", image_manifest(&config, &layer, 0)).await?;
+    registry
+        .put_manifest(REPO, "refresh", image_manifest(&config, &layer, 0))
+        .await?;
     let (p50, p99) = latencies(&registry, &tag_urls).await?;
-    table.record(&format!("(r) tag lookup, uncached, {MANIFESTS} manifests, p50"), "ms", Kind::Berth, ms(p50), Better::Lower);
-    table.record(&format!("(r) tag lookup, uncached, {MANIFESTS} manifests, p99"), "ms", Kind::Berth, ms(p99), Better::Lower);
+    table.record(
+        &format!("(r) tag lookup, uncached, {MANIFESTS} manifests, p50"),
+        "ms",
+        Kind::Berth,
+        ms(p50),
+        Better::Lower,
+    );
+    table.record(
+        &format!("(r) tag lookup, uncached, {MANIFESTS} manifests, p99"),
+        "ms",
+        Kind::Berth,
+        ms(p99),
+        Better::Lower,
+    );
 
     for (subject, count) in subjects.iter().zip(REFERRER_COUNTS) {
         let url = format!("{}/v2/{REPO}/referrers/{subject}?n=100", server.base);
         let (p50, p99) = latencies(&registry, std::slice::from_ref(&url)).await?;
-        table.record(&format!("(r) first referrers page (n=100), {count} referrers, p50"), "ms", Kind::Berth, ms(p50), Better::Lower);
-        table.record(&format!("(r) first referrers page (n=100), {count} referrers, p99"), "ms", Kind::Berth, ms(p99), Better::Lower);
+        table.record(
+            &format!("(r) first referrers page (n=100), {count} referrers, p50"),
+            "ms",
+            Kind::Berth,
+            ms(p50),
+            Better::Lower,
+        );
+        table.record(
+            &format!("(r) first referrers page (n=100), {count} referrers, p99"),
+            "ms",
+            Kind::Berth,
+            ms(p99),
+            Better::Lower,
+        );
     }
     let url = format!("{}/v2/{REPO}/referrers/{}", server.base, subjects[2]);
     let (p50, p99) = latencies(&registry, std::slice::from_ref(&url)).await?;
-    table.record("(r) first referrers page (default 1,000), 10000 referrers, p50", "ms", Kind::Berth, ms(p50), Better::Lower);
-    table.record("(r) first referrers page (default 1,000), 10000 referrers, p99", "ms", Kind::Berth, ms(p99), Better::Lower);
+    table.record(
+        "(r) first referrers page (default 1,000), 10000 referrers, p50",
+        "ms",
+        Kind::Berth,
+        ms(p50),
+        Better::Lower,
+    );
+    table.record(
+        "(r) first referrers page (default 1,000), 10000 referrers, p99",
+        "ms",
+        Kind::Berth,
+        ms(p99),
+        Better::Lower,
+    );
     Ok(())
 }

@@ -586,3 +586,61 @@ async fn cached_reads_follow_every_tag_write() {
         .items
         .is_empty());
 }
+
+#[tokio::test]
+async fn referrer_pages_follow_the_configured_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
+    let meta = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+        .await
+        .unwrap();
+    let config = RegistryConfig {
+        referrers_page_size: 2,
+        ..RegistryConfig::default()
+    };
+    let registry = Registry::new(Arc::new(blobs), Arc::new(meta), config);
+    let r = repo("paged/referrers");
+    let cfg = push_blob(&registry, &r, b"{}").await;
+    let subject = Digest::sha256_of(b"subject");
+    for i in 0..5 {
+        let body = serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": cfg.as_str(), "size": 2},
+            "layers": [], "annotations": {"n": i.to_string()},
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.as_str(), "size": 1},
+        });
+        let body = Bytes::from(serde_json::to_vec(&body).unwrap());
+        let target = ManifestTarget {
+            reference: Reference::Digest(Digest::sha256_of(&body)),
+            extra_tags: vec![],
+        };
+        registry.put_manifest(&r, target, None, body).await.unwrap();
+    }
+    let mut seen = 0;
+    let mut after: Option<Digest> = None;
+    loop {
+        let page = registry
+            .referrers(&r, &subject, &[], after.as_ref(), None)
+            .await
+            .unwrap();
+        assert!(
+            page.referrers.len() <= 2,
+            "the configured size caps every page"
+        );
+        seen += page.referrers.len();
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 5);
+    let asked = registry
+        .referrers(&r, &subject, &[], None, Some(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        asked.referrers.len(),
+        2,
+        "n cannot exceed the configured size"
+    );
+}

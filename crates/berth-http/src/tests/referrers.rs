@@ -463,3 +463,58 @@ async fn an_index_pushed_under_the_referrers_tag_schema_leaves_the_api_complete(
     assert_eq!(manifests.len(), 1);
     assert_eq!(manifests[0]["digest"], sig.as_str());
 }
+
+#[tokio::test]
+async fn an_index_referrer_without_artifact_type_is_listed_without_one() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "base").await;
+    let child = app.push_image("app", "child", "child").await;
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": child.digest.as_str(), "size": child.body.len()}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": image.digest.as_str(), "size": image.body.len()},
+    }))
+    .unwrap();
+    let digest = Digest::sha256_of(&index);
+    let reply = app
+        .put_manifest("app", digest.as_str(), OCI_INDEX, &index)
+        .await;
+    reply.assert_status(StatusCode::CREATED);
+    assert_eq!(reply.header("oci-subject"), image.digest.as_str());
+    let manifests = listed(
+        &app.get(&format!("/v2/app/referrers/{}", image.digest))
+            .await,
+    );
+    assert_eq!(
+        manifests,
+        vec![json!({"mediaType": OCI_INDEX, "digest": digest.as_str(), "size": index.len()})]
+    );
+}
+
+#[tokio::test]
+async fn artifact_manifests_need_their_blobs() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "base").await;
+    let missing = Digest::sha256_of(b"never uploaded");
+    let body = serde_json::to_vec(&json!({
+        "mediaType": "application/vnd.oci.artifact.manifest.v1+json",
+        "artifactType": "application/vnd.example.sig",
+        "blobs": [{"mediaType": "application/octet-stream", "digest": missing.as_str(), "size": 3}],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": image.digest.as_str(), "size": image.body.len()},
+    }))
+    .unwrap();
+    let reply = app
+        .put_manifest(
+            "app",
+            "sig",
+            "application/vnd.oci.artifact.manifest.v1+json",
+            &body,
+        )
+        .await;
+    reply.assert_error(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN");
+    assert!(listed(
+        &app.get(&format!("/v2/app/referrers/{}", image.digest))
+            .await
+    )
+    .is_empty());
+}

@@ -30,7 +30,7 @@ const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gz
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 // ---------------------------------------------------------------------------------------------
-// Content helpers: random bytes, real tar archives and real (stored-deflate) gzip streams.
+// Content helpers: random bytes, tar archives and gzip streams.
 // ---------------------------------------------------------------------------------------------
 
 /// `sha256:<hex>` of `bytes`.
@@ -67,66 +67,25 @@ fn random_bytes(len: usize) -> Vec<u8> {
 
 /// A ustar archive holding `files` (path, contents).
 fn tar(files: &[(&str, &[u8])]) -> Vec<u8> {
-    fn octal(field: &mut [u8], value: u64) {
-        let text = format!("{value:0width$o}", width = field.len() - 1);
-        field[..text.len()].copy_from_slice(text.as_bytes());
-    }
-    let mut out = Vec::new();
+    let mut builder = tar::Builder::new(Vec::new());
     for (name, data) in files {
-        let mut header = [0u8; 512];
-        header[..name.len()].copy_from_slice(name.as_bytes());
-        octal(&mut header[100..108], 0o644);
-        octal(&mut header[108..116], 0);
-        octal(&mut header[116..124], 0);
-        octal(&mut header[124..136], data.len() as u64);
-        octal(&mut header[136..148], 1_700_000_000);
-        header[148..156].fill(b' ');
-        header[156] = b'0';
-        header[257..263].copy_from_slice(b"ustar\0");
-        header[263..265].copy_from_slice(b"00");
-        let checksum: u32 = header.iter().map(|&b| u32::from(b)).sum();
-        let text = format!("{checksum:06o}\0 ");
-        header[148..156].copy_from_slice(text.as_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(1_700_000_000);
+        builder
+            .append_data(&mut header, name, *data)
+            .expect("tar entry");
     }
-    out.resize(out.len() + 1024, 0);
-    out
+    builder.into_inner().expect("tar archive")
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A valid gzip member of `data`, using uncompressed (stored) deflate blocks.
+/// A gzip stream of `data`.
 fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    let mut blocks = data.chunks(65_535).peekable();
-    if blocks.peek().is_none() {
-        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
-    }
-    while let Some(block) = blocks.next() {
-        out.push(u8::from(blocks.peek().is_none()));
-        let len = block.len() as u16;
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&(!len).to_le_bytes());
-        out.extend_from_slice(block);
-    }
-    out.extend_from_slice(&crc32(data).to_le_bytes());
-    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    out
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(data).expect("gzip");
+    encoder.finish().expect("gzip")
 }
 
 /// A gzip'd tar layer with one random file of `size` bytes, and its uncompressed digest.

@@ -13,5 +13,5 @@ mod store;
 pub mod suite;
 
 pub use error::MetadataError;
-pub use model::{NewManifest, Referrer, StoredManifest, UploadRecord};
+pub use model::{ManifestGraph, NewManifest, Referrer, StoredManifest, UploadRecord};
 pub use store::MetadataStore;

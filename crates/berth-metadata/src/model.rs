@@ -48,3 +48,14 @@ pub struct Referrer {
     /// The manifest's annotations as a JSON object.
     pub annotations_json: Option<String>,
 }
+
+/// What garbage collection needs to know of one repository's manifests: edges, not bodies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestGraph {
+    /// Every manifest: digest, subject, push time (Unix milliseconds).
+    pub manifests: Vec<(Digest, Option<Digest>, i64)>,
+    /// Digests that at least one tag points at.
+    pub tagged: Vec<Digest>,
+    /// Index -> child edges.
+    pub children: Vec<(Digest, Digest)>,
+}

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use berth_oci::{Digest, RepoName, Tag, UploadId};
 
 use crate::error::Result;
-use crate::model::{NewManifest, Referrer, StoredManifest, UploadRecord};
+use crate::model::{ManifestGraph, NewManifest, Referrer, StoredManifest, UploadRecord};
 
 /// Transactional registry metadata. Every method is atomic: it happens whole or not at all.
 #[async_trait]
@@ -88,4 +88,30 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Upload sessions created before `before` (Unix milliseconds).
     async fn uploads_created_before(&self, before: i64) -> Result<Vec<UploadRecord>>;
+
+    /// The manifests, tags and index edges of `repo`, for garbage collection.
+    async fn manifest_graph(&self, repo: &RepoName) -> Result<ManifestGraph>;
+
+    /// Deletes a manifest the collector found unreachable, only if, in the same transaction,
+    /// no tag points at it, no index lists it, and its subject (when it has one) is gone.
+    /// A push that made it reachable meanwhile wins: false, nothing deleted.
+    async fn delete_unreachable_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+
+    /// Blob links older than `before` (Unix ms) that no manifest of their repository uses.
+    async fn unreferenced_links(&self, before: i64) -> Result<Vec<(RepoName, Digest)>>;
+
+    /// Removes such a link only if, in the same transaction, it is still unreferenced.
+    async fn unlink_unreferenced(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        before: i64,
+    ) -> Result<bool>;
+
+    /// Blobs created before `before` that no repository links, with their sizes.
+    async fn unlinked_blobs(&self, before: i64) -> Result<Vec<(Digest, u64)>>;
+
+    /// Forgets a blob only if, in the same transaction, no repository links it; the caller
+    /// then deletes its bytes.
+    async fn forget_unlinked_blob(&self, digest: &Digest) -> Result<bool>;
 }

@@ -103,6 +103,7 @@ impl Registry {
             return Ok(MountOutcome::UploadStarted(self.start_upload(repo).await?));
         };
         // The bytes must still be in storage: metadata alone never makes a blob readable.
+        let _blob_lock = self.blob_locks.lock(digest).await;
         match self.blobs.stat(digest).await {
             Ok(_) => {}
             Err(BlobStoreError::BlobNotFound) => {

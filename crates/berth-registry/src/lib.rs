@@ -1,9 +1,11 @@
 //! The registry domain: every operation of the distribution API, over a `BlobStore` and a
 //! `MetadataStore`, with no knowledge of HTTP.
 
+mod blob_locks;
 mod blobs;
 mod cache;
 mod error;
+pub mod gc;
 mod listing;
 mod manifests;
 mod range;
@@ -50,6 +52,7 @@ pub struct Registry {
     blobs: Arc<dyn BlobStore>,
     meta: Arc<dyn MetadataStore>,
     uploads: Arc<UploadTracker>,
+    blob_locks: Arc<blob_locks::BlobLocks>,
     generations: Arc<cache::Generations>,
     manifests_by_tag: Arc<cache::RepoCache<berth_oci::Tag, berth_metadata::StoredManifest>>,
     first_tag_pages: Arc<cache::RepoCache<u32, Page>>,
@@ -66,6 +69,7 @@ impl Registry {
             blobs,
             meta,
             uploads: Arc::new(UploadTracker::default()),
+            blob_locks: Arc::default(),
             generations: Arc::default(),
             manifests_by_tag: Arc::default(),
             first_tag_pages: Arc::default(),

@@ -280,8 +280,10 @@ impl Registry {
                 actual,
             });
         }
+        let blob_lock = self.blob_locks.lock(digest).await;
         self.blobs.commit_upload(id, digest).await?;
         let completed = self.meta.complete_upload(id, digest, len).await?;
+        drop(blob_lock);
         drop(progress);
         self.uploads.forget(id);
         if !completed {

@@ -4,6 +4,7 @@
 //! connection avoids lock-upgrade failures), committing concurrent writes together (see
 //! `writer`); readers use a separate pool and see the last committed state through WAL.
 
+mod collection;
 mod manifests;
 mod uploads;
 mod writer;
@@ -23,7 +24,7 @@ use sqlx::{Connection, Row, SqliteConnection};
 use self::writer::Writer;
 
 use crate::error::{MetadataError, Result};
-use crate::model::{NewManifest, Referrer, StoredManifest, UploadRecord};
+use crate::model::{ManifestGraph, NewManifest, Referrer, StoredManifest, UploadRecord};
 use crate::store::MetadataStore;
 
 /// Metadata in one SQLite database file.
@@ -242,6 +243,44 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn uploads_created_before(&self, before: i64) -> Result<Vec<UploadRecord>> {
         uploads::created_before(&self.reader, before).await
+    }
+
+    async fn manifest_graph(&self, repo: &RepoName) -> Result<ManifestGraph> {
+        collection::manifest_graph(&self.reader, repo).await
+    }
+
+    async fn delete_unreachable_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        let (repo, digest) = (repo.clone(), digest.clone());
+        self.writer
+            .run(move |conn| writes::delete_unreachable_manifest(conn, &repo, &digest))
+            .await
+    }
+
+    async fn unreferenced_links(&self, before: i64) -> Result<Vec<(RepoName, Digest)>> {
+        collection::unreferenced_links(&self.reader, before).await
+    }
+
+    async fn unlink_unreferenced(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        before: i64,
+    ) -> Result<bool> {
+        let (repo, digest) = (repo.clone(), digest.clone());
+        self.writer
+            .run(move |conn| writes::unlink_unreferenced(conn, &repo, &digest, before))
+            .await
+    }
+
+    async fn unlinked_blobs(&self, before: i64) -> Result<Vec<(Digest, u64)>> {
+        collection::unlinked_blobs(&self.reader, before).await
+    }
+
+    async fn forget_unlinked_blob(&self, digest: &Digest) -> Result<bool> {
+        let digest = digest.clone();
+        self.writer
+            .run(move |conn| writes::forget_unlinked_blob(conn, &digest))
+            .await
     }
 }
 

@@ -200,3 +200,49 @@ pub fn complete_upload(
     link_blob(conn, &parse_column(&repo)?, digest, size)?;
     Ok(true)
 }
+
+/// Deletes a manifest found unreachable, re-checking reachability in this transaction.
+pub fn delete_unreachable_manifest(
+    conn: &Connection,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<bool> {
+    let still_unreachable = conn
+        .prepare_cached(
+            "SELECT 1 FROM manifests m WHERE m.repo = ?1 AND m.digest = ?2
+               AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo = ?1 AND t.digest = ?2)
+               AND NOT EXISTS (SELECT 1 FROM manifest_children c WHERE c.repo = ?1 AND c.child = ?2)
+               AND (m.subject IS NULL OR NOT EXISTS
+                     (SELECT 1 FROM manifests s WHERE s.repo = ?1 AND s.digest = m.subject))",
+        )?
+        .exists(params![repo.as_str(), digest.as_str()])?;
+    if !still_unreachable {
+        return Ok(false);
+    }
+    delete_manifest(conn, repo, digest)
+}
+
+pub fn unlink_unreferenced(
+    conn: &Connection,
+    repo: &RepoName,
+    digest: &Digest,
+    before: i64,
+) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM repository_blobs WHERE repo = ?1 AND digest = ?2 AND linked_at < ?3
+               AND NOT EXISTS (SELECT 1 FROM manifest_blobs m WHERE m.repo = ?1 AND m.blob = ?2)",
+        )?
+        .execute(params![repo.as_str(), digest.as_str(), before])?;
+    Ok(deleted > 0)
+}
+
+pub fn forget_unlinked_blob(conn: &Connection, digest: &Digest) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM blobs WHERE digest = ?1
+               AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = ?1)",
+        )?
+        .execute(params![digest.as_str()])?;
+    Ok(deleted > 0)
+}

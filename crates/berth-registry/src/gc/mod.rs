@@ -1,0 +1,253 @@
+//! Online, reference-aware garbage collection: `Registry::gc` is the one entry point used by
+//! the scheduled task, the admin endpoint and `berth gc`.
+//!
+//! It runs while the registry serves. Marking reads edges only; every deletion re-checks, in
+//! its own transaction, that its target is still unreachable, so a push that made it reachable
+//! meanwhile wins, and a push that depends on something already deleted fails cleanly.
+
+mod mark;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use berth_blobstore::BlobStoreError;
+use berth_oci::{Digest, RepoName};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::error::Result;
+use crate::Registry;
+
+/// What happens to manifests no tag reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Untagged {
+    /// Kept (the default): only orphaned referrers are collected.
+    #[default]
+    Keep,
+    /// Collected after the grace period unless an index or a subject keeps them alive.
+    Delete,
+}
+
+/// What happens to a referrer whose subject is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrphanedReferrers {
+    /// Collected with its own referrers (the default): a signature lives as long as its subject.
+    #[default]
+    Delete,
+    /// Kept, for audit.
+    Keep,
+}
+
+/// How a collection behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcOptions {
+    /// Report what would be deleted without deleting anything.
+    pub dry_run: bool,
+    /// Nothing pushed, linked or uploaded more recently than this is collected.
+    pub grace: Duration,
+    pub untagged: Untagged,
+    pub orphaned_referrers: OrphanedReferrers,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        GcOptions {
+            dry_run: false,
+            grace: Duration::from_secs(3600),
+            untagged: Untagged::default(),
+            orphaned_referrers: OrphanedReferrers::default(),
+        }
+    }
+}
+
+/// A manifest a collection deleted (or would delete).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CollectedManifest {
+    pub repository: String,
+    pub digest: String,
+}
+
+/// What a collection deleted, or would delete in a dry run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GcReport {
+    pub dry_run: bool,
+    pub manifests_deleted: usize,
+    pub blobs_deleted: usize,
+    pub bytes_freed: u64,
+    pub links_removed: usize,
+    pub uploads_expired: usize,
+    pub manifests: Vec<CollectedManifest>,
+    pub blobs: Vec<String>,
+    pub duration_ms: u64,
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Registry {
+    /// Collects garbage once: unreachable manifests, blob links no manifest uses, blobs no
+    /// repository links, and abandoned uploads, each older than the grace period.
+    pub async fn gc(&self, options: &GcOptions) -> Result<GcReport> {
+        let started = std::time::Instant::now();
+        let cutoff = now_millis() - options.grace.as_millis() as i64;
+        let mut report = GcReport {
+            dry_run: options.dry_run,
+            ..GcReport::default()
+        };
+        for repo in self.all_repositories().await? {
+            self.collect_manifests(&repo, cutoff, options, &mut report)
+                .await?;
+        }
+        self.collect_blobs(cutoff, options, &mut report).await?;
+        if !options.dry_run {
+            report.uploads_expired = self.expire_uploads(options.grace).await?;
+        }
+        report.duration_ms = started.elapsed().as_millis() as u64;
+        info!(
+            dry_run = report.dry_run,
+            manifests_deleted = report.manifests_deleted,
+            blobs_deleted = report.blobs_deleted,
+            bytes_freed = report.bytes_freed,
+            links_removed = report.links_removed,
+            uploads_expired = report.uploads_expired,
+            duration_ms = report.duration_ms,
+            "garbage collection finished"
+        );
+        Ok(report)
+    }
+
+    async fn all_repositories(&self) -> Result<Vec<RepoName>> {
+        let mut all = Vec::new();
+        loop {
+            let after = all.last().map(|r: &RepoName| r.as_str().to_owned());
+            let page = self
+                .meta
+                .list_repositories(after.as_deref(), 10_000)
+                .await?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
+    }
+
+    async fn collect_manifests(
+        &self,
+        repo: &RepoName,
+        cutoff: i64,
+        options: &GcOptions,
+        report: &mut GcReport,
+    ) -> Result<()> {
+        let graph = self.meta.manifest_graph(repo).await?;
+        let mut remaining =
+            mark::doomed(&graph, cutoff, options.untagged, options.orphaned_referrers);
+        if options.dry_run {
+            report
+                .manifests
+                .extend(remaining.iter().map(|d| collected(repo, d)));
+            report.manifests_deleted += remaining.len();
+            return Ok(());
+        }
+        // Parents before children and subjects before referrers: each pass deletes what its
+        // guard allows, until a pass deletes nothing (what is left became reachable again).
+        while !remaining.is_empty() {
+            let before = remaining.len();
+            let mut kept = Vec::new();
+            for digest in remaining {
+                if self.meta.delete_unreachable_manifest(repo, &digest).await? {
+                    report.manifests.push(collected(repo, &digest));
+                    report.manifests_deleted += 1;
+                } else {
+                    kept.push(digest);
+                }
+            }
+            if kept.len() == before {
+                break;
+            }
+            remaining = kept;
+        }
+        self.generations.bump(repo);
+        Ok(())
+    }
+
+    async fn collect_blobs(
+        &self,
+        cutoff: i64,
+        options: &GcOptions,
+        report: &mut GcReport,
+    ) -> Result<()> {
+        let links = self.meta.unreferenced_links(cutoff).await?;
+        if !options.dry_run {
+            for (repo, digest) in &links {
+                if self.meta.unlink_unreferenced(repo, digest, cutoff).await? {
+                    report.links_removed += 1;
+                }
+            }
+        } else {
+            report.links_removed = links.len();
+        }
+        let mut candidates = self.meta.unlinked_blobs(cutoff).await?;
+        if options.dry_run {
+            // A blob all of whose links the real run removes is collected in that same run.
+            let mut digests: Vec<&Digest> = links.iter().map(|(_, d)| d).collect();
+            digests.sort();
+            digests.dedup();
+            for digest in digests {
+                let holders = self.meta.repositories_with_blob(digest).await?;
+                let all_unreferenced = holders
+                    .iter()
+                    .all(|r| links.contains(&(r.clone(), digest.clone())));
+                if let (true, Some(size)) = (all_unreferenced, self.meta.blob_size(digest).await?) {
+                    candidates.push((digest.clone(), size));
+                }
+            }
+            candidates.sort();
+            candidates.dedup();
+            for (digest, size) in candidates {
+                report.blobs.push(digest.to_string());
+                report.blobs_deleted += 1;
+                report.bytes_freed += size;
+            }
+            return Ok(());
+        }
+        // Blobs whose last link went just now are past the grace period too: look again.
+        candidates = self.meta.unlinked_blobs(cutoff).await?;
+        for (digest, size) in candidates {
+            if self.delete_unlinked_blob(&digest).await? {
+                report.blobs.push(digest.to_string());
+                report.blobs_deleted += 1;
+                report.bytes_freed += size;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets and deletes a blob no repository links, under the blob's lock so that an upload
+    /// or mount of the same digest cannot interleave with it.
+    async fn delete_unlinked_blob(&self, digest: &Digest) -> Result<bool> {
+        let _locked = self.blob_locks.lock(digest).await;
+        if !self.meta.forget_unlinked_blob(digest).await? {
+            return Ok(false);
+        }
+        match self.blobs.delete(digest).await {
+            Ok(()) | Err(BlobStoreError::BlobNotFound) => Ok(true),
+            Err(e) => {
+                warn!(digest = %digest, error = %e, "blob forgotten but its bytes could not be deleted");
+                Err(e.into())
+            }
+        }
+    }
+}
+
+fn collected(repo: &RepoName, digest: &Digest) -> CollectedManifest {
+    CollectedManifest {
+        repository: repo.to_string(),
+        digest: digest.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,297 @@
+//! Collection scenarios on the embedded backends: every policy, chains, dry runs, blobs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_blobstore::fs::FsBlobStore;
+use berth_metadata::sqlite::SqliteMetadataStore;
+use berth_oci::{Digest, Reference, RepoName};
+use bytes::Bytes;
+
+use super::*;
+use crate::{ManifestTarget, RegistryConfig};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    registry: Registry,
+    repo: RepoName,
+    config: Digest,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
+    let meta = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+        .await
+        .unwrap();
+    let registry = Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig::default());
+    let repo: RepoName = "gc/app".parse().unwrap();
+    let config = push_blob(&registry, &repo, b"{}").await;
+    Fixture {
+        _dir: dir,
+        registry,
+        repo,
+        config,
+    }
+}
+
+async fn push_blob(registry: &Registry, repo: &RepoName, bytes: &[u8]) -> Digest {
+    let digest = Digest::sha256_of(bytes);
+    let body: berth_blobstore::ByteStream =
+        Box::pin(futures::stream::iter([Ok(Bytes::copy_from_slice(bytes))]));
+    registry
+        .upload_monolithic(repo, &digest, None, body)
+        .await
+        .unwrap();
+    digest
+}
+
+fn manifest(config: &Digest, layers: &[&Digest], subject: Option<&Digest>, note: &str) -> Bytes {
+    let mut m = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.as_str(), "size": 2},
+        "layers": layers.iter().map(|d| serde_json::json!({"mediaType": "application/octet-stream", "digest": d.as_str(), "size": 1})).collect::<Vec<_>>(),
+        "annotations": {"note": note},
+    });
+    if let Some(subject) = subject {
+        m["subject"] = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.as_str(), "size": 1});
+    }
+    Bytes::from(serde_json::to_vec(&m).unwrap())
+}
+
+impl Fixture {
+    async fn put(&self, reference: &str, body: Bytes) -> Digest {
+        let reference: Reference = if reference.is_empty() {
+            Reference::Digest(Digest::sha256_of(&body))
+        } else {
+            reference.parse().unwrap()
+        };
+        let target = ManifestTarget {
+            reference,
+            extra_tags: vec![],
+        };
+        self.registry
+            .put_manifest(&self.repo, target, None, body)
+            .await
+            .unwrap()
+            .digest
+    }
+
+    async fn exists(&self, digest: &Digest) -> bool {
+        self.registry
+            .get_manifest(&self.repo, &Reference::Digest(digest.clone()))
+            .await
+            .is_ok()
+    }
+
+    async fn collect(&self, options: GcOptions) -> GcReport {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        self.registry.gc(&options).await.unwrap()
+    }
+}
+
+fn now(untagged: Untagged, orphaned_referrers: OrphanedReferrers) -> GcOptions {
+    GcOptions {
+        dry_run: false,
+        grace: Duration::ZERO,
+        untagged,
+        orphaned_referrers,
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_subject_takes_its_referrer_chain_with_it() {
+    let f = fixture().await;
+    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
+    let sbom = f
+        .put("", manifest(&f.config, &[], Some(&image), "sbom"))
+        .await;
+    let sig = f
+        .put("", manifest(&f.config, &[], Some(&sbom), "sig"))
+        .await;
+    let other = f.put("v2", manifest(&f.config, &[], None, "other")).await;
+    let other_sig = f
+        .put("", manifest(&f.config, &[], Some(&other), "other sig"))
+        .await;
+    let report = f
+        .collect(now(Untagged::Keep, OrphanedReferrers::Delete))
+        .await;
+    assert_eq!(report.manifests_deleted, 0, "nothing is orphaned yet");
+    f.registry
+        .delete_manifest(&f.repo, &Reference::Digest(image.clone()))
+        .await
+        .unwrap();
+    let report = f
+        .collect(now(Untagged::Keep, OrphanedReferrers::Delete))
+        .await;
+    assert_eq!(report.manifests_deleted, 2);
+    assert!(!f.exists(&sbom).await && !f.exists(&sig).await);
+    assert!(f.exists(&other).await && f.exists(&other_sig).await);
+}
+
+#[tokio::test]
+async fn orphaned_referrers_can_be_kept_for_audit() {
+    let f = fixture().await;
+    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
+    let sig = f
+        .put("", manifest(&f.config, &[], Some(&image), "sig"))
+        .await;
+    f.registry
+        .delete_manifest(&f.repo, &Reference::Digest(image))
+        .await
+        .unwrap();
+    let report = f
+        .collect(now(Untagged::Keep, OrphanedReferrers::Keep))
+        .await;
+    assert_eq!(report.manifests_deleted, 0);
+    assert!(f.exists(&sig).await);
+}
+
+#[tokio::test]
+async fn untagged_manifests_go_unless_an_index_or_a_subject_keeps_them() {
+    let f = fixture().await;
+    let platform = f.put("", manifest(&f.config, &[], None, "platform")).await;
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": platform.as_str(), "size": 1}],
+    });
+    let index = f
+        .put("multi", Bytes::from(serde_json::to_vec(&index).unwrap()))
+        .await;
+    let platform_sig = f
+        .put(
+            "",
+            manifest(&f.config, &[], Some(&platform), "platform sig"),
+        )
+        .await;
+    let loose = f.put("", manifest(&f.config, &[], None, "untagged")).await;
+    let loose_sig = f
+        .put(
+            "",
+            manifest(&f.config, &[], Some(&loose), "sig on untagged"),
+        )
+        .await;
+    let kept = f
+        .collect(now(Untagged::Keep, OrphanedReferrers::Delete))
+        .await;
+    assert_eq!(
+        kept.manifests_deleted, 0,
+        "untagged manifests are kept by default"
+    );
+    let report = f
+        .collect(now(Untagged::Delete, OrphanedReferrers::Delete))
+        .await;
+    assert_eq!(report.manifests_deleted, 2);
+    assert!(!f.exists(&loose).await && !f.exists(&loose_sig).await);
+    assert!(f.exists(&index).await && f.exists(&platform).await && f.exists(&platform_sig).await);
+    f.registry
+        .delete_manifest(&f.repo, &Reference::Tag("multi".parse().unwrap()))
+        .await
+        .unwrap();
+    let report = f
+        .collect(now(Untagged::Delete, OrphanedReferrers::Delete))
+        .await;
+    assert_eq!(
+        report.manifests_deleted, 3,
+        "the index, its platform manifest and that one's signature"
+    );
+}
+
+#[tokio::test]
+async fn the_grace_period_protects_recent_pushes() {
+    let f = fixture().await;
+    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
+    let sig = f
+        .put("", manifest(&f.config, &[], Some(&image), "sig"))
+        .await;
+    f.registry
+        .delete_manifest(&f.repo, &Reference::Digest(image))
+        .await
+        .unwrap();
+    let options = GcOptions {
+        grace: Duration::from_secs(3600),
+        ..GcOptions::default()
+    };
+    let report = f.collect(options).await;
+    assert_eq!(report.manifests_deleted + report.blobs_deleted, 0);
+    assert!(f.exists(&sig).await);
+}
+
+#[tokio::test]
+async fn blobs_no_manifest_uses_are_collected_and_used_ones_stay() {
+    let f = fixture().await;
+    let used = push_blob(&f.registry, &f.repo, b"used layer").await;
+    let image = f
+        .put("v1", manifest(&f.config, &[&used], None, "image"))
+        .await;
+    let stray = push_blob(&f.registry, &f.repo, b"uploaded, never referenced").await;
+    let dropped = push_blob(&f.registry, &f.repo, b"layer of a deleted image").await;
+    let gone = f
+        .put("v2", manifest(&f.config, &[&dropped], None, "to delete"))
+        .await;
+    f.registry
+        .delete_manifest(&f.repo, &Reference::Digest(gone))
+        .await
+        .unwrap();
+    let dry = f
+        .collect(GcOptions {
+            dry_run: true,
+            ..now(Untagged::Keep, OrphanedReferrers::Delete)
+        })
+        .await;
+    let report = f
+        .collect(now(Untagged::Keep, OrphanedReferrers::Delete))
+        .await;
+    let mut expected = vec![stray.to_string(), dropped.to_string()];
+    expected.sort();
+    let mut blobs = report.blobs.clone();
+    blobs.sort();
+    assert_eq!(blobs, expected);
+    assert_eq!(report.bytes_freed, (26 + 24) as u64);
+    assert_eq!(
+        dry.blobs, report.blobs,
+        "a dry run reports exactly what the real run deletes"
+    );
+    assert_eq!(dry.bytes_freed, report.bytes_freed);
+    assert!(matches!(
+        f.registry.blob_size(&f.repo, &stray).await,
+        Err(crate::RegistryError::BlobUnknown(_))
+    ));
+    assert!(f.exists(&image).await);
+    assert_eq!(f.registry.blob_size(&f.repo, &used).await.unwrap(), 10);
+    assert_eq!(f.registry.blob_size(&f.repo, &f.config).await.unwrap(), 2);
+    let again = push_blob(&f.registry, &f.repo, b"uploaded, never referenced").await;
+    assert_eq!(
+        f.registry.blob_size(&f.repo, &again).await.unwrap(),
+        26,
+        "a collected digest can be pushed again"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_exactly_what_the_real_run_deletes() {
+    let f = fixture().await;
+    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
+    f.put("", manifest(&f.config, &[], Some(&image), "sbom"))
+        .await;
+    f.put("", manifest(&f.config, &[], None, "untagged")).await;
+    f.registry
+        .delete_manifest(&f.repo, &Reference::Digest(image))
+        .await
+        .unwrap();
+    let options = now(Untagged::Delete, OrphanedReferrers::Delete);
+    let dry = f
+        .collect(GcOptions {
+            dry_run: true,
+            ..options.clone()
+        })
+        .await;
+    let real = f.collect(options).await;
+    let mut dry_manifests = dry.manifests.clone();
+    let mut real_manifests = real.manifests.clone();
+    dry_manifests.sort_by(|a, b| a.digest.cmp(&b.digest));
+    real_manifests.sort_by(|a, b| a.digest.cmp(&b.digest));
+    assert_eq!(dry_manifests, real_manifests);
+    assert_eq!(real.manifests_deleted, 2);
+    assert!(dry.dry_run && !real.dry_run);
+}

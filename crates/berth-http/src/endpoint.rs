@@ -37,6 +37,8 @@ pub enum Endpoint {
     },
     /// `/v2/<name>/_berth/referrers-graph/<digest>`: the referrers of referrers, to a depth
     ReferrersGraph { repo: RepoName, digest: Digest },
+    /// `/berth/v1/gc`: run a garbage collection (`?dry_run=true` to only report)
+    CollectGarbage,
 }
 
 /// Why a path names no endpoint.
@@ -61,6 +63,9 @@ pub enum Action {
 impl Endpoint {
     /// Parses a request path such as `/v2/library/alpine/manifests/latest`.
     pub fn parse(path: &str) -> Result<Endpoint, EndpointError> {
+        if path == "/berth/v1/gc" {
+            return Ok(Endpoint::CollectGarbage);
+        }
         if let Some(rest) = path.strip_prefix("/oras/artifacts/v1/") {
             return Endpoint::parse_oras_v1(rest);
         }
@@ -151,7 +156,7 @@ impl Endpoint {
             | Endpoint::ReferrersGraph { .. } => "GET, HEAD",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
-            Endpoint::Uploads { .. } => "POST",
+            Endpoint::Uploads { .. } | Endpoint::CollectGarbage => "POST",
             Endpoint::Upload { .. } => "GET, HEAD, PATCH, PUT, DELETE",
         }
     }
@@ -178,7 +183,10 @@ impl Endpoint {
             _ => Action::Push,
         };
         match self {
-            Endpoint::ApiVersion | Endpoint::Catalog | Endpoint::Discover => None,
+            Endpoint::ApiVersion
+            | Endpoint::Catalog
+            | Endpoint::Discover
+            | Endpoint::CollectGarbage => None,
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {
                 Some((repo, Action::Push))
             }

@@ -34,6 +34,8 @@ pub struct RegistryConfig {
     pub max_page_entries: u32,
     /// Most descriptors in one referrers response; longer lists continue through `Link`.
     pub referrers_page_size: u32,
+    /// The collection policy used by the scheduled task and the admin endpoint.
+    pub gc: gc::GcOptions,
 }
 
 impl Default for RegistryConfig {
@@ -42,6 +44,7 @@ impl Default for RegistryConfig {
             max_manifest_bytes: 4 * 1024 * 1024,
             max_page_entries: 100_000,
             referrers_page_size: 1_000,
+            gc: gc::GcOptions::default(),
         }
     }
 }

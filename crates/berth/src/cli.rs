@@ -17,6 +17,21 @@ pub struct Cli {
 pub enum Command {
     /// Run the registry. With no options it serves 127.0.0.1:5000 from ./berth-data.
     Serve(ServeArgs),
+    /// Collect garbage once: through the running server at the configured address when it
+    /// answers, else directly on the data directory.
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Report what would be deleted without deleting anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub settings: ServeArgs,
 }
 
 /// Options override the config file, which overrides the defaults.
@@ -43,6 +58,18 @@ pub struct ServeArgs {
     /// Age after which an unfinished upload session is removed [default: 24h].
     #[arg(long, env = "BERTH_UPLOAD_EXPIRY", value_name = "DURATION")]
     pub upload_expiry: Option<humantime::Duration>,
+    /// How often `berth serve` collects garbage; `0s` turns the schedule off [default: 1h].
+    #[arg(long, env = "BERTH_GC_INTERVAL", value_name = "DURATION")]
+    pub gc_interval: Option<humantime::Duration>,
+    /// Nothing pushed, linked or uploaded more recently is collected [default: 1h].
+    #[arg(long, env = "BERTH_GC_GRACE", value_name = "DURATION")]
+    pub gc_grace: Option<humantime::Duration>,
+    /// Untagged manifests no index or subject keeps alive: `keep` or `delete` [default: keep].
+    #[arg(long, env = "BERTH_GC_UNTAGGED", value_name = "POLICY")]
+    pub gc_untagged: Option<String>,
+    /// Referrers whose subject is gone: `delete` or `keep` [default: delete].
+    #[arg(long, env = "BERTH_GC_ORPHANED_REFERRERS", value_name = "POLICY")]
+    pub gc_orphaned_referrers: Option<String>,
     /// Log filter, e.g. `info` or `berth_registry=debug,info` [default: info].
     #[arg(long, env = "BERTH_LOG", value_name = "FILTER")]
     pub log: Option<String>,

@@ -1,6 +1,7 @@
 //! The `berth` command: parses the command line and runs the chosen subcommand.
 
 mod cli;
+mod gc;
 mod serve;
 mod settings;
 
@@ -12,6 +13,10 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Serve(args) => {
             let settings = settings::Settings::load(&args)?;
             serve::run(settings)
+        }
+        cli::Command::Gc(args) => {
+            let settings = settings::Settings::load(&args.settings)?;
+            gc::run(settings, args.dry_run, args.json)
         }
     }
 }

@@ -17,11 +17,7 @@ use crate::settings::Settings;
 const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(600);
 
 pub fn run(settings: Settings) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&settings.log).context("invalid log filter")?)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&settings.log)?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,7 +25,17 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
         .block_on(serve(settings))
 }
 
-async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
+/// Structured logs on stderr, colored only on a terminal.
+pub fn init_logging(filter: &str) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(filter).context("invalid log filter")?)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}
+
+pub async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let blobs = FsBlobStore::open(settings.data_dir.join("blobs"))
@@ -42,6 +48,7 @@ async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
         max_manifest_bytes: settings.max_manifest_bytes,
         max_page_entries: settings.max_page_entries,
         referrers_page_size: settings.referrers_page_size,
+        gc: settings.gc.clone(),
     };
     Ok(Registry::new(Arc::new(blobs), Arc::new(meta), config))
 }
@@ -53,6 +60,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", settings.listen))?;
     let address = listener.local_addr()?;
     tokio::spawn(sweep_uploads(registry.clone(), settings.upload_expiry));
+    if !settings.gc_interval.is_zero() {
+        tokio::spawn(collect_garbage(registry.clone(), settings.gc_interval));
+    }
     info!(address = %address, data_dir = %settings.data_dir.display(), "berth listening");
     axum::serve(listener, berth_http::router(registry))
         .with_graceful_shutdown(shutdown_signal())
@@ -68,6 +78,17 @@ async fn sweep_uploads(registry: Registry, expiry: Duration) {
         ticker.tick().await;
         if let Err(e) = registry.expire_uploads(expiry).await {
             warn!(error = %e, "upload expiry failed");
+        }
+    }
+}
+
+/// Scheduled collections with the configured policy; the first runs one interval after start.
+async fn collect_garbage(registry: Registry, interval: Duration) {
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        ticker.tick().await;
+        if let Err(e) = registry.gc(&registry.config().gc).await {
+            warn!(error = %e, "scheduled garbage collection failed");
         }
     }
 }

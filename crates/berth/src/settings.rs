@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use berth_registry::gc::GcOptions;
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -18,6 +19,9 @@ pub struct Settings {
     pub referrers_page_size: u32,
     pub upload_expiry: Duration,
     pub log: String,
+    /// Time between scheduled collections; zero turns them off.
+    pub gc_interval: Duration,
+    pub gc: GcOptions,
 }
 
 impl Default for Settings {
@@ -30,6 +34,8 @@ impl Default for Settings {
             referrers_page_size: 1_000,
             upload_expiry: Duration::from_secs(24 * 3600),
             log: "info".into(),
+            gc_interval: Duration::from_secs(3600),
+            gc: GcOptions::default(),
         }
     }
 }
@@ -45,6 +51,27 @@ struct FileSettings {
     referrers_page_size: Option<u32>,
     upload_expiry: Option<String>,
     log: Option<String>,
+    gc: Option<FileGcSettings>,
+}
+
+/// The config file's `[gc]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileGcSettings {
+    interval: Option<String>,
+    grace: Option<String>,
+    untagged: Option<String>,
+    orphaned_referrers: Option<String>,
+}
+
+fn duration(name: &str, text: Option<String>) -> anyhow::Result<Option<Duration>> {
+    text.map(|t| humantime::parse_duration(&t).with_context(|| format!("{name} {t:?}")))
+        .transpose()
+}
+
+fn policy<T: std::str::FromStr<Err = String>>(text: Option<String>) -> anyhow::Result<Option<T>> {
+    text.map(|t| t.parse().map_err(anyhow::Error::msg))
+        .transpose()
 }
 
 impl Settings {
@@ -69,6 +96,28 @@ impl Settings {
                 humantime::parse_duration(&text).with_context(|| format!("upload_expiry {text:?}"))
             })
             .transpose()?;
+        let file_gc = file.gc.unwrap_or_default();
+        let gc_interval = args
+            .gc_interval
+            .map(Into::into)
+            .or(duration("gc.interval", file_gc.interval)?)
+            .unwrap_or(defaults.gc_interval);
+        let gc = GcOptions {
+            dry_run: false,
+            grace: args
+                .gc_grace
+                .map(Into::into)
+                .or(duration("gc.grace", file_gc.grace)?)
+                .unwrap_or(defaults.gc.grace),
+            untagged: policy(args.gc_untagged.clone().or(file_gc.untagged))?
+                .unwrap_or(defaults.gc.untagged),
+            orphaned_referrers: policy(
+                args.gc_orphaned_referrers
+                    .clone()
+                    .or(file_gc.orphaned_referrers),
+            )?
+            .unwrap_or(defaults.gc.orphaned_referrers),
+        };
         Ok(Settings {
             listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
             data_dir: args
@@ -94,6 +143,8 @@ impl Settings {
                 .or(file_expiry)
                 .unwrap_or(defaults.upload_expiry),
             log: args.log.clone().or(file.log).unwrap_or(defaults.log),
+            gc_interval,
+            gc,
         })
     }
 }
@@ -101,6 +152,7 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_registry::gc::{OrphanedReferrers, Untagged};
 
     #[test]
     fn no_configuration_gives_the_embedded_default() {
@@ -124,6 +176,28 @@ mod tests {
         assert_eq!(settings.data_dir, PathBuf::from("/srv/berth"));
         assert_eq!(settings.upload_expiry, Duration::from_secs(7200));
         assert_eq!(settings.log, "debug");
+    }
+
+    #[test]
+    fn the_gc_table_sets_the_collection_policy() {
+        let file: FileSettings = toml::from_str(
+            "[gc]\ninterval = \"30m\"\ngrace = \"0s\"\nuntagged = \"delete\"\norphaned_referrers = \"keep\"",
+        )
+        .unwrap();
+        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
+        assert_eq!(settings.gc_interval, Duration::from_secs(1800));
+        assert_eq!(settings.gc.grace, Duration::ZERO);
+        assert_eq!(settings.gc.untagged, Untagged::Delete);
+        assert_eq!(settings.gc.orphaned_referrers, OrphanedReferrers::Keep);
+        let defaults = Settings::default();
+        assert_eq!(
+            defaults.gc.untagged,
+            Untagged::Keep,
+            "untagged manifests are kept by default"
+        );
+        assert_eq!(defaults.gc.orphaned_referrers, OrphanedReferrers::Delete);
+        let bad: FileSettings = toml::from_str("[gc]\nuntagged = \"sometimes\"").unwrap();
+        assert!(Settings::merge(&ServeArgs::default(), bad).is_err());
     }
 
     #[test]

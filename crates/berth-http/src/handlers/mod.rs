@@ -1,5 +1,6 @@
 //! Thin handlers: extract, call one domain method, build the response.
 
+mod admin;
 mod blobs;
 mod discovery;
 mod manifests;
@@ -71,6 +72,7 @@ pub async fn handle(registry: &Registry, request: Request) -> Result<Response, A
             referrers::list(registry, &repo, &digest, &query).await
         }
         (Endpoint::Discover, Method::GET | Method::HEAD) => Ok(referrers::discover()),
+        (Endpoint::CollectGarbage, Method::POST) => admin::collect_garbage(registry, &query).await,
         (Endpoint::OrasReferrers { repo, digest }, Method::GET | Method::HEAD) => {
             referrers::list_oras(registry, &repo, digest.as_ref(), &query).await
         }

@@ -159,3 +159,35 @@ async fn deleted_blob_can_be_pushed_again() {
     app.push_blob("app", b"comes back").await;
     assert_eq!(&app.blob_bytes("app", &digest).await[..], b"comes back");
 }
+
+#[tokio::test]
+async fn the_admin_endpoint_collects_and_reports() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "kept").await;
+    let dry = app
+        .send(Method::POST, "/berth/v1/gc?dry_run=true", &[], Bytes::new())
+        .await;
+    dry.assert_status(StatusCode::OK);
+    let report = dry.json();
+    assert_eq!(report["dry_run"], true);
+    for field in ["manifests_deleted", "blobs_deleted", "bytes_freed"] {
+        assert!(report[field].is_u64(), "{field} in {report}");
+    }
+    let real = app
+        .send(Method::POST, "/berth/v1/gc", &[], Bytes::new())
+        .await;
+    real.assert_status(StatusCode::OK);
+    assert_eq!(real.json()["dry_run"], false);
+    app.get("/berth/v1/gc")
+        .await
+        .assert_error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED");
+    app.send(
+        Method::POST,
+        "/berth/v1/gc?dry_run=maybe",
+        &[],
+        Bytes::new(),
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "UNSUPPORTED");
+    app.assert_image_intact("app", "v1", &image).await;
+}

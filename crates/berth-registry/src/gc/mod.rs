@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_blobstore::BlobStoreError;
 use berth_oci::{Digest, RepoName};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::error::Result;
@@ -37,6 +37,34 @@ pub enum OrphanedReferrers {
     Keep,
 }
 
+impl std::str::FromStr for Untagged {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "keep" => Ok(Untagged::Keep),
+            "delete" => Ok(Untagged::Delete),
+            other => Err(format!(
+                "untagged must be \"keep\" or \"delete\", not {other:?}"
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for OrphanedReferrers {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "delete" => Ok(OrphanedReferrers::Delete),
+            "keep" => Ok(OrphanedReferrers::Keep),
+            other => Err(format!(
+                "orphaned_referrers must be \"delete\" or \"keep\", not {other:?}"
+            )),
+        }
+    }
+}
+
 /// How a collection behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GcOptions {
@@ -60,14 +88,14 @@ impl Default for GcOptions {
 }
 
 /// A manifest a collection deleted (or would delete).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectedManifest {
     pub repository: String,
     pub digest: String,
 }
 
 /// What a collection deleted, or would delete in a dry run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GcReport {
     pub dry_run: bool,
     pub manifests_deleted: usize,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 /// A running `berth serve` over its own data directory; killed when dropped.
 pub struct TestServer {
     child: Option<Child>,
+    extra_args: Vec<String>,
     data: tempfile::TempDir,
     pub port: u16,
 }
@@ -25,9 +26,15 @@ fn free_port() -> u16 {
 impl TestServer {
     /// Starts a server on a new, empty data directory.
     pub fn start() -> TestServer {
+        TestServer::start_with(&[])
+    }
+
+    /// Starts a server with extra `berth serve` options.
+    pub fn start_with(args: &[&str]) -> TestServer {
         let data = tempfile::tempdir().expect("temp dir");
         let mut server = TestServer {
             child: None,
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
             data,
             port: free_port(),
         };
@@ -43,6 +50,7 @@ impl TestServer {
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--data-dir")
             .arg(self.data_dir())
+            .args(&self.extra_args)
             .env("BERTH_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)

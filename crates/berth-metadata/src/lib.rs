@@ -13,5 +13,7 @@ mod store;
 pub mod suite;
 
 pub use error::MetadataError;
-pub use model::{ManifestGraph, NewManifest, Referrer, StoredManifest, UploadRecord};
+pub use model::{
+    GraphManifest, GraphTag, ManifestGraph, NewManifest, Referrer, StoredManifest, UploadRecord,
+};
 pub use store::MetadataStore;

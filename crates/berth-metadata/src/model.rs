@@ -49,13 +49,29 @@ pub struct Referrer {
     pub annotations_json: Option<String>,
 }
 
-/// What garbage collection needs to know of one repository's manifests: edges, not bodies.
+/// What garbage collection needs to know of one repository: edges and times, not bodies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ManifestGraph {
-    /// Every manifest: digest, subject, push time (Unix milliseconds).
-    pub manifests: Vec<(Digest, Option<Digest>, i64)>,
-    /// Digests that at least one tag points at.
-    pub tagged: Vec<Digest>,
+    pub manifests: Vec<GraphManifest>,
+    pub tags: Vec<GraphTag>,
     /// Index -> child edges.
     pub children: Vec<(Digest, Digest)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphManifest {
+    pub digest: Digest,
+    pub subject: Option<Digest>,
+    /// Unix milliseconds.
+    pub pushed_at: i64,
+    /// The type a referrers listing shows for it.
+    pub artifact_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphTag {
+    pub name: String,
+    pub digest: Digest,
+    /// When the tag last moved, Unix milliseconds.
+    pub updated_at: i64,
 }

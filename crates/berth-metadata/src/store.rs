@@ -114,4 +114,18 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Forgets a blob only if, in the same transaction, no repository links it; the caller
     /// then deletes its bytes.
     async fn forget_unlinked_blob(&self, digest: &Digest) -> Result<bool>;
+
+    /// Deletes a tag for retention, only if it still points at `digest` and has not moved
+    /// since `updated_at`: a push that re-tagged it meanwhile wins.
+    async fn delete_tag_if_unchanged(
+        &self,
+        repo: &RepoName,
+        tag: &str,
+        digest: &Digest,
+        updated_at: i64,
+    ) -> Result<bool>;
+
+    /// Deletes a referrer superseded by newer ones of its type, only if no tag points at it and
+    /// no index lists it.
+    async fn delete_superseded_referrer(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
 }

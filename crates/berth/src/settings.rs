@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use berth_registry::gc::GcOptions;
+use berth_registry::gc::{GcOptions, RetentionRule};
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -62,6 +62,37 @@ struct FileGcSettings {
     grace: Option<String>,
     untagged: Option<String>,
     orphaned_referrers: Option<String>,
+    #[serde(default)]
+    retention: Vec<FileRetention>,
+}
+
+/// One `[[gc.retention]]` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRetention {
+    repositories: Option<String>,
+    keep_newest_tags: Option<usize>,
+    keep_tags_matching: Option<String>,
+    expire_tags_after: Option<String>,
+    keep_newest_referrers: Option<usize>,
+}
+
+impl FileRetention {
+    fn into_rule(self) -> anyhow::Result<RetentionRule> {
+        let pattern = |name: &str, text: &str| {
+            glob::Pattern::new(text).with_context(|| format!("gc.retention {name} {text:?}"))
+        };
+        Ok(RetentionRule {
+            repositories: pattern("repositories", self.repositories.as_deref().unwrap_or("*"))?,
+            keep_newest_tags: self.keep_newest_tags,
+            keep_tags_matching: self
+                .keep_tags_matching
+                .map(|p| pattern("keep_tags_matching", &p))
+                .transpose()?,
+            expire_tags_after: duration("gc.retention expire_tags_after", self.expire_tags_after)?,
+            keep_newest_referrers: self.keep_newest_referrers,
+        })
+    }
 }
 
 fn duration(name: &str, text: Option<String>) -> anyhow::Result<Option<Duration>> {
@@ -102,7 +133,13 @@ impl Settings {
             .map(Into::into)
             .or(duration("gc.interval", file_gc.interval)?)
             .unwrap_or(defaults.gc_interval);
+        let retention = file_gc
+            .retention
+            .into_iter()
+            .map(FileRetention::into_rule)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let gc = GcOptions {
+            retention,
             dry_run: false,
             grace: args
                 .gc_grace
@@ -196,6 +233,21 @@ mod tests {
             "untagged manifests are kept by default"
         );
         assert_eq!(defaults.gc.orphaned_referrers, OrphanedReferrers::Delete);
+        let rules: FileSettings = toml::from_str(
+            "[[gc.retention]]\nrepositories = \"team/*\"\nkeep_newest_tags = 10\nkeep_tags_matching = \"v*\"\nexpire_tags_after = \"30d\"\n\n[[gc.retention]]\nkeep_newest_referrers = 3",
+        )
+        .unwrap();
+        let settings = Settings::merge(&ServeArgs::default(), rules).unwrap();
+        assert_eq!(settings.gc.retention.len(), 2);
+        assert!(settings.gc.retention[0].repositories.matches("team/app"));
+        assert_eq!(
+            settings.gc.retention[0].expire_tags_after,
+            Some(Duration::from_secs(30 * 86_400))
+        );
+        assert!(settings.gc.retention[1]
+            .repositories
+            .matches("anything/at/all"));
+        assert_eq!(settings.gc.retention[1].keep_newest_referrers, Some(3));
         let bad: FileSettings = toml::from_str("[gc]\nuntagged = \"sometimes\"").unwrap();
         assert!(Settings::merge(&ServeArgs::default(), bad).is_err());
     }

@@ -5,30 +5,36 @@ use sqlx::{Row, SqlitePool};
 
 use super::parse_column;
 use crate::error::Result;
-use crate::model::ManifestGraph;
+use crate::model::{GraphManifest, GraphTag, ManifestGraph};
 
 pub(super) async fn manifest_graph(pool: &SqlitePool, repo: &RepoName) -> Result<ManifestGraph> {
     let mut graph = ManifestGraph::default();
-    let rows = sqlx::query("SELECT digest, subject, pushed_at FROM manifests WHERE repo = ?")
-        .bind(repo.as_str())
-        .fetch_all(pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT digest, subject, pushed_at, artifact_type FROM manifests WHERE repo = ?",
+    )
+    .bind(repo.as_str())
+    .fetch_all(pool)
+    .await?;
     for row in &rows {
         let subject: Option<&str> = row.get(1);
-        graph.manifests.push((
-            parse_column(row.get::<&str, _>(0))?,
-            subject.map(parse_column).transpose()?,
-            row.get(2),
-        ));
+        graph.manifests.push(GraphManifest {
+            digest: parse_column(row.get::<&str, _>(0))?,
+            subject: subject.map(parse_column).transpose()?,
+            pushed_at: row.get(2),
+            artifact_type: row.get(3),
+        });
     }
-    let tagged: Vec<String> = sqlx::query_scalar("SELECT DISTINCT digest FROM tags WHERE repo = ?")
+    let tags = sqlx::query("SELECT name, digest, updated_at FROM tags WHERE repo = ?")
         .bind(repo.as_str())
         .fetch_all(pool)
         .await?;
-    graph.tagged = tagged
-        .iter()
-        .map(|d| parse_column(d))
-        .collect::<Result<_>>()?;
+    for row in &tags {
+        graph.tags.push(GraphTag {
+            name: row.get(0),
+            digest: parse_column(row.get::<&str, _>(1))?,
+            updated_at: row.get(2),
+        });
+    }
     let edges = sqlx::query("SELECT parent, child FROM manifest_children WHERE repo = ?")
         .bind(repo.as_str())
         .fetch_all(pool)

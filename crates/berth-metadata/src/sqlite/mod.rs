@@ -256,6 +256,28 @@ impl MetadataStore for SqliteMetadataStore {
             .await
     }
 
+    async fn delete_tag_if_unchanged(
+        &self,
+        repo: &RepoName,
+        tag: &str,
+        digest: &Digest,
+        updated_at: i64,
+    ) -> Result<bool> {
+        let (repo, tag, digest) = (repo.clone(), tag.to_owned(), digest.clone());
+        self.writer
+            .run(move |conn| {
+                writes::delete_tag_if_unchanged(conn, &repo, &tag, &digest, updated_at)
+            })
+            .await
+    }
+
+    async fn delete_superseded_referrer(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
+        let (repo, digest) = (repo.clone(), digest.clone());
+        self.writer
+            .run(move |conn| writes::delete_superseded_referrer(conn, &repo, &digest))
+            .await
+    }
+
     async fn unreferenced_links(&self, before: i64) -> Result<Vec<(RepoName, Digest)>> {
         collection::unreferenced_links(&self.reader, before).await
     }

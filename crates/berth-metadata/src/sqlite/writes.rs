@@ -246,3 +246,38 @@ pub fn forget_unlinked_blob(conn: &Connection, digest: &Digest) -> Result<bool> 
         .execute(params![digest.as_str()])?;
     Ok(deleted > 0)
 }
+
+/// Deletes a tag only if it still points where it did when `updated_at` was read.
+pub fn delete_tag_if_unchanged(
+    conn: &Connection,
+    repo: &RepoName,
+    tag: &str,
+    digest: &Digest,
+    updated_at: i64,
+) -> Result<bool> {
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM tags WHERE repo = ?1 AND name = ?2 AND digest = ?3 AND updated_at = ?4",
+        )?
+        .execute(params![repo.as_str(), tag, digest.as_str(), updated_at])?;
+    Ok(deleted > 0)
+}
+
+/// Deletes a referrer a newer one of its kind superseded, only if no tag or index holds it.
+pub fn delete_superseded_referrer(
+    conn: &Connection,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<bool> {
+    let deletable = conn
+        .prepare_cached(
+            "SELECT 1 FROM manifests m WHERE m.repo = ?1 AND m.digest = ?2 AND m.subject IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.repo = ?1 AND t.digest = ?2)
+               AND NOT EXISTS (SELECT 1 FROM manifest_children c WHERE c.repo = ?1 AND c.child = ?2)",
+        )?
+        .exists(params![repo.as_str(), digest.as_str()])?;
+    if !deletable {
+        return Ok(false);
+    }
+    delete_manifest(conn, repo, digest)
+}

@@ -19,29 +19,30 @@ pub fn doomed(
     untagged: Untagged,
     orphans: OrphanedReferrers,
 ) -> Vec<Digest> {
-    let present: HashSet<&Digest> = graph.manifests.iter().map(|(d, _, _)| d).collect();
+    let present: HashSet<&Digest> = graph.manifests.iter().map(|m| &m.digest).collect();
     let mut children: HashMap<&Digest, Vec<&Digest>> = HashMap::new();
     for (parent, child) in &graph.children {
         children.entry(parent).or_default().push(child);
     }
     let mut referrers: HashMap<&Digest, Vec<&Digest>> = HashMap::new();
-    for (digest, subject, _) in &graph.manifests {
-        if let Some(subject) = subject {
-            referrers.entry(subject).or_default().push(digest);
+    for m in &graph.manifests {
+        if let Some(subject) = &m.subject {
+            referrers.entry(subject).or_default().push(&m.digest);
         }
     }
     let mut live: HashSet<&Digest> = HashSet::new();
     let mut pending: Vec<&Digest> = graph
-        .tagged
+        .tags
         .iter()
+        .map(|t| &t.digest)
         .filter(|d| present.contains(d))
         .collect();
-    for (digest, subject, pushed_at) in &graph.manifests {
-        let orphan = subject.as_ref().is_some_and(|s| !present.contains(s));
-        let kept_untagged = untagged == Untagged::Keep && subject.is_none();
+    for m in &graph.manifests {
+        let orphan = m.subject.as_ref().is_some_and(|s| !present.contains(s));
+        let kept_untagged = untagged == Untagged::Keep && m.subject.is_none();
         let kept_orphan = orphan && orphans == OrphanedReferrers::Keep;
-        if *pushed_at >= cutoff || kept_untagged || kept_orphan {
-            pending.push(digest);
+        if m.pushed_at >= cutoff || kept_untagged || kept_orphan {
+            pending.push(&m.digest);
         }
     }
     while let Some(digest) = pending.pop() {
@@ -54,7 +55,7 @@ pub fn doomed(
     let mut doomed: Vec<Digest> = graph
         .manifests
         .iter()
-        .map(|(d, _, _)| d)
+        .map(|m| &m.digest)
         .filter(|d| !live.contains(d))
         .cloned()
         .collect();
@@ -64,6 +65,8 @@ pub fn doomed(
 
 #[cfg(test)]
 mod tests {
+    use berth_metadata::{GraphManifest, GraphTag};
+
     use super::*;
 
     fn d(name: &str) -> Digest {
@@ -71,19 +74,32 @@ mod tests {
     }
 
     /// image (tagged) <- sbom <- signature; index (untagged) -> child; orphan sig on a missing subject.
+    fn m(name: &str, subject: Option<&str>, pushed_at: i64) -> GraphManifest {
+        GraphManifest {
+            digest: d(name),
+            subject: subject.map(d),
+            pushed_at,
+            artifact_type: None,
+        }
+    }
+
     fn graph() -> ManifestGraph {
         ManifestGraph {
             manifests: vec![
-                (d("image"), None, 0),
-                (d("sbom"), Some(d("image")), 0),
-                (d("sig-on-sbom"), Some(d("sbom")), 0),
-                (d("index"), None, 0),
-                (d("child"), None, 0),
-                (d("orphan"), Some(d("deleted-image")), 0),
-                (d("orphan-sig"), Some(d("orphan")), 0),
-                (d("fresh-orphan"), Some(d("deleted-image")), 100),
+                m("image", None, 0),
+                m("sbom", Some("image"), 0),
+                m("sig-on-sbom", Some("sbom"), 0),
+                m("index", None, 0),
+                m("child", None, 0),
+                m("orphan", Some("deleted-image"), 0),
+                m("orphan-sig", Some("orphan"), 0),
+                m("fresh-orphan", Some("deleted-image"), 100),
             ],
-            tagged: vec![d("image")],
+            tags: vec![GraphTag {
+                name: "v1".into(),
+                digest: d("image"),
+                updated_at: 0,
+            }],
             children: vec![(d("index"), d("child"))],
         }
     }

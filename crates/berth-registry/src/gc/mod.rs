@@ -6,6 +6,9 @@
 //! meanwhile wins, and a push that depends on something already deleted fails cleanly.
 
 mod mark;
+mod retention;
+
+pub use retention::RetentionRule;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -74,6 +77,8 @@ pub struct GcOptions {
     pub grace: Duration,
     pub untagged: Untagged,
     pub orphaned_referrers: OrphanedReferrers,
+    /// Tag and referrer retention, per repository pattern.
+    pub retention: Vec<RetentionRule>,
 }
 
 impl Default for GcOptions {
@@ -83,8 +88,16 @@ impl Default for GcOptions {
             grace: Duration::from_secs(3600),
             untagged: Untagged::default(),
             orphaned_referrers: OrphanedReferrers::default(),
+            retention: Vec::new(),
         }
     }
+}
+
+/// A tag a collection deleted (or would delete) by retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectedTag {
+    pub repository: String,
+    pub tag: String,
 }
 
 /// A manifest a collection deleted (or would delete).
@@ -99,11 +112,13 @@ pub struct CollectedManifest {
 pub struct GcReport {
     pub dry_run: bool,
     pub manifests_deleted: usize,
+    pub tags_deleted: usize,
     pub blobs_deleted: usize,
     pub bytes_freed: u64,
     pub links_removed: usize,
     pub uploads_expired: usize,
     pub manifests: Vec<CollectedManifest>,
+    pub tags: Vec<CollectedTag>,
     pub blobs: Vec<String>,
     pub duration_ms: u64,
 }
@@ -137,6 +152,7 @@ impl Registry {
         info!(
             dry_run = report.dry_run,
             manifests_deleted = report.manifests_deleted,
+            tags_deleted = report.tags_deleted,
             blobs_deleted = report.blobs_deleted,
             bytes_freed = report.bytes_freed,
             links_removed = report.links_removed,
@@ -169,7 +185,9 @@ impl Registry {
         options: &GcOptions,
         report: &mut GcReport,
     ) -> Result<()> {
-        let graph = self.meta.manifest_graph(repo).await?;
+        let mut graph = self.meta.manifest_graph(repo).await?;
+        self.apply_retention(repo, &mut graph, cutoff, options, report)
+            .await?;
         let mut remaining =
             mark::doomed(&graph, cutoff, options.untagged, options.orphaned_referrers);
         if options.dry_run {
@@ -198,6 +216,52 @@ impl Registry {
             remaining = kept;
         }
         self.generations.bump(repo);
+        Ok(())
+    }
+
+    /// Deletes the tags and superseded referrers the matching rules expire, and removes them
+    /// from `graph` so that marking sees the repository as it now is.
+    async fn apply_retention(
+        &self,
+        repo: &RepoName,
+        graph: &mut berth_metadata::ManifestGraph,
+        cutoff: i64,
+        options: &GcOptions,
+        report: &mut GcReport,
+    ) -> Result<()> {
+        let rules: Vec<&RetentionRule> = options
+            .retention
+            .iter()
+            .filter(|r| r.repositories.matches(repo.as_str()))
+            .collect();
+        if rules.is_empty() {
+            return Ok(());
+        }
+        for tag in retention::expired_tags(graph, &rules, now_millis(), cutoff) {
+            let deleted = options.dry_run
+                || self
+                    .meta
+                    .delete_tag_if_unchanged(repo, &tag.name, &tag.digest, tag.updated_at)
+                    .await?;
+            if deleted {
+                report.tags.push(CollectedTag {
+                    repository: repo.to_string(),
+                    tag: tag.name.clone(),
+                });
+                report.tags_deleted += 1;
+                graph.tags.retain(|t| t.name != tag.name);
+            }
+        }
+        for digest in retention::superseded_referrers(graph, &rules, cutoff) {
+            if options.dry_run || self.meta.delete_superseded_referrer(repo, &digest).await? {
+                report.manifests.push(collected(repo, &digest));
+                report.manifests_deleted += 1;
+                graph.manifests.retain(|m| m.digest != digest);
+            }
+        }
+        if !options.dry_run {
+            self.generations.bump(repo);
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use berth_oci::{Digest, Reference, RepoName};
 use bytes::Bytes;
 
 use super::*;
+use crate::gc::RetentionRule;
 use crate::{ManifestTarget, RegistryConfig};
 
 struct Fixture {
@@ -96,6 +97,7 @@ fn now(untagged: Untagged, orphaned_referrers: OrphanedReferrers) -> GcOptions {
         grace: Duration::ZERO,
         untagged,
         orphaned_referrers,
+        retention: Vec::new(),
     }
 }
 
@@ -294,4 +296,118 @@ async fn a_dry_run_reports_exactly_what_the_real_run_deletes() {
     assert_eq!(dry_manifests, real_manifests);
     assert_eq!(real.manifests_deleted, 2);
     assert!(dry.dry_run && !real.dry_run);
+}
+
+fn scan(f: &Fixture, subject: &Digest, i: usize) -> Bytes {
+    let mut scan: serde_json::Value = serde_json::from_slice(&manifest(
+        &f.config,
+        &[],
+        Some(subject),
+        &format!("scan {i}"),
+    ))
+    .unwrap();
+    scan["artifactType"] = serde_json::json!("application/vnd.example.scan");
+    Bytes::from(serde_json::to_vec(&scan).unwrap())
+}
+
+fn rule_for(pattern: &str) -> RetentionRule {
+    RetentionRule {
+        repositories: glob::Pattern::new(pattern).unwrap(),
+        keep_newest_tags: None,
+        keep_tags_matching: None,
+        expire_tags_after: None,
+        keep_newest_referrers: None,
+    }
+}
+
+#[tokio::test]
+async fn retention_expires_tags_and_what_only_they_kept() {
+    let f = fixture().await;
+    let mut digests = Vec::new();
+    for (i, tag) in ["build-1", "build-2", "build-3", "release-1"]
+        .iter()
+        .enumerate()
+    {
+        digests.push(
+            f.put(tag, manifest(&f.config, &[], None, &format!("image {i}")))
+                .await,
+        );
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let image = digests[2].clone();
+    let scanned = f.put("", scan(&f, &image, 0)).await;
+    let signature = f
+        .put("", manifest(&f.config, &[], Some(&image), "signature"))
+        .await;
+    let rule = RetentionRule {
+        keep_newest_tags: Some(1),
+        keep_tags_matching: Some(glob::Pattern::new("release-*").unwrap()),
+        ..rule_for("gc/*")
+    };
+    let options = GcOptions {
+        retention: vec![rule],
+        ..now(Untagged::Delete, OrphanedReferrers::Delete)
+    };
+    let dry = f
+        .collect(GcOptions {
+            dry_run: true,
+            ..options.clone()
+        })
+        .await;
+    let report = f.collect(options).await;
+    let mut tags: Vec<_> = report.tags.iter().map(|t| t.tag.clone()).collect();
+    tags.sort();
+    assert_eq!(
+        tags,
+        ["build-1", "build-2", "build-3"],
+        "release-1 is the newest and matches release-*"
+    );
+    assert_eq!(dry.tags, report.tags, "the dry run reported the same tags");
+    assert!(f.exists(&digests[3]).await, "release-1 stays");
+    assert!(
+        !f.exists(&image).await,
+        "an image only an expired tag kept goes"
+    );
+    assert!(
+        !f.exists(&signature).await && !f.exists(&scanned).await,
+        "and its referrers with it"
+    );
+    let other_rule = GcOptions {
+        retention: vec![RetentionRule {
+            keep_newest_tags: Some(0),
+            ..rule_for("elsewhere/*")
+        }],
+        ..now(Untagged::Keep, OrphanedReferrers::Delete)
+    };
+    assert_eq!(
+        f.collect(other_rule).await.tags_deleted,
+        0,
+        "rules apply only to matching repositories"
+    );
+}
+
+#[tokio::test]
+async fn retention_keeps_only_the_newest_referrers_of_each_type() {
+    let f = fixture().await;
+    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
+    let mut scans = Vec::new();
+    for i in 0..3 {
+        scans.push(f.put("", scan(&f, &image, i)).await);
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let signature = f
+        .put("", manifest(&f.config, &[], Some(&image), "signature"))
+        .await;
+    let rule = RetentionRule {
+        keep_newest_referrers: Some(1),
+        ..rule_for("*")
+    };
+    let options = GcOptions {
+        retention: vec![rule],
+        ..now(Untagged::Keep, OrphanedReferrers::Delete)
+    };
+    let report = f.collect(options).await;
+    assert_eq!(report.manifests_deleted, 2);
+    assert!(!f.exists(&scans[0]).await && !f.exists(&scans[1]).await);
+    assert!(f.exists(&scans[2]).await && f.exists(&signature).await && f.exists(&image).await);
 }

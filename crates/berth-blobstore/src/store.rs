@@ -2,6 +2,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use berth_oci::{Digest, UploadId};
@@ -60,4 +61,8 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Ids of all staging objects, for expiry of abandoned uploads.
     async fn list_uploads(&self) -> Result<Vec<UploadId>>;
+
+    /// Every committed blob with the time it was committed, for the collector to find bytes
+    /// that metadata never linked (a crash between commit and link leaves those).
+    async fn list_blobs(&self) -> Result<Vec<(Digest, SystemTime)>>;
 }

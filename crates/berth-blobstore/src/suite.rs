@@ -113,6 +113,11 @@ async fn upload_append_commit_read(store: &dyn BlobStore) {
     ));
     store.commit_upload(&id, &digest).await.unwrap();
     assert_eq!(store.stat(&digest).await.unwrap(), 11);
+    let listed = store.list_blobs().await.unwrap();
+    assert!(
+        listed.iter().any(|(d, _)| d == &digest),
+        "committed blobs are listed"
+    );
     assert_eq!(
         collect(store.read(&digest, None).await.unwrap()).await,
         b"hello world"

@@ -7,6 +7,7 @@ mod pipes;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use berth_oci::{Digest, UploadId};
@@ -153,6 +154,34 @@ impl BlobStore for FsBlobStore {
         }
         Ok(ids)
     }
+
+    async fn list_blobs(&self) -> Result<Vec<(Digest, SystemTime)>> {
+        let root = self.root.join("blobs");
+        tokio::task::spawn_blocking(move || walk_blobs(&root))
+            .await
+            .map_err(|e| BlobStoreError::Io(io::Error::other(e)))?
+    }
+}
+
+/// `blobs/<algorithm>/<xx>/<hex>` files whose names make a valid digest.
+fn walk_blobs(root: &Path) -> Result<Vec<(Digest, SystemTime)>> {
+    let mut found = Vec::new();
+    for algorithm in std::fs::read_dir(root)? {
+        let algorithm = algorithm?;
+        let Some(algorithm_name) = algorithm.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        for prefix in std::fs::read_dir(algorithm.path())? {
+            for file in std::fs::read_dir(prefix?.path())? {
+                let file = file?;
+                let name = format!("{algorithm_name}:{}", file.file_name().to_string_lossy());
+                if let Ok(digest) = name.parse::<Digest>() {
+                    found.push((digest, file.metadata()?.modified()?));
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -145,6 +145,7 @@ impl Registry {
                 .await?;
         }
         self.collect_blobs(cutoff, options, &mut report).await?;
+        self.collect_unrecorded_blobs(options, &mut report).await?;
         if !options.dry_run {
             report.uploads_expired = self.expire_uploads(options.grace).await?;
         }
@@ -313,6 +314,40 @@ impl Registry {
                 report.blobs_deleted += 1;
                 report.bytes_freed += size;
             }
+        }
+        Ok(())
+    }
+
+    /// Deletes blob files that metadata never recorded (a crash between an upload's commit and
+    /// its link leaves such files), older than the grace period, under each blob's lock.
+    async fn collect_unrecorded_blobs(
+        &self,
+        options: &GcOptions,
+        report: &mut GcReport,
+    ) -> Result<()> {
+        let cutoff = SystemTime::now() - options.grace;
+        for (digest, committed) in self.blobs.list_blobs().await? {
+            if committed > cutoff {
+                continue;
+            }
+            let _locked = self.blob_locks.lock(&digest).await;
+            if self.meta.blob_size(&digest).await?.is_some() {
+                continue;
+            }
+            let size = match self.blobs.stat(&digest).await {
+                Ok(size) => size,
+                Err(BlobStoreError::BlobNotFound) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if !options.dry_run {
+                match self.blobs.delete(&digest).await {
+                    Ok(()) | Err(BlobStoreError::BlobNotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            report.blobs.push(digest.to_string());
+            report.blobs_deleted += 1;
+            report.bytes_freed += size;
         }
         Ok(())
     }

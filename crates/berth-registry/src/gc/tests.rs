@@ -411,3 +411,39 @@ async fn retention_keeps_only_the_newest_referrers_of_each_type() {
     assert!(!f.exists(&scans[0]).await && !f.exists(&scans[1]).await);
     assert!(f.exists(&scans[2]).await && f.exists(&signature).await && f.exists(&image).await);
 }
+
+#[tokio::test]
+async fn blob_files_metadata_never_recorded_are_collected() {
+    let f = fixture().await;
+    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
+    // What a crash between an upload's commit and its link leaves: bytes without a row.
+    let stray = Digest::sha256_of(b"committed, never linked");
+    let id = berth_oci::UploadId::new_random(uuid::Uuid::new_v4());
+    f.registry.blobs.create_upload(&id).await.unwrap();
+    let body: berth_blobstore::ByteStream = Box::pin(futures::stream::iter([Ok(
+        Bytes::from_static(b"committed, never linked"),
+    )]));
+    f.registry.blobs.append_upload(&id, 0, body).await.unwrap();
+    f.registry.blobs.commit_upload(&id, &stray).await.unwrap();
+    let kept = f
+        .collect(GcOptions {
+            grace: Duration::from_secs(3600),
+            ..GcOptions::default()
+        })
+        .await;
+    assert_eq!(kept.blobs_deleted, 0, "young files stay");
+    let dry = f
+        .collect(GcOptions {
+            dry_run: true,
+            ..now(Untagged::Keep, OrphanedReferrers::Delete)
+        })
+        .await;
+    let report = f
+        .collect(now(Untagged::Keep, OrphanedReferrers::Delete))
+        .await;
+    assert_eq!(report.blobs, vec![stray.to_string()]);
+    assert_eq!(dry.blobs, report.blobs);
+    assert!(f.registry.blobs.stat(&stray).await.is_err());
+    assert_eq!(f.registry.blob_size(&f.repo, &f.config).await.unwrap(), 2);
+    assert!(f.exists(&image).await);
+}

@@ -29,8 +29,10 @@ pub fn link_blob(conn: &Connection, repo: &RepoName, digest: &Digest, size: u64)
         "INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?1, ?2, ?3)",
     )?
     .execute(params![digest.as_str(), size as i64, now])?;
+    // A new upload or mount of a linked blob restarts its grace period.
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO repository_blobs (repo, digest, linked_at) VALUES (?1, ?2, ?3)",
+        "INSERT INTO repository_blobs (repo, digest, linked_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (repo, digest) DO UPDATE SET linked_at = excluded.linked_at",
     )?
     .execute(params![repo.as_str(), digest.as_str(), now])?;
     Ok(())

@@ -447,3 +447,21 @@ async fn blob_files_metadata_never_recorded_are_collected() {
     assert_eq!(f.registry.blob_size(&f.repo, &f.config).await.unwrap(), 2);
     assert!(f.exists(&image).await);
 }
+
+#[tokio::test]
+async fn pushing_a_blob_again_restarts_its_grace_period() {
+    let f = fixture().await;
+    let blob = push_blob(&f.registry, &f.repo, b"pushed twice").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    push_blob(&f.registry, &f.repo, b"pushed twice").await;
+    let options = GcOptions {
+        grace: Duration::from_millis(200),
+        ..GcOptions::default()
+    };
+    let report = f.collect(options).await;
+    assert_eq!(
+        report.links_removed, 1,
+        "only the fixture's unused config link is old enough"
+    );
+    assert_eq!(f.registry.blob_size(&f.repo, &blob).await.unwrap(), 12);
+}

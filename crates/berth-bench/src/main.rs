@@ -52,7 +52,10 @@ pub struct Options {
     pub manifests: usize,
     pub tags: usize,
     pub load_seconds: u32,
-    /// Run only the workload group named here (`blobs`, `manifests` or `referrers`).
+    /// Manifests in the collection workload, and in its comparison with distribution.
+    pub gc_manifests: usize,
+    pub gc_comparable: usize,
+    /// Run only the workload group named here (`blobs`, `manifests`, `referrers` or `gc`).
     pub only: Option<String>,
 }
 
@@ -63,6 +66,8 @@ impl Options {
             manifests: 1000,
             tags: 10_000,
             load_seconds: 10,
+            gc_manifests: 100_000,
+            gc_comparable: 2_000,
             only: None,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
@@ -74,7 +79,9 @@ impl Options {
                 "--tags" => options.tags = value.parse()?,
                 "--load-seconds" => options.load_seconds = value.parse()?,
                 "--only" => options.only = Some(value.clone()),
-                other => anyhow::bail!("unknown option {other}; options: --blob-mib --manifests --tags --load-seconds --only"),
+                "--gc-manifests" => options.gc_manifests = value.parse()?,
+                "--gc-comparable" => options.gc_comparable = value.parse()?,
+                other => anyhow::bail!("unknown option {other}; options: --blob-mib --manifests --tags --load-seconds --gc-manifests --gc-comparable --only"),
             }
         }
         Ok(options)

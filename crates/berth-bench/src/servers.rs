@@ -73,6 +73,11 @@ fn free_port() -> anyhow::Result<u16> {
 impl Server {
     /// Starts a server and measures the time until `/v2/` first answers 200.
     pub async fn start(kind: Kind) -> anyhow::Result<Server> {
+        Server::start_with(kind, &[]).await
+    }
+
+    /// Starts a server with extra `berth serve` options (ignored for distribution).
+    pub async fn start_with(kind: Kind, berth_options: &[&str]) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
         let mut command = match kind {
@@ -86,7 +91,8 @@ impl Server {
                     "warn",
                     "--data-dir",
                 ])
-                .arg(dir.path().join("data"));
+                .arg(dir.path().join("data"))
+                .args(berth_options);
                 c
             }
             Kind::Distribution => {
@@ -130,6 +136,28 @@ impl Server {
         ProcessStats {
             pid: self.child.id(),
         }
+    }
+}
+
+impl Server {
+    /// Stops distribution and runs its offline `garbage-collect --delete-untagged` on the same
+    /// storage, returning how long the collection took.
+    pub fn distribution_offline_gc(&mut self) -> anyhow::Result<Duration> {
+        anyhow::ensure!(
+            self.kind == Kind::Distribution,
+            "only distribution collects offline"
+        );
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let started = Instant::now();
+        let status = Command::new(DISTRIBUTION_BINARY)
+            .args(["garbage-collect", "--delete-untagged"])
+            .arg(self._dir.path().join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "registry garbage-collect failed");
+        Ok(started.elapsed())
     }
 }
 

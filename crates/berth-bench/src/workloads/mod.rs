@@ -2,6 +2,7 @@
 
 mod blobs;
 mod client;
+mod gc;
 mod manifests;
 mod referrers;
 
@@ -28,6 +29,9 @@ pub async fn run_all(
     }
     if selected("referrers") {
         referrers::run(servers, table).await?;
+    }
+    if selected("gc") {
+        gc::run(table, options.gc_manifests, options.gc_comparable).await?;
     }
     Ok(())
 }

@@ -17,8 +17,13 @@ use berth_oci::{Digest, RepoName};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
+use futures::future::try_join_all;
+
 use crate::error::Result;
 use crate::Registry;
+
+/// Deletions in flight at once: they share commits in the metadata writer's batches.
+const IN_FLIGHT: usize = 64;
 
 /// What happens to manifests no tag reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -203,8 +208,15 @@ impl Registry {
         while !remaining.is_empty() {
             let before = remaining.len();
             let mut kept = Vec::new();
-            for digest in remaining {
-                if self.meta.delete_unreachable_manifest(repo, &digest).await? {
+            let mut outcomes = Vec::with_capacity(remaining.len());
+            for chunk in remaining.chunks(IN_FLIGHT) {
+                let deletes = chunk
+                    .iter()
+                    .map(|digest| self.meta.delete_unreachable_manifest(repo, digest));
+                outcomes.extend(chunk.iter().cloned().zip(try_join_all(deletes).await?));
+            }
+            for (digest, deleted) in outcomes {
+                if deleted {
                     report.manifests.push(collected(repo, &digest));
                     report.manifests_deleted += 1;
                 } else {
@@ -274,10 +286,15 @@ impl Registry {
     ) -> Result<()> {
         let links = self.meta.unreferenced_links(cutoff).await?;
         if !options.dry_run {
-            for (repo, digest) in &links {
-                if self.meta.unlink_unreferenced(repo, digest, cutoff).await? {
-                    report.links_removed += 1;
-                }
+            for chunk in links.chunks(IN_FLIGHT) {
+                let unlinks = chunk
+                    .iter()
+                    .map(|(repo, digest)| self.meta.unlink_unreferenced(repo, digest, cutoff));
+                report.links_removed += try_join_all(unlinks)
+                    .await?
+                    .into_iter()
+                    .filter(|removed| *removed)
+                    .count();
             }
         } else {
             report.links_removed = links.len();
@@ -308,12 +325,23 @@ impl Registry {
         }
         // Blobs whose last link went just now are past the grace period too: look again.
         candidates = self.meta.unlinked_blobs(cutoff).await?;
-        for (digest, size) in candidates {
-            if self.delete_unlinked_blob(&digest).await? {
-                report.blobs.push(digest.to_string());
-                report.blobs_deleted += 1;
-                report.bytes_freed += size;
-            }
+        let mut outcomes = Vec::with_capacity(candidates.len());
+        for chunk in candidates.chunks(IN_FLIGHT) {
+            let deletes = chunk
+                .iter()
+                .map(|(digest, _)| self.delete_unlinked_blob(digest));
+            let deleted = try_join_all(deletes).await?;
+            outcomes.extend(
+                chunk
+                    .iter()
+                    .zip(deleted)
+                    .map(|((d, size), gone)| (d.clone(), *size, gone)),
+            );
+        }
+        for (digest, size, _) in outcomes.into_iter().filter(|(_, _, deleted)| *deleted) {
+            report.blobs.push(digest.to_string());
+            report.blobs_deleted += 1;
+            report.bytes_freed += size;
         }
         Ok(())
     }

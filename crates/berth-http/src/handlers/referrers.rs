@@ -47,19 +47,38 @@ fn paging_params(
     params
 }
 
+/// The filters and paging parameters every referrers listing takes.
+struct ListingQuery {
+    artifact_types: Vec<String>,
+    n: Option<u32>,
+    last: Option<Digest>,
+}
+
+impl ListingQuery {
+    fn parse(query: &Query) -> Result<ListingQuery, ApiError> {
+        Ok(ListingQuery {
+            artifact_types: query.all("artifactType").map(str::to_owned).collect(),
+            n: query.parsed::<u32>("n")?,
+            last: query
+                .get("last")
+                .map(str::parse::<Digest>)
+                .transpose()
+                .map_err(RegistryError::from)?,
+        })
+    }
+}
+
 pub async fn list(
     registry: &Registry,
     repo: &RepoName,
     subject: &Digest,
     query: &Query,
 ) -> Result<Response, ApiError> {
-    let artifact_types: Vec<String> = query.all("artifactType").map(str::to_owned).collect();
-    let n = query.parsed::<u32>("n")?;
-    let last = query
-        .get("last")
-        .map(str::parse::<Digest>)
-        .transpose()
-        .map_err(RegistryError::from)?;
+    let ListingQuery {
+        artifact_types,
+        n,
+        last,
+    } = ListingQuery::parse(query)?;
     let page = registry
         .referrers(repo, subject, &artifact_types, last.as_ref(), n)
         .await?;
@@ -125,13 +144,11 @@ pub async fn list_oras(
             .parse()
             .map_err(RegistryError::from)?,
     };
-    let artifact_types: Vec<String> = query.all("artifactType").map(str::to_owned).collect();
-    let n = query.parsed::<u32>("n")?;
-    let last = query
-        .get("last")
-        .map(str::parse::<Digest>)
-        .transpose()
-        .map_err(RegistryError::from)?;
+    let ListingQuery {
+        artifact_types,
+        n,
+        last,
+    } = ListingQuery::parse(query)?;
     let page = registry
         .referrers(repo, &subject, &artifact_types, last.as_ref(), n)
         .await?;

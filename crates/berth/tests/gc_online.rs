@@ -15,8 +15,8 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::http::{
-    assert_committed_blobs_valid, assert_log_clean, client, digest_of, header, image_manifest,
-    pseudo_random, staged_uploads, Image, Registry, OCI_MANIFEST,
+    assert_committed_blobs_valid, assert_log_clean, client, digest_of, header, pseudo_random,
+    staged_uploads, Image, Registry, OCI_MANIFEST,
 };
 use support::TestServer;
 
@@ -62,28 +62,6 @@ impl Rng {
 /// A layer several images (in several repositories) share.
 fn shared_layer(k: u64) -> Bytes {
     pseudo_random(7_000_000 + k, 700 + 97 * k as usize)
-}
-
-/// An image with a config unique to `seed` and the given layers.
-fn new_image(repo: &str, tag: &str, seed: u64, layers: Vec<Bytes>) -> Image {
-    let config = Bytes::from(
-        serde_json::to_vec(&json!({
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Labels": {"seed": seed.to_string()}},
-            "rootfs": {"type": "layers", "diff_ids": []},
-        }))
-        .expect("config serialises"),
-    );
-    let manifest = image_manifest(&config, &layers, &[("seed", &seed.to_string())]);
-    Image {
-        repo: repo.to_owned(),
-        tag: tag.to_owned(),
-        digest: digest_of(&manifest),
-        config,
-        layers,
-        manifest,
-    }
 }
 
 /// A referrer: an artifact manifest with the empty config, one payload blob and a subject.
@@ -353,7 +331,7 @@ impl Pusher {
             layers.push(pseudo_random(seed, 200 + rng.below(400) as usize));
         }
         let tag = format!("c{}-{iteration}", self.id);
-        let image = new_image(repo, &tag, seed, layers);
+        let image = Image::with_layers(repo, &tag, seed, layers);
         let mount_from = rng.chance(70).then(|| self.other_repo(rng, repo));
         self.push_image(&image, mount_from).await?;
         let mut artifacts = Vec::new();
@@ -859,7 +837,7 @@ fn crash_batch(round: u64) -> (Vec<Image>, Vec<Image>) {
             pseudo_random(seed, 256 + (j % 7) as usize),
             pseudo_random(90_000_000 + j % 5, 512),
         ];
-        let image = new_image(repo, &format!("r{round}-{j}"), seed, layers);
+        let image = Image::with_layers(repo, &format!("r{round}-{j}"), seed, layers);
         if (j / CRASH_REPOS.len() as u64).is_multiple_of(2) {
             kept.push(image);
         } else {

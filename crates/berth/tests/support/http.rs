@@ -79,6 +79,18 @@ pub struct Image {
 impl Image {
     /// An image with a small JSON config and pseudo-random layers of the given sizes.
     pub fn new(repo: &str, tag: &str, seed: u64, layer_sizes: &[usize]) -> Image {
+        let layers: Vec<Bytes> = layer_sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| {
+                pseudo_random(seed.wrapping_mul(1000).wrapping_add(i as u64 + 1), size)
+            })
+            .collect();
+        Image::with_layers(repo, tag, seed, layers)
+    }
+
+    /// An image with a small JSON config unique to `seed` and the given layers.
+    pub fn with_layers(repo: &str, tag: &str, seed: u64, layers: Vec<Bytes>) -> Image {
         let config = Bytes::from(
             serde_json::to_vec(&json!({
                 "architecture": "amd64",
@@ -88,13 +100,6 @@ impl Image {
             }))
             .expect("config serialises"),
         );
-        let layers: Vec<Bytes> = layer_sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &size)| {
-                pseudo_random(seed.wrapping_mul(1000).wrapping_add(i as u64 + 1), size)
-            })
-            .collect();
         let manifest = image_manifest(&config, &layers, &[("seed", &seed.to_string())]);
         Image {
             repo: repo.to_owned(),

@@ -66,6 +66,9 @@ pub struct GraphManifest {
     pub pushed_at: i64,
     /// The type a referrers listing shows for it.
     pub artifact_type: Option<String>,
+    /// When its subject was last deleted, Unix milliseconds; meaningful only while the subject
+    /// is absent, and none if it was never deleted.
+    pub subject_deleted_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,6 +37,7 @@ pub async fn run_all(store: &dyn MetadataStore) {
     repositories_list_in_order(store).await;
     uploads_complete_into_links(store).await;
     referrers_are_indexed_by_subject(store).await;
+    collection_reads_edges_references_and_orphans(store).await;
 }
 
 async fn blob_links_are_per_repository(store: &dyn MetadataStore) {
@@ -298,4 +299,108 @@ async fn referrers_are_indexed_by_subject(store: &dyn MetadataStore) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn collection_reads_edges_references_and_orphans(store: &dyn MetadataStore) {
+    let r = repo("collect/app");
+    let shared = Digest::sha256_of(b"shared layer");
+    let only_first = Digest::sha256_of(b"first's own layer");
+    store.link_blob(&r, &shared, 6).await.unwrap();
+    store.link_blob(&r, &only_first, 7).await.unwrap();
+    let first = manifest(
+        "{\"c\":1}",
+        vec![shared.clone(), only_first.clone()],
+        vec![],
+    );
+    let second = manifest("{\"c\":2}", vec![shared.clone()], vec![]);
+    store.put_manifest(&r, &first, &[tag("v1")]).await.unwrap();
+    store.put_manifest(&r, &second, &[]).await.unwrap();
+    let index = manifest(
+        "{\"c\":3}",
+        vec![],
+        vec![first.digest.clone(), second.digest.clone()],
+    );
+    store
+        .put_manifest(&r, &index, &[tag("multi")])
+        .await
+        .unwrap();
+    let mut sig = manifest("{\"c\":4}", vec![], vec![]);
+    sig.subject = Some(second.digest.clone());
+    store.put_manifest(&r, &sig, &[]).await.unwrap();
+
+    let graph = store.manifest_graph(&r).await.unwrap();
+    let mut digests: Vec<_> = graph.manifests.iter().map(|m| m.digest.clone()).collect();
+    digests.sort();
+    let mut expected = vec![
+        first.digest.clone(),
+        second.digest.clone(),
+        index.digest.clone(),
+        sig.digest.clone(),
+    ];
+    expected.sort();
+    assert_eq!(digests, expected);
+    assert_eq!(graph.tags.len(), 2);
+    assert_eq!(graph.children.len(), 2);
+    let sig_node = |graph: &crate::ManifestGraph| {
+        graph
+            .manifests
+            .iter()
+            .find(|m| m.digest == sig.digest)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(sig_node(&graph).subject, Some(second.digest.clone()));
+    assert_eq!(sig_node(&graph).subject_deleted_at, None);
+
+    let unreferenced = || async {
+        let mut links: Vec<Digest> = store
+            .unreferenced_links(i64::MAX)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(repo, _)| *repo == r)
+            .map(|(_, digest)| digest)
+            .collect();
+        links.sort();
+        links
+    };
+    assert!(unreferenced().await.is_empty());
+    let before_delete = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(store.delete_manifest(&r, &index.digest).await.unwrap());
+    assert!(store.delete_manifest(&r, &second.digest).await.unwrap());
+    let orphaned_at = sig_node(&store.manifest_graph(&r).await.unwrap()).subject_deleted_at;
+    assert!(
+        orphaned_at.is_some_and(|at| at >= before_delete),
+        "deleting the subject records when: {orphaned_at:?}"
+    );
+    assert!(
+        unreferenced().await.is_empty(),
+        "the first manifest still references both layers"
+    );
+    assert!(store.delete_manifest(&r, &first.digest).await.unwrap());
+    let mut both = vec![shared.clone(), only_first.clone()];
+    both.sort();
+    assert_eq!(unreferenced().await, both);
+    assert!(store
+        .unlink_unreferenced(&r, &shared, i64::MAX)
+        .await
+        .unwrap());
+    assert!(store
+        .unlinked_blobs(i64::MAX)
+        .await
+        .unwrap()
+        .contains(&(shared.clone(), 6)));
+    store.put_manifest(&r, &second, &[]).await.unwrap_err();
+    store.link_blob(&r, &shared, 6).await.unwrap();
+    store.put_manifest(&r, &second, &[]).await.unwrap();
+    assert!(
+        !store
+            .unlink_unreferenced(&r, &shared, i64::MAX)
+            .await
+            .unwrap(),
+        "a manifest references the blob again"
+    );
 }

@@ -67,7 +67,8 @@ pub struct ServeArgs {
     /// Untagged manifests no index or subject keeps alive: `keep` or `delete` [default: keep].
     #[arg(long, env = "BERTH_GC_UNTAGGED", value_name = "POLICY")]
     pub gc_untagged: Option<String>,
-    /// Referrers whose subject is gone: `delete` or `keep` [default: delete].
+    /// Referrers whose subject is gone: `delete`, `keep`, or a delay such as `7d` to keep them
+    /// after the subject's deletion [default: delete].
     #[arg(long, env = "BERTH_GC_ORPHANED_REFERRERS", value_name = "POLICY")]
     pub gc_orphaned_referrers: Option<String>,
     /// Log filter, e.g. `info` or `berth_registry=debug,info` [default: info].

@@ -75,6 +75,8 @@ struct FileRetention {
     keep_tags_matching: Option<String>,
     expire_tags_after: Option<String>,
     keep_newest_referrers: Option<usize>,
+    untagged: Option<String>,
+    orphaned_referrers: Option<String>,
 }
 
 impl FileRetention {
@@ -91,6 +93,9 @@ impl FileRetention {
                 .transpose()?,
             expire_tags_after: duration("gc.retention expire_tags_after", self.expire_tags_after)?,
             keep_newest_referrers: self.keep_newest_referrers,
+            untagged: policy(self.untagged).context("gc.retention untagged")?,
+            orphaned_referrers: policy(self.orphaned_referrers)
+                .context("gc.retention orphaned_referrers")?,
         })
     }
 }
@@ -250,6 +255,29 @@ mod tests {
         assert_eq!(settings.gc.retention[1].keep_newest_referrers, Some(3));
         let bad: FileSettings = toml::from_str("[gc]\nuntagged = \"sometimes\"").unwrap();
         assert!(Settings::merge(&ServeArgs::default(), bad).is_err());
+    }
+
+    #[test]
+    fn orphans_can_wait_a_delay_and_patterns_override_the_policies() {
+        let file: FileSettings = toml::from_str(
+            "[gc]\norphaned_referrers = \"7d\"\n\n[[gc.retention]]\nrepositories = \"ci/*\"\nuntagged = \"delete\"\norphaned_referrers = \"keep\"",
+        )
+        .unwrap();
+        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
+        assert_eq!(
+            settings.gc.orphaned_referrers,
+            OrphanedReferrers::After(Duration::from_secs(7 * 86_400))
+        );
+        let rule = &settings.gc.retention[0];
+        assert_eq!(rule.untagged, Some(Untagged::Delete));
+        assert_eq!(rule.orphaned_referrers, Some(OrphanedReferrers::Keep));
+        let bad: FileSettings =
+            toml::from_str("[[gc.retention]]\norphaned_referrers = \"later\"").unwrap();
+        let error = Settings::merge(&ServeArgs::default(), bad).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("a delay such as"),
+            "{error:#}"
+        );
     }
 
     #[test]

@@ -1,88 +1,167 @@
 //! Reads for garbage collection: edges and candidates, never manifest bodies.
+//!
+//! Every read goes in pages of `PAGE` rows, each its own short read transaction: a snapshot
+//! held for seconds over a large repository would stop checkpoints from copying the log, and
+//! the commit after it would pay for the whole backlog while pushes wait. Collections never
+//! relied on one snapshot: every deletion re-checks its target in its own transaction.
 
 use berth_oci::{Digest, RepoName};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 
 use super::parse_column;
 use crate::error::Result;
 use crate::model::{GraphManifest, GraphTag, ManifestGraph};
 
+/// Rows per read transaction (a handful in this crate's tests, so that they cross pages).
+const PAGE: i64 = if cfg!(test) { 2 } else { 5_000 };
+
 pub(super) async fn manifest_graph(pool: &SqlitePool, repo: &RepoName) -> Result<ManifestGraph> {
     let mut graph = ManifestGraph::default();
-    let rows = sqlx::query(
-        "SELECT digest, subject, pushed_at, artifact_type FROM manifests WHERE repo = ?",
-    )
-    .bind(repo.as_str())
-    .fetch_all(pool)
-    .await?;
-    for row in &rows {
-        let subject: Option<&str> = row.get(1);
-        graph.manifests.push(GraphManifest {
-            digest: parse_column(row.get::<&str, _>(0))?,
-            subject: subject.map(parse_column).transpose()?,
-            pushed_at: row.get(2),
-            artifact_type: row.get(3),
-        });
-    }
-    let tags = sqlx::query("SELECT name, digest, updated_at FROM tags WHERE repo = ?")
+    let mut after = String::new();
+    loop {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.subject, m.pushed_at, m.artifact_type, r.orphaned_at
+             FROM manifests m LEFT JOIN referrers r
+               ON r.repo = m.repo AND r.subject = m.subject AND r.referrer = m.digest
+             WHERE m.repo = ?1 AND m.digest > ?2 ORDER BY m.digest LIMIT ?3",
+        )
         .bind(repo.as_str())
+        .bind(&after)
+        .bind(PAGE)
         .fetch_all(pool)
         .await?;
-    for row in &tags {
-        graph.tags.push(GraphTag {
-            name: row.get(0),
-            digest: parse_column(row.get::<&str, _>(1))?,
-            updated_at: row.get(2),
-        });
+        for row in &rows {
+            let subject: Option<&str> = row.get(1);
+            graph.manifests.push(GraphManifest {
+                digest: parse_column(row.get::<&str, _>(0))?,
+                subject: subject.map(parse_column).transpose()?,
+                pushed_at: row.get(2),
+                artifact_type: row.get(3),
+                subject_deleted_at: row.get(4),
+            });
+        }
+        match last_text(&rows, 0) {
+            Some(last) => after = last,
+            None => break,
+        }
     }
-    let edges = sqlx::query("SELECT parent, child FROM manifest_children WHERE repo = ?")
+    let mut after = String::new();
+    loop {
+        let rows = sqlx::query(
+            "SELECT name, digest, updated_at FROM tags
+             WHERE repo = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+        )
         .bind(repo.as_str())
+        .bind(&after)
+        .bind(PAGE)
         .fetch_all(pool)
         .await?;
-    for row in &edges {
-        graph.children.push((
-            parse_column(row.get::<&str, _>(0))?,
-            parse_column(row.get::<&str, _>(1))?,
-        ));
+        for row in &rows {
+            graph.tags.push(GraphTag {
+                name: row.get(0),
+                digest: parse_column(row.get::<&str, _>(1))?,
+                updated_at: row.get(2),
+            });
+        }
+        match last_text(&rows, 0) {
+            Some(last) => after = last,
+            None => break,
+        }
+    }
+    let (mut parent, mut child) = (String::new(), String::new());
+    loop {
+        let rows = sqlx::query(
+            "SELECT parent, child FROM manifest_children
+             WHERE repo = ?1 AND (parent, child) > (?2, ?3) ORDER BY parent, child LIMIT ?4",
+        )
+        .bind(repo.as_str())
+        .bind(&parent)
+        .bind(&child)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await?;
+        for row in &rows {
+            graph.children.push((
+                parse_column(row.get::<&str, _>(0))?,
+                parse_column(row.get::<&str, _>(1))?,
+            ));
+        }
+        match (last_text(&rows, 0), last_text(&rows, 1)) {
+            (Some(p), Some(c)) => (parent, child) = (p, c),
+            _ => break,
+        }
     }
     Ok(graph)
 }
 
+/// Blob links older than `before` that no manifest of their repository references.
 pub(super) async fn unreferenced_links(
     pool: &SqlitePool,
     before: i64,
 ) -> Result<Vec<(RepoName, Digest)>> {
-    let rows = sqlx::query(
-        "SELECT l.repo, l.digest FROM repository_blobs l WHERE l.linked_at < ?
-           AND NOT EXISTS (SELECT 1 FROM manifest_blobs m WHERE m.repo = l.repo AND m.blob = l.digest)",
-    )
-    .bind(before)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                parse_column(r.get::<&str, _>(0))?,
-                parse_column(r.get::<&str, _>(1))?,
-            ))
-        })
-        .collect()
+    let mut links = Vec::new();
+    let (mut repo, mut digest) = (String::new(), String::new());
+    loop {
+        // Pages over all links, so that each read is short even when few qualify.
+        let rows = sqlx::query(
+            "SELECT l.repo, l.digest, l.linked_at < ?3
+               AND NOT EXISTS (SELECT 1 FROM blob_references r WHERE r.repo = l.repo AND r.blob = l.digest)
+             FROM repository_blobs l
+             WHERE (l.repo, l.digest) > (?1, ?2) ORDER BY l.repo, l.digest LIMIT ?4",
+        )
+        .bind(&repo)
+        .bind(&digest)
+        .bind(before)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await?;
+        for row in rows.iter().filter(|r| r.get::<bool, _>(2)) {
+            links.push((
+                parse_column(row.get::<&str, _>(0))?,
+                parse_column(row.get::<&str, _>(1))?,
+            ));
+        }
+        match (last_text(&rows, 0), last_text(&rows, 1)) {
+            (Some(r), Some(d)) => (repo, digest) = (r, d),
+            _ => return Ok(links),
+        }
+    }
 }
 
+/// Blobs recorded before `before` that no repository links.
 pub(super) async fn unlinked_blobs(pool: &SqlitePool, before: i64) -> Result<Vec<(Digest, u64)>> {
-    let rows = sqlx::query(
-        "SELECT b.digest, b.size FROM blobs b WHERE b.created_at < ?
-           AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = b.digest)",
-    )
-    .bind(before)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                parse_column(r.get::<&str, _>(0))?,
-                r.get::<i64, _>(1) as u64,
-            ))
-        })
-        .collect()
+    let mut blobs = Vec::new();
+    let mut after = String::new();
+    loop {
+        let rows = sqlx::query(
+            "SELECT b.digest, b.size, b.created_at < ?2
+               AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = b.digest)
+             FROM blobs b WHERE b.digest > ?1 ORDER BY b.digest LIMIT ?3",
+        )
+        .bind(&after)
+        .bind(before)
+        .bind(PAGE)
+        .fetch_all(pool)
+        .await?;
+        for row in rows.iter().filter(|r| r.get::<bool, _>(2)) {
+            blobs.push((
+                parse_column(row.get::<&str, _>(0))?,
+                row.get::<i64, _>(1) as u64,
+            ));
+        }
+        match last_text(&rows, 0) {
+            Some(last) => after = last,
+            None => return Ok(blobs),
+        }
+    }
+}
+
+/// Column `index` of the last row of a page: where the next page starts; none after a page
+/// that was not full.
+fn last_text(rows: &[SqliteRow], index: usize) -> Option<String> {
+    match rows.len() as i64 {
+        PAGE => rows.last().map(|row| row.get::<String, _>(index)),
+        _ => None,
+    }
 }

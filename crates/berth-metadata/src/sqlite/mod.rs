@@ -378,4 +378,68 @@ mod tests {
             Some(1)
         );
     }
+
+    /// A database written before migrations 0003 and 0004 gains reference counts and orphan
+    /// times that match its content.
+    #[tokio::test]
+    async fn upgrading_backfills_reference_counts_and_orphan_times() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.db");
+        let upgraded_from = now_millis() - 1_000;
+        let repo: RepoName = "old/app".parse().unwrap();
+        let layer = Digest::sha256_of(b"layer");
+        let (first, second) = (Digest::sha256_of(b"first"), Digest::sha256_of(b"second"));
+        let (signature, gone) = (Digest::sha256_of(b"sig"), Digest::sha256_of(b"deleted"));
+        {
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true);
+            let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+            let mut before = sqlx::migrate!("./migrations/sqlite");
+            before.migrations = before
+                .migrations
+                .iter()
+                .filter(|m| m.version < 3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into();
+            before.run(&mut conn).await.unwrap();
+            let (r, l) = (repo.as_str(), layer.as_str());
+            let statements = [
+                format!("INSERT INTO repositories VALUES ('{r}', 0)"),
+                format!("INSERT INTO blobs VALUES ('{l}', 5, 0)"),
+                format!("INSERT INTO repository_blobs VALUES ('{r}', '{l}', 0)"),
+                format!("INSERT INTO manifests VALUES ('{r}', '{first}', 'm', 1, x'00', NULL, NULL, NULL, 0)"),
+                format!("INSERT INTO manifests VALUES ('{r}', '{second}', 'm', 1, x'00', NULL, NULL, NULL, 0)"),
+                format!("INSERT INTO manifests VALUES ('{r}', '{signature}', 'm', 1, x'00', NULL, '{gone}', NULL, 0)"),
+                format!("INSERT INTO manifest_blobs VALUES ('{r}', '{first}', '{l}')"),
+                format!("INSERT INTO manifest_blobs VALUES ('{r}', '{second}', '{l}')"),
+                format!("INSERT INTO referrers VALUES ('{r}', '{gone}', '{signature}', 'm', 1, NULL, NULL)"),
+            ];
+            for statement in statements {
+                sqlx::query(&statement).execute(&mut conn).await.unwrap();
+            }
+            conn.close().await.unwrap();
+        }
+        let store = SqliteMetadataStore::open(&path).await.unwrap();
+        let graph = store.manifest_graph(&repo).await.unwrap();
+        let orphaned_at = graph
+            .manifests
+            .iter()
+            .find(|m| m.digest == signature)
+            .and_then(|m| m.subject_deleted_at);
+        assert!(
+            orphaned_at.is_some_and(|at| at >= upgraded_from),
+            "an orphan's delay starts at the upgrade: {orphaned_at:?}"
+        );
+        let unreferenced = || async { store.unreferenced_links(i64::MAX).await.unwrap() };
+        assert!(unreferenced().await.is_empty());
+        assert!(store.delete_manifest(&repo, &first).await.unwrap());
+        assert!(
+            unreferenced().await.is_empty(),
+            "the second manifest still counts"
+        );
+        assert!(store.delete_manifest(&repo, &second).await.unwrap());
+        assert_eq!(unreferenced().await, vec![(repo, layer)]);
+    }
 }

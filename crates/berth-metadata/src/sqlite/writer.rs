@@ -116,11 +116,16 @@ fn run_batches(conn: Connection, mut queue: mpsc::UnboundedReceiver<Box<dyn Job>
                 Err(_) => break,
             }
         }
-        debug!(jobs = batch.len(), "metadata batch");
+        let started = std::time::Instant::now();
         let commit = run_batch(&conn, &mut batch).map_err(|e| {
             error!(error = %e, jobs = batch.len(), "metadata batch failed");
             e
         });
+        debug!(
+            jobs = batch.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "metadata batch"
+        );
         for job in batch {
             job.finish(commit.clone());
         }

@@ -100,6 +100,12 @@ pub fn put_manifest(
             "INSERT OR IGNORE INTO manifest_blobs (repo, manifest, blob) SELECT ?1, ?2, value FROM json_each(?3)",
         )?
         .execute(params![repo.as_str(), digest, blobs])?;
+        conn.prepare_cached(
+            "INSERT INTO blob_references (repo, blob, manifests)
+             SELECT ?1, blob, 1 FROM manifest_blobs WHERE repo = ?1 AND manifest = ?2
+             ON CONFLICT (repo, blob) DO UPDATE SET manifests = manifests + 1",
+        )?
+        .execute(params![repo.as_str(), digest])?;
     }
     if inserted && !manifest.children.is_empty() {
         conn.prepare_cached(
@@ -140,7 +146,7 @@ pub fn put_manifest(
     Ok(())
 }
 
-/// Removes a manifest with its tags and the edges it owns.
+/// Removes a manifest with its tags and the edges it owns, and marks its referrers orphaned.
 pub fn delete_manifest(conn: &Connection, repo: &RepoName, digest: &Digest) -> Result<bool> {
     let args = params![repo.as_str(), digest.as_str()];
     let deleted = conn
@@ -148,8 +154,16 @@ pub fn delete_manifest(conn: &Connection, repo: &RepoName, digest: &Digest) -> R
         .execute(args)?
         > 0;
     if deleted {
+        conn.prepare_cached(
+            "UPDATE referrers SET orphaned_at = ?3 WHERE repo = ?1 AND subject = ?2",
+        )?
+        .execute(params![repo.as_str(), digest.as_str(), now_millis()])?;
         for statement in [
             "DELETE FROM tags WHERE repo = ?1 AND digest = ?2",
+            "UPDATE blob_references SET manifests = manifests - 1 WHERE repo = ?1
+               AND blob IN (SELECT blob FROM manifest_blobs WHERE repo = ?1 AND manifest = ?2)",
+            "DELETE FROM blob_references WHERE repo = ?1 AND manifests = 0
+               AND blob IN (SELECT blob FROM manifest_blobs WHERE repo = ?1 AND manifest = ?2)",
             "DELETE FROM manifest_blobs WHERE repo = ?1 AND manifest = ?2",
             "DELETE FROM manifest_children WHERE repo = ?1 AND parent = ?2",
             "DELETE FROM referrers WHERE repo = ?1 AND referrer = ?2",
@@ -224,6 +238,7 @@ pub fn delete_unreachable_manifest(
     delete_manifest(conn, repo, digest)
 }
 
+/// Removes a blob's link from a repository none of whose manifests references the blob.
 pub fn unlink_unreferenced(
     conn: &Connection,
     repo: &RepoName,
@@ -233,7 +248,7 @@ pub fn unlink_unreferenced(
     let deleted = conn
         .prepare_cached(
             "DELETE FROM repository_blobs WHERE repo = ?1 AND digest = ?2 AND linked_at < ?3
-               AND NOT EXISTS (SELECT 1 FROM manifest_blobs m WHERE m.repo = ?1 AND m.blob = ?2)",
+               AND NOT EXISTS (SELECT 1 FROM blob_references r WHERE r.repo = ?1 AND r.blob = ?2)",
         )?
         .execute(params![repo.as_str(), digest.as_str(), before])?;
     Ok(deleted > 0)

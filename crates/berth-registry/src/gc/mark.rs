@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use berth_metadata::ManifestGraph;
+use berth_metadata::{GraphManifest, ManifestGraph};
 use berth_oci::Digest;
 
 use super::{OrphanedReferrers, Untagged};
@@ -12,14 +12,18 @@ use super::{OrphanedReferrers, Untagged};
 /// Roots are tags and manifests younger than the grace period (and, when untagged manifests
 /// are kept, every manifest that is not a referrer). Liveness flows from an index to its
 /// children and from a subject to its referrers, transitively. A referrer whose subject is
-/// not in the repository is orphaned: kept or collected by policy.
+/// gone, or goes in this collection, is orphaned: collected, kept, or kept until `now` is a
+/// delay past the subject's deletion, by policy. A referrer of a referrer shares its
+/// subject's fate rather than starting a delay of its own.
 pub fn doomed(
     graph: &ManifestGraph,
     cutoff: i64,
+    now: i64,
     untagged: Untagged,
     orphans: OrphanedReferrers,
 ) -> Vec<Digest> {
-    let present: HashSet<&Digest> = graph.manifests.iter().map(|m| &m.digest).collect();
+    let present: HashMap<&Digest, &GraphManifest> =
+        graph.manifests.iter().map(|m| (&m.digest, m)).collect();
     let mut children: HashMap<&Digest, Vec<&Digest>> = HashMap::new();
     for (parent, child) in &graph.children {
         children.entry(parent).or_default().push(child);
@@ -35,12 +39,24 @@ pub fn doomed(
         .tags
         .iter()
         .map(|t| &t.digest)
-        .filter(|d| present.contains(d))
+        .filter(|d| present.contains_key(d))
         .collect();
     for m in &graph.manifests {
-        let orphan = m.subject.as_ref().is_some_and(|s| !present.contains(s));
         let kept_untagged = untagged == Untagged::Keep && m.subject.is_none();
-        let kept_orphan = orphan && orphans == OrphanedReferrers::Keep;
+        let kept_orphan = m.subject.as_ref().is_some_and(|subject| {
+            // A subject still present either lives (and so does this referrer) or dies in
+            // this collection, orphaning the referrer now.
+            let orphaned_since = match present.get(subject) {
+                Some(s) if s.subject.is_some() => return false,
+                Some(_) => now,
+                None => m.subject_deleted_at.unwrap_or(m.pushed_at),
+            };
+            match orphans {
+                OrphanedReferrers::Delete => false,
+                OrphanedReferrers::Keep => true,
+                OrphanedReferrers::After(delay) => orphaned_since > now - delay.as_millis() as i64,
+            }
+        });
         if m.pushed_at >= cutoff || kept_untagged || kept_orphan {
             pending.push(&m.digest);
         }
@@ -65,24 +81,31 @@ pub fn doomed(
 
 #[cfg(test)]
 mod tests {
-    use berth_metadata::{GraphManifest, GraphTag};
+    use std::time::Duration;
+
+    use berth_metadata::GraphTag;
 
     use super::*;
+
+    const CUTOFF: i64 = 50;
+    const NOW: i64 = 1_000;
 
     fn d(name: &str) -> Digest {
         Digest::sha256_of(name.as_bytes())
     }
 
-    /// image (tagged) <- sbom <- signature; index (untagged) -> child; orphan sig on a missing subject.
     fn m(name: &str, subject: Option<&str>, pushed_at: i64) -> GraphManifest {
         GraphManifest {
             digest: d(name),
             subject: subject.map(d),
             pushed_at,
             artifact_type: None,
+            subject_deleted_at: None,
         }
     }
 
+    /// image (tagged) <- sbom <- signature; index (untagged) -> child; an orphan chain on a
+    /// deleted subject; an untagged image with a signature.
     fn graph() -> ManifestGraph {
         ManifestGraph {
             manifests: vec![
@@ -91,9 +114,14 @@ mod tests {
                 m("sig-on-sbom", Some("sbom"), 0),
                 m("index", None, 0),
                 m("child", None, 0),
-                m("orphan", Some("deleted-image"), 0),
+                GraphManifest {
+                    subject_deleted_at: Some(900),
+                    ..m("orphan", Some("deleted-image"), 0)
+                },
                 m("orphan-sig", Some("orphan"), 0),
                 m("fresh-orphan", Some("deleted-image"), 100),
+                m("untagged", None, 0),
+                m("untagged-sig", Some("untagged"), 0),
             ],
             tags: vec![GraphTag {
                 name: "v1".into(),
@@ -104,37 +132,81 @@ mod tests {
         }
     }
 
+    fn digests(names: &[&str]) -> Vec<Digest> {
+        let mut digests: Vec<Digest> = names.iter().map(|n| d(n)).collect();
+        digests.sort();
+        digests
+    }
+
+    fn collect(now: i64, untagged: Untagged, orphans: OrphanedReferrers) -> Vec<Digest> {
+        doomed(&graph(), CUTOFF, now, untagged, orphans)
+    }
+
     #[test]
     fn keeping_untagged_collects_only_orphaned_referrer_chains() {
-        let doomed = doomed(&graph(), 50, Untagged::Keep, OrphanedReferrers::Delete);
-        let mut expected = vec![d("orphan"), d("orphan-sig")];
-        expected.sort();
-        assert_eq!(doomed, expected);
+        assert_eq!(
+            collect(NOW, Untagged::Keep, OrphanedReferrers::Delete),
+            digests(&["orphan", "orphan-sig"])
+        );
     }
 
     #[test]
     fn deleting_untagged_follows_tags_children_and_subjects() {
-        let doomed = doomed(&graph(), 50, Untagged::Delete, OrphanedReferrers::Delete);
-        let mut expected = vec![d("index"), d("child"), d("orphan"), d("orphan-sig")];
-        expected.sort();
         assert_eq!(
-            doomed, expected,
+            collect(NOW, Untagged::Delete, OrphanedReferrers::Delete),
+            digests(&[
+                "index",
+                "child",
+                "orphan",
+                "orphan-sig",
+                "untagged",
+                "untagged-sig"
+            ]),
             "tagged image, its SBOM and the SBOM's signature live"
         );
     }
 
     #[test]
     fn orphans_kept_by_policy_keep_their_own_referrers() {
-        let doomed = doomed(&graph(), 50, Untagged::Delete, OrphanedReferrers::Keep);
-        let mut expected = vec![d("index"), d("child")];
-        expected.sort();
-        assert_eq!(doomed, expected);
-        assert!(super::doomed(&graph(), 50, Untagged::Keep, OrphanedReferrers::Keep).is_empty());
+        assert_eq!(
+            collect(NOW, Untagged::Delete, OrphanedReferrers::Keep),
+            digests(&["index", "child", "untagged"]),
+            "the signature of a collected image is kept too"
+        );
+        assert!(collect(NOW, Untagged::Keep, OrphanedReferrers::Keep).is_empty());
+    }
+
+    #[test]
+    fn orphans_wait_out_the_delay_counted_from_their_subjects_deletion() {
+        let delay = OrphanedReferrers::After(Duration::from_millis(200));
+        assert_eq!(
+            collect(NOW, Untagged::Delete, delay),
+            digests(&["index", "child", "untagged"]),
+            "deleted at 900, the orphan waits until 1,100; the untagged image's signature starts waiting now"
+        );
+        assert_eq!(
+            collect(1_150, Untagged::Keep, delay),
+            digests(&["orphan", "orphan-sig"]),
+            "past the delay the orphan goes, with its own referrer"
+        );
+        // Past the grace period (cutoff 200), a referrer whose subject never existed waits
+        // from its own push (fresh-orphan, 100).
+        assert!(doomed(&graph(), 200, 250, Untagged::Keep, delay).is_empty());
+        assert_eq!(
+            doomed(&graph(), 200, 350, Untagged::Keep, delay),
+            digests(&["fresh-orphan"]),
+        );
     }
 
     #[test]
     fn the_grace_period_protects_young_manifests_and_what_they_reach() {
-        let doomed = doomed(&graph(), 0, Untagged::Delete, OrphanedReferrers::Delete);
+        let doomed = doomed(
+            &graph(),
+            0,
+            NOW,
+            Untagged::Delete,
+            OrphanedReferrers::Delete,
+        );
         assert!(
             doomed.is_empty(),
             "everything was pushed within the grace period"

@@ -43,6 +43,8 @@ pub enum OrphanedReferrers {
     Delete,
     /// Kept, for audit.
     Keep,
+    /// Kept for this long after the subject was deleted, then collected.
+    After(Duration),
 }
 
 impl std::str::FromStr for Untagged {
@@ -66,9 +68,13 @@ impl std::str::FromStr for OrphanedReferrers {
         match s {
             "delete" => Ok(OrphanedReferrers::Delete),
             "keep" => Ok(OrphanedReferrers::Keep),
-            other => Err(format!(
-                "orphaned_referrers must be \"delete\" or \"keep\", not {other:?}"
-            )),
+            other => humantime::parse_duration(other)
+                .map(OrphanedReferrers::After)
+                .map_err(|_| {
+                    format!(
+                        "orphaned_referrers must be \"delete\", \"keep\" or a delay such as \"7d\", not {other:?}"
+                    )
+                }),
         }
     }
 }
@@ -80,10 +86,22 @@ pub struct GcOptions {
     pub dry_run: bool,
     /// Nothing pushed, linked or uploaded more recently than this is collected.
     pub grace: Duration,
+    /// The policy for repositories no retention rule gives one.
     pub untagged: Untagged,
+    /// The policy for repositories no retention rule gives one.
     pub orphaned_referrers: OrphanedReferrers,
-    /// Tag and referrer retention, per repository pattern.
+    /// Tag and referrer retention, and policy overrides, per repository pattern.
     pub retention: Vec<RetentionRule>,
+}
+
+impl GcOptions {
+    /// The rules whose pattern matches `repo`, in the order they were given.
+    fn rules_for(&self, repo: &RepoName) -> Vec<&RetentionRule> {
+        self.retention
+            .iter()
+            .filter(|r| r.repositories.matches(repo.as_str()))
+            .collect()
+    }
 }
 
 impl Default for GcOptions {
@@ -191,11 +209,20 @@ impl Registry {
         options: &GcOptions,
         report: &mut GcReport,
     ) -> Result<()> {
+        let rules = options.rules_for(repo);
         let mut graph = self.meta.manifest_graph(repo).await?;
-        self.apply_retention(repo, &mut graph, cutoff, options, report)
+        self.apply_retention(repo, &rules, &mut graph, cutoff, options.dry_run, report)
             .await?;
-        let mut remaining =
-            mark::doomed(&graph, cutoff, options.untagged, options.orphaned_referrers);
+        // The first matching rule that sets a policy wins over the global one.
+        let untagged = rules
+            .iter()
+            .find_map(|r| r.untagged)
+            .unwrap_or(options.untagged);
+        let orphans = rules
+            .iter()
+            .find_map(|r| r.orphaned_referrers)
+            .unwrap_or(options.orphaned_referrers);
+        let mut remaining = mark::doomed(&graph, cutoff, now_millis(), untagged, orphans);
         if options.dry_run {
             report
                 .manifests
@@ -237,21 +264,17 @@ impl Registry {
     async fn apply_retention(
         &self,
         repo: &RepoName,
+        rules: &[&RetentionRule],
         graph: &mut berth_metadata::ManifestGraph,
         cutoff: i64,
-        options: &GcOptions,
+        dry_run: bool,
         report: &mut GcReport,
     ) -> Result<()> {
-        let rules: Vec<&RetentionRule> = options
-            .retention
-            .iter()
-            .filter(|r| r.repositories.matches(repo.as_str()))
-            .collect();
         if rules.is_empty() {
             return Ok(());
         }
-        for tag in retention::expired_tags(graph, &rules, now_millis(), cutoff) {
-            let deleted = options.dry_run
+        for tag in retention::expired_tags(graph, rules, now_millis(), cutoff) {
+            let deleted = dry_run
                 || self
                     .meta
                     .delete_tag_if_unchanged(repo, &tag.name, &tag.digest, tag.updated_at)
@@ -265,14 +288,14 @@ impl Registry {
                 graph.tags.retain(|t| t.name != tag.name);
             }
         }
-        for digest in retention::superseded_referrers(graph, &rules, cutoff) {
-            if options.dry_run || self.meta.delete_superseded_referrer(repo, &digest).await? {
+        for digest in retention::superseded_referrers(graph, rules, cutoff) {
+            if dry_run || self.meta.delete_superseded_referrer(repo, &digest).await? {
                 report.manifests.push(collected(repo, &digest));
                 report.manifests_deleted += 1;
                 graph.manifests.retain(|m| m.digest != digest);
             }
         }
-        if !options.dry_run {
+        if !dry_run {
             self.generations.bump(repo);
         }
         Ok(())

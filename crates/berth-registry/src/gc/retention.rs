@@ -6,6 +6,8 @@ use std::time::Duration;
 use berth_metadata::{GraphTag, ManifestGraph};
 use berth_oci::Digest;
 
+use super::{OrphanedReferrers, Untagged};
+
 /// One `[[gc.retention]]` entry, applied to the repositories its pattern matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionRule {
@@ -19,6 +21,10 @@ pub struct RetentionRule {
     pub expire_tags_after: Option<Duration>,
     /// Keep the N newest referrers per subject and artifact type; older ones are superseded.
     pub keep_newest_referrers: Option<usize>,
+    /// Overrides the global untagged policy for these repositories.
+    pub untagged: Option<Untagged>,
+    /// Overrides the global orphaned referrers policy for these repositories.
+    pub orphaned_referrers: Option<OrphanedReferrers>,
 }
 
 /// Tags the rules expire. A tag expires when a rule's count or age limit says so and no rule
@@ -119,6 +125,8 @@ mod tests {
             keep_tags_matching: None,
             expire_tags_after: None,
             keep_newest_referrers: None,
+            untagged: None,
+            orphaned_referrers: None,
         }
     }
 
@@ -183,6 +191,7 @@ mod tests {
             subject: Some(d(subject)),
             pushed_at: at,
             artifact_type: Some(kind.into()),
+            subject_deleted_at: None,
         };
         let graph = ManifestGraph {
             manifests: vec![

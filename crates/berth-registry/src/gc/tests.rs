@@ -62,6 +62,10 @@ fn manifest(config: &Digest, layers: &[&Digest], subject: Option<&Digest>, note:
 
 impl Fixture {
     async fn put(&self, reference: &str, body: Bytes) -> Digest {
+        self.put_in(&self.repo, reference, body).await
+    }
+
+    async fn put_in(&self, repo: &RepoName, reference: &str, body: Bytes) -> Digest {
         let reference: Reference = if reference.is_empty() {
             Reference::Digest(Digest::sha256_of(&body))
         } else {
@@ -72,17 +76,28 @@ impl Fixture {
             extra_tags: vec![],
         };
         self.registry
-            .put_manifest(&self.repo, target, None, body)
+            .put_manifest(repo, target, None, body)
             .await
             .unwrap()
             .digest
     }
 
     async fn exists(&self, digest: &Digest) -> bool {
+        self.exists_in(&self.repo, digest).await
+    }
+
+    async fn exists_in(&self, repo: &RepoName, digest: &Digest) -> bool {
         self.registry
-            .get_manifest(&self.repo, &Reference::Digest(digest.clone()))
+            .get_manifest(repo, &Reference::Digest(digest.clone()))
             .await
             .is_ok()
+    }
+
+    async fn delete(&self, repo: &RepoName, digest: &Digest) {
+        self.registry
+            .delete_manifest(repo, &Reference::Digest(digest.clone()))
+            .await
+            .unwrap();
     }
 
     async fn collect(&self, options: GcOptions) -> GcReport {
@@ -147,6 +162,99 @@ async fn orphaned_referrers_can_be_kept_for_audit() {
         .await;
     assert_eq!(report.manifests_deleted, 0);
     assert!(f.exists(&sig).await);
+}
+
+#[tokio::test]
+async fn orphaned_referrers_can_be_kept_for_a_delay_after_their_subject_goes() {
+    let delay = Duration::from_millis(300);
+    let options = now(Untagged::Keep, OrphanedReferrers::After(delay));
+    let f = fixture().await;
+    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
+    let sbom = f
+        .put("", manifest(&f.config, &[], Some(&image), "sbom"))
+        .await;
+    let sig = f
+        .put("", manifest(&f.config, &[], Some(&sbom), "sig"))
+        .await;
+    tokio::time::sleep(delay + Duration::from_millis(100)).await;
+    f.delete(&f.repo, &image).await;
+    let report = f.collect(options.clone()).await;
+    assert_eq!(
+        report.manifests_deleted, 0,
+        "the delay counts from the subject's deletion, not the referrers' push"
+    );
+    assert!(f.exists(&sbom).await && f.exists(&sig).await);
+    tokio::time::sleep(delay).await;
+    let report = f.collect(options).await;
+    assert_eq!(
+        report.manifests_deleted, 2,
+        "past the delay the SBOM goes, and its signature with it"
+    );
+    assert!(!f.exists(&sbom).await && !f.exists(&sig).await);
+}
+
+#[tokio::test]
+async fn referrers_of_a_collected_subject_stay_when_the_policy_keeps_orphans() {
+    let delay = Duration::from_millis(300);
+    for policy in [OrphanedReferrers::Keep, OrphanedReferrers::After(delay)] {
+        let f = fixture().await;
+        let untagged = f.put("", manifest(&f.config, &[], None, "untagged")).await;
+        let sig = f
+            .put("", manifest(&f.config, &[], Some(&untagged), "sig"))
+            .await;
+        let report = f.collect(now(Untagged::Delete, policy)).await;
+        assert_eq!(report.manifests, vec![collected(&f.repo, &untagged)]);
+        assert!(f.exists(&sig).await, "{policy:?} keeps the signature");
+        tokio::time::sleep(delay + Duration::from_millis(50)).await;
+        let report = f.collect(now(Untagged::Delete, policy)).await;
+        let expected = match policy {
+            OrphanedReferrers::After(_) => vec![collected(&f.repo, &sig)],
+            _ => vec![],
+        };
+        assert_eq!(report.manifests, expected, "{policy:?}");
+    }
+}
+
+#[tokio::test]
+async fn repository_patterns_override_the_global_policies() {
+    let f = fixture().await;
+    let ci: RepoName = "ci/build".parse().unwrap();
+    push_blob(&f.registry, &ci, b"{}").await;
+    let mut pushed = Vec::new();
+    for repo in [&f.repo, &ci] {
+        let untagged = f
+            .put_in(repo, "", manifest(&f.config, &[], None, "untagged"))
+            .await;
+        let image = f
+            .put_in(repo, "v1", manifest(&f.config, &[], None, "image"))
+            .await;
+        let sig = f
+            .put_in(repo, "", manifest(&f.config, &[], Some(&image), "sig"))
+            .await;
+        f.delete(repo, &image).await;
+        pushed.push((untagged, sig));
+    }
+    let options = GcOptions {
+        retention: vec![RetentionRule {
+            untagged: Some(Untagged::Delete),
+            orphaned_referrers: Some(OrphanedReferrers::Keep),
+            ..rule_for("ci/*")
+        }],
+        ..now(Untagged::Keep, OrphanedReferrers::Delete)
+    };
+    let report = f.collect(options).await;
+    let (app_untagged, app_sig) = &pushed[0];
+    let (ci_untagged, ci_sig) = &pushed[1];
+    let mut expected = vec![collected(&f.repo, app_sig), collected(&ci, ci_untagged)];
+    expected.sort_by(|a, b| (&a.repository, &a.digest).cmp(&(&b.repository, &b.digest)));
+    let mut deleted = report.manifests.clone();
+    deleted.sort_by(|a, b| (&a.repository, &a.digest).cmp(&(&b.repository, &b.digest)));
+    assert_eq!(deleted, expected);
+    assert!(f.exists(app_untagged).await, "global policy keeps untagged");
+    assert!(
+        f.exists_in(&ci, ci_sig).await,
+        "the ci/* rule keeps orphans"
+    );
 }
 
 #[tokio::test]
@@ -317,6 +425,8 @@ fn rule_for(pattern: &str) -> RetentionRule {
         keep_tags_matching: None,
         expire_tags_after: None,
         keep_newest_referrers: None,
+        untagged: None,
+        orphaned_referrers: None,
     }
 }
 

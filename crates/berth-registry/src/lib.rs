@@ -8,6 +8,8 @@ mod error;
 pub mod gc;
 mod listing;
 mod manifests;
+#[cfg(test)]
+mod pauses;
 mod range;
 mod referrers;
 mod uploads;
@@ -60,6 +62,8 @@ pub struct Registry {
     manifests_by_tag: Arc<cache::RepoCache<berth_oci::Tag, berth_metadata::StoredManifest>>,
     first_tag_pages: Arc<cache::RepoCache<u32, Page>>,
     config: RegistryConfig,
+    #[cfg(test)]
+    pauses: Arc<pauses::Pauses>,
 }
 
 impl Registry {
@@ -77,12 +81,23 @@ impl Registry {
             manifests_by_tag: Arc::default(),
             first_tag_pages: Arc::default(),
             config,
+            #[cfg(test)]
+            pauses: Arc::default(),
         }
     }
 
     pub fn config(&self) -> &RegistryConfig {
         &self.config
     }
+
+    /// Waits here while a test holds `point` (see `pauses`); nothing outside tests.
+    #[cfg(test)]
+    async fn pause_at(&self, point: &'static str) {
+        self.pauses.hit(point).await
+    }
+
+    #[cfg(not(test))]
+    async fn pause_at(&self, _point: &'static str) {}
 }
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ impl Registry {
             report.manifests_deleted += remaining.len();
             return Ok(());
         }
+        self.pause_at("gc.manifests_marked").await;
         // Parents before children and subjects before referrers: each pass deletes what its
         // guard allows, until a pass deletes nothing (what is left became reachable again).
         while !remaining.is_empty() {
@@ -309,6 +310,7 @@ impl Registry {
     ) -> Result<()> {
         let links = self.meta.unreferenced_links(cutoff).await?;
         if !options.dry_run {
+            self.pause_at("gc.links_listed").await;
             for chunk in links.chunks(IN_FLIGHT) {
                 let unlinks = chunk
                     .iter()
@@ -348,6 +350,7 @@ impl Registry {
         }
         // Blobs whose last link went just now are past the grace period too: look again.
         candidates = self.meta.unlinked_blobs(cutoff).await?;
+        self.pause_at("gc.blobs_listed").await;
         let mut outcomes = Vec::with_capacity(candidates.len());
         for chunk in candidates.chunks(IN_FLIGHT) {
             let deletes = chunk
@@ -410,6 +413,7 @@ impl Registry {
         if !self.meta.forget_unlinked_blob(digest).await? {
             return Ok(false);
         }
+        self.pause_at("gc.blob_forgotten").await;
         match self.blobs.delete(digest).await {
             Ok(()) | Err(BlobStoreError::BlobNotFound) => Ok(true),
             Err(e) => {

@@ -1,0 +1,194 @@
+//! Collections interleaved with clients at named pause points: whatever a client does while a
+//! collection stands between reading and deleting, what the client pushed stays whole, or its
+//! push fails cleanly.
+
+use std::time::Duration;
+
+use berth_oci::{Digest, Reference};
+use bytes::Bytes;
+use futures::TryStreamExt;
+use tokio::task::JoinHandle;
+
+use super::*;
+use crate::pauses::Pause;
+
+/// Starts a collection that will stop at `point`, and returns once it stands there.
+async fn collect_until(
+    f: &Fixture,
+    point: &'static str,
+    options: GcOptions,
+) -> (Pause, JoinHandle<GcReport>) {
+    // Everything pushed so far is past the zero grace period.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut pause = f.registry.pauses.arm(point);
+    let registry = f.registry.clone();
+    let collection = tokio::spawn(async move { registry.gc(&options).await.unwrap() });
+    pause.reached().await;
+    (pause, collection)
+}
+
+async fn blob_bytes(f: &Fixture, digest: &Digest) -> Bytes {
+    let read = f.registry.read_blob(&f.repo, digest, None).await.unwrap();
+    let chunks: Vec<Bytes> = read.body.try_collect().await.unwrap();
+    chunks.concat().into()
+}
+
+async fn pull_by_tag(f: &Fixture, tag: &str) -> Bytes {
+    let reference = Reference::Tag(tag.parse().unwrap());
+    f.registry
+        .get_manifest(&f.repo, &reference)
+        .await
+        .unwrap()
+        .body
+}
+
+#[tokio::test]
+async fn a_tag_pushed_after_marking_saves_the_manifest_and_its_blobs() {
+    let f = fixture().await;
+    let layer = push_blob(&f.registry, &f.repo, b"layer of an untagged image").await;
+    let body = manifest(&f.config, &[&layer], None, "untagged for now");
+    let image = f.put("", body.clone()).await;
+    let (pause, collection) = collect_until(
+        &f,
+        "gc.manifests_marked",
+        now(Untagged::Delete, OrphanedReferrers::Delete),
+    )
+    .await;
+    f.put("late", body.clone()).await;
+    pause.resume();
+    let report = collection.await.unwrap();
+    assert_eq!(report.manifests_deleted, 0, "{report:?}");
+    assert_eq!(report.blobs_deleted, 0, "{report:?}");
+    assert_eq!(pull_by_tag(&f, "late").await, body);
+    assert!(f.exists(&image).await);
+    assert_eq!(
+        blob_bytes(&f, &layer).await,
+        &b"layer of an untagged image"[..]
+    );
+}
+
+#[tokio::test]
+async fn an_index_pushed_after_marking_saves_its_children() {
+    let f = fixture().await;
+    let platform = f.put("", manifest(&f.config, &[], None, "platform")).await;
+    let (pause, collection) = collect_until(
+        &f,
+        "gc.manifests_marked",
+        now(Untagged::Delete, OrphanedReferrers::Delete),
+    )
+    .await;
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": platform.as_str(), "size": 1}],
+    });
+    let index = f
+        .put("multi", Bytes::from(serde_json::to_vec(&index).unwrap()))
+        .await;
+    pause.resume();
+    let report = collection.await.unwrap();
+    assert_eq!(report.manifests_deleted, 0, "{report:?}");
+    assert!(f.exists(&index).await && f.exists(&platform).await);
+}
+
+#[tokio::test]
+async fn a_subject_pushed_again_after_marking_keeps_its_referrers() {
+    let f = fixture().await;
+    let image_body = manifest(&f.config, &[], None, "image");
+    let image = f.put("v1", image_body.clone()).await;
+    let sig = f
+        .put("", manifest(&f.config, &[], Some(&image), "sig"))
+        .await;
+    f.registry
+        .delete_manifest(&f.repo, &Reference::Digest(image.clone()))
+        .await
+        .unwrap();
+    let (pause, collection) = collect_until(
+        &f,
+        "gc.manifests_marked",
+        now(Untagged::Keep, OrphanedReferrers::Delete),
+    )
+    .await;
+    f.put("v1", image_body).await;
+    pause.resume();
+    let report = collection.await.unwrap();
+    assert_eq!(report.manifests_deleted, 0, "{report:?}");
+    assert!(f.exists(&sig).await);
+    let listed = f
+        .registry
+        .referrers(&f.repo, &image, &[], None, None)
+        .await
+        .unwrap();
+    assert_eq!(listed.referrers.len(), 1);
+}
+
+#[tokio::test]
+async fn a_manifest_pushed_after_links_were_listed_keeps_its_blob() {
+    let f = fixture().await;
+    let layer = push_blob(&f.registry, &f.repo, b"uploaded, not yet used").await;
+    let (pause, collection) = collect_until(
+        &f,
+        "gc.links_listed",
+        now(Untagged::Keep, OrphanedReferrers::Delete),
+    )
+    .await;
+    let body = manifest(&f.config, &[&layer], None, "uses the layer");
+    f.put("v2", body.clone()).await;
+    pause.resume();
+    let report = collection.await.unwrap();
+    assert_eq!(report.links_removed + report.blobs_deleted, 0, "{report:?}");
+    assert_eq!(pull_by_tag(&f, "v2").await, body);
+    assert_eq!(blob_bytes(&f, &layer).await, &b"uploaded, not yet used"[..]);
+}
+
+#[tokio::test]
+async fn a_blob_uploaded_again_after_candidates_were_listed_is_kept() {
+    let f = fixture().await;
+    let layer = push_blob(&f.registry, &f.repo, b"unlinked, then wanted").await;
+    f.registry.delete_blob(&f.repo, &layer).await.unwrap();
+    let (pause, collection) = collect_until(
+        &f,
+        "gc.blobs_listed",
+        now(Untagged::Keep, OrphanedReferrers::Delete),
+    )
+    .await;
+    push_blob(&f.registry, &f.repo, b"unlinked, then wanted").await;
+    pause.resume();
+    let report = collection.await.unwrap();
+    assert!(!report.blobs.contains(&layer.to_string()), "{report:?}");
+    assert_eq!(blob_bytes(&f, &layer).await, &b"unlinked, then wanted"[..]);
+}
+
+/// The collector holds the blob's lock from forgetting it to deleting its bytes: an upload of
+/// the same digest waits, then stores the bytes again, so the blob ends up whole.
+#[tokio::test]
+async fn an_upload_racing_the_deletion_of_its_blob_waits_and_stores_it_again() {
+    let f = fixture().await;
+    let bytes = b"deleted, and uploaded again meanwhile";
+    let layer = push_blob(&f.registry, &f.repo, bytes).await;
+    f.registry.delete_blob(&f.repo, &layer).await.unwrap();
+    let (pause, collection) = collect_until(
+        &f,
+        "gc.blob_forgotten",
+        now(Untagged::Keep, OrphanedReferrers::Delete),
+    )
+    .await;
+    let upload = {
+        let (registry, repo) = (f.registry.clone(), f.repo.clone());
+        tokio::spawn(async move { push_blob(&registry, &repo, bytes).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !upload.is_finished(),
+        "the upload waits for the collector's lock"
+    );
+    pause.resume();
+    let report = collection.await.unwrap();
+    assert!(report.blobs.contains(&layer.to_string()), "{report:?}");
+    upload.await.unwrap();
+    assert_eq!(blob_bytes(&f, &layer).await, &bytes[..]);
+    // The fixture's config blob was unused, so the collection took it too.
+    push_blob(&f.registry, &f.repo, b"{}").await;
+    let body = manifest(&f.config, &[&layer], None, "after the race");
+    f.put("v3", body.clone()).await;
+    assert_eq!(pull_by_tag(&f, "v3").await, body);
+}

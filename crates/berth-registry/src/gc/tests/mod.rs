@@ -1,0 +1,135 @@
+//! Collection scenarios on the embedded backends: every policy, chains, dry runs, blobs,
+//! retention, and interleavings with clients at named pause points.
+
+mod blobs;
+mod interleavings;
+mod policies;
+mod retention;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_blobstore::fs::FsBlobStore;
+use berth_metadata::sqlite::SqliteMetadataStore;
+use berth_oci::{Digest, Reference, RepoName};
+use bytes::Bytes;
+
+use super::*;
+use crate::gc::RetentionRule;
+use crate::{ManifestTarget, RegistryConfig};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    registry: Registry,
+    repo: RepoName,
+    config: Digest,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
+    let meta = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+        .await
+        .unwrap();
+    let registry = Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig::default());
+    let repo: RepoName = "gc/app".parse().unwrap();
+    let config = push_blob(&registry, &repo, b"{}").await;
+    Fixture {
+        _dir: dir,
+        registry,
+        repo,
+        config,
+    }
+}
+
+async fn push_blob(registry: &Registry, repo: &RepoName, bytes: &[u8]) -> Digest {
+    let digest = Digest::sha256_of(bytes);
+    let body: berth_blobstore::ByteStream =
+        Box::pin(futures::stream::iter([Ok(Bytes::copy_from_slice(bytes))]));
+    registry
+        .upload_monolithic(repo, &digest, None, body)
+        .await
+        .unwrap();
+    digest
+}
+
+fn manifest(config: &Digest, layers: &[&Digest], subject: Option<&Digest>, note: &str) -> Bytes {
+    let mut m = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.as_str(), "size": 2},
+        "layers": layers.iter().map(|d| serde_json::json!({"mediaType": "application/octet-stream", "digest": d.as_str(), "size": 1})).collect::<Vec<_>>(),
+        "annotations": {"note": note},
+    });
+    if let Some(subject) = subject {
+        m["subject"] = serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject.as_str(), "size": 1});
+    }
+    Bytes::from(serde_json::to_vec(&m).unwrap())
+}
+
+impl Fixture {
+    async fn put(&self, reference: &str, body: Bytes) -> Digest {
+        self.put_in(&self.repo, reference, body).await
+    }
+
+    async fn put_in(&self, repo: &RepoName, reference: &str, body: Bytes) -> Digest {
+        let reference: Reference = if reference.is_empty() {
+            Reference::Digest(Digest::sha256_of(&body))
+        } else {
+            reference.parse().unwrap()
+        };
+        let target = ManifestTarget {
+            reference,
+            extra_tags: vec![],
+        };
+        self.registry
+            .put_manifest(repo, target, None, body)
+            .await
+            .unwrap()
+            .digest
+    }
+
+    async fn exists(&self, digest: &Digest) -> bool {
+        self.exists_in(&self.repo, digest).await
+    }
+
+    async fn exists_in(&self, repo: &RepoName, digest: &Digest) -> bool {
+        self.registry
+            .get_manifest(repo, &Reference::Digest(digest.clone()))
+            .await
+            .is_ok()
+    }
+
+    async fn delete(&self, repo: &RepoName, digest: &Digest) {
+        self.registry
+            .delete_manifest(repo, &Reference::Digest(digest.clone()))
+            .await
+            .unwrap();
+    }
+
+    async fn collect(&self, options: GcOptions) -> GcReport {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        self.registry.gc(&options).await.unwrap()
+    }
+}
+
+fn now(untagged: Untagged, orphaned_referrers: OrphanedReferrers) -> GcOptions {
+    GcOptions {
+        dry_run: false,
+        grace: Duration::ZERO,
+        untagged,
+        orphaned_referrers,
+        retention: Vec::new(),
+    }
+}
+
+fn rule_for(pattern: &str) -> RetentionRule {
+    RetentionRule {
+        repositories: glob::Pattern::new(pattern).unwrap(),
+        keep_newest_tags: None,
+        keep_tags_matching: None,
+        expire_tags_after: None,
+        keep_newest_referrers: None,
+        untagged: None,
+        orphaned_referrers: None,
+    }
+}

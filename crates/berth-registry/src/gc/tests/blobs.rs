@@ -14,18 +14,9 @@ async fn blobs_no_manifest_uses_are_collected_and_used_ones_stay() {
     let gone = f
         .put("v2", manifest(&f.config, &[&dropped], None, "to delete"))
         .await;
-    f.registry
-        .delete_manifest(&f.repo, &Reference::Digest(gone))
-        .await
-        .unwrap();
-    let dry = f
-        .collect(GcOptions {
-            dry_run: true,
-            ..now(Untagged::Keep, OrphanedReferrers::Delete)
-        })
-        .await;
-    let report = f
-        .collect(now(Untagged::Keep, OrphanedReferrers::Delete))
+    f.delete(&f.repo, &gone).await;
+    let (dry, report) = f
+        .dry_then_real(now(Untagged::Keep, OrphanedReferrers::Delete))
         .await;
     let mut expected = vec![stray.to_string(), dropped.to_string()];
     expected.sort();
@@ -56,7 +47,7 @@ async fn blobs_no_manifest_uses_are_collected_and_used_ones_stay() {
 #[tokio::test]
 async fn blob_files_metadata_never_recorded_are_collected() {
     let f = fixture().await;
-    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
+    let image = f.image("v1", "image").await;
     // What a crash between an upload's commit and its link leaves: bytes without a row.
     let stray = Digest::sha256_of(b"committed, never linked");
     let id = berth_oci::UploadId::new_random(uuid::Uuid::new_v4());
@@ -73,14 +64,8 @@ async fn blob_files_metadata_never_recorded_are_collected() {
         })
         .await;
     assert_eq!(kept.blobs_deleted, 0, "young files stay");
-    let dry = f
-        .collect(GcOptions {
-            dry_run: true,
-            ..now(Untagged::Keep, OrphanedReferrers::Delete)
-        })
-        .await;
-    let report = f
-        .collect(now(Untagged::Keep, OrphanedReferrers::Delete))
+    let (dry, report) = f
+        .dry_then_real(now(Untagged::Keep, OrphanedReferrers::Delete))
         .await;
     assert_eq!(report.blobs, vec![stray.to_string()]);
     assert_eq!(dry.blobs, report.blobs);

@@ -70,20 +70,14 @@ async fn a_tag_pushed_after_marking_saves_the_manifest_and_its_blobs() {
 #[tokio::test]
 async fn an_index_pushed_after_marking_saves_its_children() {
     let f = fixture().await;
-    let platform = f.put("", manifest(&f.config, &[], None, "platform")).await;
+    let platform = f.image("", "platform").await;
     let (pause, collection) = collect_until(
         &f,
         "gc.manifests_marked",
         now(Untagged::Delete, OrphanedReferrers::Delete),
     )
     .await;
-    let index = serde_json::json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": platform.as_str(), "size": 1}],
-    });
-    let index = f
-        .put("multi", Bytes::from(serde_json::to_vec(&index).unwrap()))
-        .await;
+    let index = f.put("multi", index(&[&platform])).await;
     pause.resume();
     let report = collection.await.unwrap();
     assert_eq!(report.manifests_deleted, 0, "{report:?}");
@@ -95,13 +89,8 @@ async fn a_subject_pushed_again_after_marking_keeps_its_referrers() {
     let f = fixture().await;
     let image_body = manifest(&f.config, &[], None, "image");
     let image = f.put("v1", image_body.clone()).await;
-    let sig = f
-        .put("", manifest(&f.config, &[], Some(&image), "sig"))
-        .await;
-    f.registry
-        .delete_manifest(&f.repo, &Reference::Digest(image.clone()))
-        .await
-        .unwrap();
+    let sig = f.referrer(&image, "sig").await;
+    f.delete(&f.repo, &image).await;
     let (pause, collection) = collect_until(
         &f,
         "gc.manifests_marked",

@@ -66,7 +66,32 @@ fn manifest(config: &Digest, layers: &[&Digest], subject: Option<&Digest>, note:
     Bytes::from(serde_json::to_vec(&m).unwrap())
 }
 
+/// An image index over `children`.
+fn index(children: &[&Digest]) -> Bytes {
+    let manifests: Vec<_> = children
+        .iter()
+        .map(|d| serde_json::json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d.as_str(), "size": 1}))
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    });
+    Bytes::from(serde_json::to_vec(&index).unwrap())
+}
+
 impl Fixture {
+    /// An image without layers under `reference` (a tag, or empty for by digest).
+    async fn image(&self, reference: &str, note: &str) -> Digest {
+        self.put(reference, manifest(&self.config, &[], None, note))
+            .await
+    }
+
+    /// An untagged artifact whose subject is `subject`.
+    async fn referrer(&self, subject: &Digest, note: &str) -> Digest {
+        self.put("", manifest(&self.config, &[], Some(subject), note))
+            .await
+    }
+
     async fn put(&self, reference: &str, body: Bytes) -> Digest {
         self.put_in(&self.repo, reference, body).await
     }
@@ -104,6 +129,17 @@ impl Fixture {
             .delete_manifest(repo, &Reference::Digest(digest.clone()))
             .await
             .unwrap();
+    }
+
+    /// A dry run, then the real run with the same options.
+    async fn dry_then_real(&self, options: GcOptions) -> (GcReport, GcReport) {
+        let dry = self
+            .collect(GcOptions {
+                dry_run: true,
+                ..options.clone()
+            })
+            .await;
+        (dry, self.collect(options).await)
     }
 
     async fn collect(&self, options: GcOptions) -> GcReport {

@@ -5,25 +5,16 @@ use super::*;
 #[tokio::test]
 async fn a_deleted_subject_takes_its_referrer_chain_with_it() {
     let f = fixture().await;
-    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
-    let sbom = f
-        .put("", manifest(&f.config, &[], Some(&image), "sbom"))
-        .await;
-    let sig = f
-        .put("", manifest(&f.config, &[], Some(&sbom), "sig"))
-        .await;
-    let other = f.put("v2", manifest(&f.config, &[], None, "other")).await;
-    let other_sig = f
-        .put("", manifest(&f.config, &[], Some(&other), "other sig"))
-        .await;
+    let image = f.image("v1", "image").await;
+    let sbom = f.referrer(&image, "sbom").await;
+    let sig = f.referrer(&sbom, "sig").await;
+    let other = f.image("v2", "other").await;
+    let other_sig = f.referrer(&other, "other sig").await;
     let report = f
         .collect(now(Untagged::Keep, OrphanedReferrers::Delete))
         .await;
     assert_eq!(report.manifests_deleted, 0, "nothing is orphaned yet");
-    f.registry
-        .delete_manifest(&f.repo, &Reference::Digest(image.clone()))
-        .await
-        .unwrap();
+    f.delete(&f.repo, &image).await;
     let report = f
         .collect(now(Untagged::Keep, OrphanedReferrers::Delete))
         .await;
@@ -35,14 +26,9 @@ async fn a_deleted_subject_takes_its_referrer_chain_with_it() {
 #[tokio::test]
 async fn orphaned_referrers_can_be_kept_for_audit() {
     let f = fixture().await;
-    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
-    let sig = f
-        .put("", manifest(&f.config, &[], Some(&image), "sig"))
-        .await;
-    f.registry
-        .delete_manifest(&f.repo, &Reference::Digest(image))
-        .await
-        .unwrap();
+    let image = f.image("v1", "image").await;
+    let sig = f.referrer(&image, "sig").await;
+    f.delete(&f.repo, &image).await;
     let report = f
         .collect(now(Untagged::Keep, OrphanedReferrers::Keep))
         .await;
@@ -55,13 +41,9 @@ async fn orphaned_referrers_can_be_kept_for_a_delay_after_their_subject_goes() {
     let delay = Duration::from_millis(300);
     let options = now(Untagged::Keep, OrphanedReferrers::After(delay));
     let f = fixture().await;
-    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
-    let sbom = f
-        .put("", manifest(&f.config, &[], Some(&image), "sbom"))
-        .await;
-    let sig = f
-        .put("", manifest(&f.config, &[], Some(&sbom), "sig"))
-        .await;
+    let image = f.image("v1", "image").await;
+    let sbom = f.referrer(&image, "sbom").await;
+    let sig = f.referrer(&sbom, "sig").await;
     tokio::time::sleep(delay + Duration::from_millis(100)).await;
     f.delete(&f.repo, &image).await;
     let report = f.collect(options.clone()).await;
@@ -84,10 +66,8 @@ async fn referrers_of_a_collected_subject_stay_when_the_policy_keeps_orphans() {
     let delay = Duration::from_millis(300);
     for policy in [OrphanedReferrers::Keep, OrphanedReferrers::After(delay)] {
         let f = fixture().await;
-        let untagged = f.put("", manifest(&f.config, &[], None, "untagged")).await;
-        let sig = f
-            .put("", manifest(&f.config, &[], Some(&untagged), "sig"))
-            .await;
+        let untagged = f.image("", "untagged").await;
+        let sig = f.referrer(&untagged, "sig").await;
         let report = f.collect(now(Untagged::Delete, policy)).await;
         assert_eq!(report.manifests, vec![collected(&f.repo, &untagged)]);
         assert!(f.exists(&sig).await, "{policy:?} keeps the signature");
@@ -146,27 +126,11 @@ async fn repository_patterns_override_the_global_policies() {
 #[tokio::test]
 async fn untagged_manifests_go_unless_an_index_or_a_subject_keeps_them() {
     let f = fixture().await;
-    let platform = f.put("", manifest(&f.config, &[], None, "platform")).await;
-    let index = serde_json::json!({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": platform.as_str(), "size": 1}],
-    });
-    let index = f
-        .put("multi", Bytes::from(serde_json::to_vec(&index).unwrap()))
-        .await;
-    let platform_sig = f
-        .put(
-            "",
-            manifest(&f.config, &[], Some(&platform), "platform sig"),
-        )
-        .await;
-    let loose = f.put("", manifest(&f.config, &[], None, "untagged")).await;
-    let loose_sig = f
-        .put(
-            "",
-            manifest(&f.config, &[], Some(&loose), "sig on untagged"),
-        )
-        .await;
+    let platform = f.image("", "platform").await;
+    let index = f.put("multi", index(&[&platform])).await;
+    let platform_sig = f.referrer(&platform, "platform sig").await;
+    let loose = f.image("", "untagged").await;
+    let loose_sig = f.referrer(&loose, "sig on untagged").await;
     let kept = f
         .collect(now(Untagged::Keep, OrphanedReferrers::Delete))
         .await;
@@ -196,14 +160,9 @@ async fn untagged_manifests_go_unless_an_index_or_a_subject_keeps_them() {
 #[tokio::test]
 async fn the_grace_period_protects_recent_pushes() {
     let f = fixture().await;
-    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
-    let sig = f
-        .put("", manifest(&f.config, &[], Some(&image), "sig"))
-        .await;
-    f.registry
-        .delete_manifest(&f.repo, &Reference::Digest(image))
-        .await
-        .unwrap();
+    let image = f.image("v1", "image").await;
+    let sig = f.referrer(&image, "sig").await;
+    f.delete(&f.repo, &image).await;
     let options = GcOptions {
         grace: Duration::from_secs(3600),
         ..GcOptions::default()
@@ -216,22 +175,13 @@ async fn the_grace_period_protects_recent_pushes() {
 #[tokio::test]
 async fn a_dry_run_reports_exactly_what_the_real_run_deletes() {
     let f = fixture().await;
-    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
-    f.put("", manifest(&f.config, &[], Some(&image), "sbom"))
+    let image = f.image("v1", "image").await;
+    f.referrer(&image, "sbom").await;
+    f.image("", "untagged").await;
+    f.delete(&f.repo, &image).await;
+    let (dry, real) = f
+        .dry_then_real(now(Untagged::Delete, OrphanedReferrers::Delete))
         .await;
-    f.put("", manifest(&f.config, &[], None, "untagged")).await;
-    f.registry
-        .delete_manifest(&f.repo, &Reference::Digest(image))
-        .await
-        .unwrap();
-    let options = now(Untagged::Delete, OrphanedReferrers::Delete);
-    let dry = f
-        .collect(GcOptions {
-            dry_run: true,
-            ..options.clone()
-        })
-        .await;
-    let real = f.collect(options).await;
     let mut dry_manifests = dry.manifests.clone();
     let mut real_manifests = real.manifests.clone();
     dry_manifests.sort_by(|a, b| a.digest.cmp(&b.digest));

@@ -30,9 +30,7 @@ async fn retention_expires_tags_and_what_only_they_kept() {
     }
     let image = digests[2].clone();
     let scanned = f.put("", scan(&f, &image, 0)).await;
-    let signature = f
-        .put("", manifest(&f.config, &[], Some(&image), "signature"))
-        .await;
+    let signature = f.referrer(&image, "signature").await;
     let rule = RetentionRule {
         keep_newest_tags: Some(1),
         keep_tags_matching: Some(glob::Pattern::new("release-*").unwrap()),
@@ -83,15 +81,13 @@ async fn retention_expires_tags_and_what_only_they_kept() {
 #[tokio::test]
 async fn retention_keeps_only_the_newest_referrers_of_each_type() {
     let f = fixture().await;
-    let image = f.put("v1", manifest(&f.config, &[], None, "image")).await;
+    let image = f.image("v1", "image").await;
     let mut scans = Vec::new();
     for i in 0..3 {
         scans.push(f.put("", scan(&f, &image, i)).await);
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
-    let signature = f
-        .put("", manifest(&f.config, &[], Some(&image), "signature"))
-        .await;
+    let signature = f.referrer(&image, "signature").await;
     let rule = RetentionRule {
         keep_newest_referrers: Some(1),
         ..rule_for("*")

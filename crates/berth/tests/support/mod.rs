@@ -1,7 +1,14 @@
-//! Harness for end-to-end tests: the real `berth` binary on a free loopback port.
+//! Harness for end-to-end tests: the real `berth` binary on a free loopback port
+//! (`TestServer`). The client side lives in the submodules, all re-exported by `http`.
+// Every test target includes this harness and uses only part of it.
 #![allow(dead_code)]
 
+pub mod disk;
 pub mod http;
+pub mod image;
+pub mod raw;
+pub mod registry;
+pub mod replies;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

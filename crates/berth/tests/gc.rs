@@ -1,5 +1,6 @@
 //! `berth gc` end to end: through the running server, and directly on the data directory when
-//! no server answers; each reports what it deleted and leaves tagged images whole.
+//! no server answers; each reports what it deleted and leaves tagged images whole. And the
+//! collection policy as a config file sets it, per repository pattern.
 
 mod support;
 
@@ -39,6 +40,15 @@ fn berth_gc(server: &TestServer, extra: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("a JSON report")
 }
 
+async fn delete(registry: &Registry, repo: &str, reference: &str) {
+    let response = client()
+        .delete(registry.url(&format!("/v2/{repo}/manifests/{reference}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "DELETE {repo}:{reference}");
+}
+
 async fn referrers(registry: &Registry, repo: &str, digest: &str) -> usize {
     let response = client()
         .get(registry.url(&format!("/v2/{repo}/referrers/{digest}")))
@@ -65,12 +75,7 @@ async fn berth_gc_collects_through_the_server_and_directly() {
     registry
         .push_manifest("gc/app", &digest_of(&doomed_sig), &doomed_sig)
         .await;
-    let response = client()
-        .delete(registry.url(&format!("/v2/gc/app/manifests/{}", doomed.digest)))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
+    delete(&registry, "gc/app", &doomed.digest).await;
     assert_eq!(
         referrers(&registry, "gc/app", &doomed.digest).await,
         1,
@@ -109,5 +114,68 @@ async fn berth_gc_collects_through_the_server_and_directly() {
     let registry = Registry::new(server.url());
     registry
         .assert_image(&kept, "kept image after a direct collection")
+        .await;
+}
+
+/// `[gc]` keeps orphaned referrers for a day and untagged manifests for good; a retention
+/// entry for `ci/*` overrides both. Two repositories with the same content then differ in
+/// exactly what the policy says.
+#[tokio::test]
+async fn a_config_file_sets_the_policy_per_repository_pattern() {
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("berth.toml");
+    std::fs::write(
+        &config,
+        "[gc]\ninterval = \"0s\"\ngrace = \"0s\"\norphaned_referrers = \"1d\"\n\n\
+         [[gc.retention]]\nrepositories = \"ci/*\"\nuntagged = \"delete\"\norphaned_referrers = \"delete\"\n",
+    )
+    .unwrap();
+    let server = TestServer::start_with(&["--config", config.to_str().unwrap()]);
+    let registry = Registry::new(server.url());
+    let mut expected = Vec::new();
+    for (seed, repo) in [(10, "ci/build"), (20, "team/app")] {
+        let signed = Image::new(repo, "signed", seed, &[512]);
+        let loose = Image::new(repo, "loose", seed + 1, &[256]);
+        registry.push_image(&signed).await;
+        registry.push_image(&loose).await;
+        let sig = signature(&signed, repo);
+        registry.push_manifest(repo, &digest_of(&sig), &sig).await;
+        delete(&registry, repo, &signed.digest).await;
+        delete(&registry, repo, "loose").await;
+        if repo == "ci/build" {
+            expected.push(json!({"repository": repo, "digest": loose.digest}));
+            expected.push(json!({"repository": repo, "digest": digest_of(&sig)}));
+        }
+        registry
+            .assert_manifest(
+                repo,
+                &loose.digest,
+                &loose.manifest,
+                "untagged, not yet collected",
+            )
+            .await;
+    }
+    let report = berth_gc(&server, &[]);
+    let mut deleted = report["manifests"].as_array().unwrap().clone();
+    deleted.sort_by_key(|m| m["digest"].as_str().unwrap().to_owned());
+    expected.sort_by_key(|m| m["digest"].as_str().unwrap().to_owned());
+    assert_eq!(
+        deleted, expected,
+        "only ci/build's untagged image and orphan"
+    );
+    let team_signed = Image::new("team/app", "signed", 20, &[512]);
+    assert_eq!(
+        referrers(&registry, "team/app", &team_signed.digest).await,
+        1,
+        "team/app keeps its orphaned signature for a day"
+    );
+    let team_loose = Image::new("team/app", "loose", 21, &[256]);
+    registry
+        .assert_manifest(
+            "team/app",
+            &team_loose.digest,
+            &team_loose.manifest,
+            "team/app keeps untagged manifests",
+        )
         .await;
 }

@@ -10,10 +10,8 @@ async fn tagged_repository() -> TestApp {
     let app = TestApp::new().await;
     let image = app.push_image("app", "latest", "tags").await;
     for tag in ["V2", "v1", "alpha", "Beta"] {
-        let reply = app
-            .put_manifest("app", tag, OCI_MANIFEST, &image.body)
+        app.push_manifest("app", tag, OCI_MANIFEST, &image.body)
             .await;
-        reply.assert_status(StatusCode::CREATED);
     }
     app
 }

@@ -5,10 +5,8 @@ use super::*;
 /// An image under `v1` and `v2` in `app`.
 async fn image_with_two_tags(app: &TestApp) -> Image {
     let image = app.push_image("app", "v1", "deletable").await;
-    let reply = app
-        .put_manifest("app", "v2", OCI_MANIFEST, &image.body)
+    app.push_manifest("app", "v2", OCI_MANIFEST, &image.body)
         .await;
-    reply.assert_status(StatusCode::CREATED);
     image
 }
 
@@ -22,8 +20,7 @@ async fn tags(app: &TestApp, repo: &str) -> Value {
 async fn deleting_a_tag_is_202_and_keeps_the_manifest_and_other_tags() {
     let app = TestApp::new().await;
     let image = image_with_two_tags(&app).await;
-    let reply = app.delete("/v2/app/manifests/v1").await;
-    reply.assert_status(StatusCode::ACCEPTED);
+    app.delete_manifest("app", "v1").await;
     let gone = app.get("/v2/app/manifests/v1").await;
     gone.assert_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
     app.assert_manifest("app", image.digest.as_str(), &image.body, OCI_MANIFEST)
@@ -37,16 +34,9 @@ async fn deleting_a_tag_is_202_and_keeps_the_manifest_and_other_tags() {
 async fn deleting_a_manifest_by_digest_is_202_and_removes_it_with_its_tags() {
     let app = TestApp::new().await;
     let image = image_with_two_tags(&app).await;
-    let uri = format!("/v2/app/manifests/{}", image.digest);
-    app.delete(&uri).await.assert_status(StatusCode::ACCEPTED);
+    app.delete_manifest("app", image.digest.as_str()).await;
     for reference in [image.digest.as_str(), "v1", "v2"] {
-        let uri = format!("/v2/app/manifests/{reference}");
-        app.get(&uri)
-            .await
-            .assert_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
-        app.head(&uri)
-            .await
-            .assert_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
+        app.assert_manifest_unknown("app", reference).await;
     }
     assert_eq!(tags(&app, "app").await, json!([]));
     // Blobs are removed separately (or by the garbage collector).
@@ -57,13 +47,9 @@ async fn deleting_a_manifest_by_digest_is_202_and_removes_it_with_its_tags() {
 async fn deleted_manifest_can_be_pushed_again() {
     let app = TestApp::new().await;
     let image = app.push_image("app", "v1", "again").await;
-    app.delete(&format!("/v2/app/manifests/{}", image.digest))
-        .await
-        .assert_status(StatusCode::ACCEPTED);
-    let reply = app
-        .put_manifest("app", "v1", OCI_MANIFEST, &image.body)
+    app.delete_manifest("app", image.digest.as_str()).await;
+    app.push_manifest("app", "v1", OCI_MANIFEST, &image.body)
         .await;
-    reply.assert_status(StatusCode::CREATED);
     app.assert_image_intact("app", "v1", &image).await;
 }
 
@@ -73,12 +59,8 @@ async fn deleting_in_one_repository_leaves_another_untouched() {
     let a = app.push_image("a", "v1", "same").await;
     let b = app.push_image("b", "v1", "same").await;
     assert_eq!(a.digest, b.digest);
-    app.delete(&format!("/v2/a/manifests/{}", a.digest))
-        .await
-        .assert_status(StatusCode::ACCEPTED);
-    app.delete(&format!("/v2/a/blobs/{}", a.layer))
-        .await
-        .assert_status(StatusCode::ACCEPTED);
+    app.delete_manifest("a", a.digest.as_str()).await;
+    app.delete_blob("a", &a.layer).await;
     app.assert_image_intact("b", "v1", &b).await;
 }
 
@@ -91,9 +73,7 @@ async fn deleting_an_unknown_manifest_or_tag_is_manifest_unknown() {
         let reply = app.delete(&format!("/v2/app/manifests/{reference}")).await;
         reply.assert_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
     }
-    app.delete("/v2/app/manifests/v1")
-        .await
-        .assert_status(StatusCode::ACCEPTED);
+    app.delete_manifest("app", "v1").await;
     let again = app.delete("/v2/app/manifests/v1").await;
     again.assert_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
     app.assert_manifest("app", image.digest.as_str(), &image.body, OCI_MANIFEST)
@@ -118,19 +98,11 @@ async fn deleting_a_blob_is_202_and_then_it_is_unknown() {
     let app = TestApp::new().await;
     let digest = app.push_blob("app", b"to delete").await;
     let kept = app.push_blob("app", b"to keep").await;
-    let uri = format!("/v2/app/blobs/{digest}");
-    let reply = app.delete(&uri).await;
-    reply.assert_status(StatusCode::ACCEPTED);
-    app.get(&uri)
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
-    app.head(&uri)
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
-    app.delete(&uri)
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
-    assert_eq!(&app.blob_bytes("app", &kept).await[..], b"to keep");
+    app.delete_blob("app", &digest).await;
+    app.assert_blob_unknown("app", &digest).await;
+    let again = app.delete(&format!("/v2/app/blobs/{digest}")).await;
+    again.assert_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
+    app.assert_blob("app", &kept, b"to keep").await;
 }
 
 #[tokio::test]
@@ -153,41 +125,30 @@ async fn deleting_an_unknown_blob_is_blob_unknown() {
 async fn deleted_blob_can_be_pushed_again() {
     let app = TestApp::new().await;
     let digest = app.push_blob("app", b"comes back").await;
-    app.delete(&format!("/v2/app/blobs/{digest}"))
-        .await
-        .assert_status(StatusCode::ACCEPTED);
+    app.delete_blob("app", &digest).await;
     app.push_blob("app", b"comes back").await;
-    assert_eq!(&app.blob_bytes("app", &digest).await[..], b"comes back");
+    app.assert_blob("app", &digest, b"comes back").await;
 }
 
 #[tokio::test]
 async fn the_admin_endpoint_collects_and_reports() {
     let app = TestApp::new().await;
     let image = app.push_image("app", "v1", "kept").await;
-    let dry = app
-        .send(Method::POST, "/berth/v1/gc?dry_run=true", &[], Bytes::new())
-        .await;
+    let dry = app.post("/berth/v1/gc?dry_run=true").await;
     dry.assert_status(StatusCode::OK);
     let report = dry.json();
     assert_eq!(report["dry_run"], true);
     for field in ["manifests_deleted", "blobs_deleted", "bytes_freed"] {
         assert!(report[field].is_u64(), "{field} in {report}");
     }
-    let real = app
-        .send(Method::POST, "/berth/v1/gc", &[], Bytes::new())
-        .await;
+    let real = app.post("/berth/v1/gc").await;
     real.assert_status(StatusCode::OK);
     assert_eq!(real.json()["dry_run"], false);
     app.get("/berth/v1/gc")
         .await
         .assert_error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED");
-    app.send(
-        Method::POST,
-        "/berth/v1/gc?dry_run=maybe",
-        &[],
-        Bytes::new(),
-    )
-    .await
-    .assert_error(StatusCode::BAD_REQUEST, "UNSUPPORTED");
+    app.post("/berth/v1/gc?dry_run=maybe")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "UNSUPPORTED");
     app.assert_image_intact("app", "v1", &image).await;
 }

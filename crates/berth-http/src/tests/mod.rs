@@ -13,6 +13,7 @@ mod pull;
 mod referrers;
 mod uploads;
 
+use std::fmt::Display;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -74,6 +75,31 @@ impl Reply {
         if self.method != Method::HEAD {
             assert_eq!(self.json()["errors"][0]["code"], code, "{self:?}");
         }
+    }
+
+    /// Asserts a 202 that opened an empty upload session in `repo`, and returns its id.
+    pub fn assert_session_started(&self, repo: &str) -> &str {
+        self.assert_status(StatusCode::ACCEPTED);
+        let id = self
+            .header("location")
+            .strip_prefix(&format!("/v2/{repo}/blobs/uploads/"))
+            .unwrap_or_else(|| panic!("not an upload of {repo}: {self:?}"));
+        assert_eq!(self.header("docker-upload-uuid"), id);
+        assert_eq!(self.header("range"), "0-0");
+        id
+    }
+
+    /// Asserts the 201 of a manifest push of `body` to `repo`, with the `Location` and digest
+    /// of its content, and returns that digest.
+    pub fn assert_manifest_created(&self, repo: &str, body: &[u8]) -> Digest {
+        self.assert_status(StatusCode::CREATED);
+        let digest = Digest::sha256_of(body);
+        assert_eq!(
+            self.header("location"),
+            format!("/v2/{repo}/manifests/{digest}")
+        );
+        assert_eq!(self.header("docker-content-digest"), digest.as_str());
+        digest
     }
 }
 
@@ -137,32 +163,45 @@ impl TestApp {
         reply
     }
 
+    /// Sends `method uri` without headers or body.
+    pub async fn send_empty(&self, method: Method, uri: &str) -> Reply {
+        self.send(method, uri, &[], Bytes::new()).await
+    }
+
     pub async fn get(&self, uri: &str) -> Reply {
-        self.send(Method::GET, uri, &[], Bytes::new()).await
+        self.send_empty(Method::GET, uri).await
     }
 
     pub async fn head(&self, uri: &str) -> Reply {
-        self.send(Method::HEAD, uri, &[], Bytes::new()).await
+        self.send_empty(Method::HEAD, uri).await
     }
 
     pub async fn delete(&self, uri: &str) -> Reply {
-        self.send(Method::DELETE, uri, &[], Bytes::new()).await
+        self.send_empty(Method::DELETE, uri).await
+    }
+
+    pub async fn post(&self, uri: &str) -> Reply {
+        self.send_empty(Method::POST, uri).await
+    }
+
+    /// A monolithic push, `POST ?digest=`, whatever its outcome; `digest` may be malformed.
+    pub async fn post_blob(&self, repo: &str, digest: impl Display, bytes: &[u8]) -> Reply {
+        let uri = format!("/v2/{repo}/blobs/uploads/?digest={digest}");
+        self.send(Method::POST, &uri, &[], bytes.to_vec()).await
     }
 
     /// Pushes a blob with a single `POST ?digest=` and returns its digest.
     pub async fn push_blob(&self, repo: &str, bytes: &[u8]) -> Digest {
         let digest = Digest::sha256_of(bytes);
-        let uri = format!("/v2/{repo}/blobs/uploads/?digest={digest}");
-        let reply = self.send(Method::POST, &uri, &[], bytes.to_vec()).await;
+        let reply = self.post_blob(repo, &digest, bytes).await;
         reply.assert_status(StatusCode::CREATED);
         digest
     }
 
     /// Opens an upload session and returns its `Location`.
     pub async fn start_upload(&self, repo: &str) -> String {
-        let uri = format!("/v2/{repo}/blobs/uploads/");
-        let reply = self.send(Method::POST, &uri, &[], Bytes::new()).await;
-        reply.assert_status(StatusCode::ACCEPTED);
+        let reply = self.post(&format!("/v2/{repo}/blobs/uploads/")).await;
+        reply.assert_session_started(repo);
         reply.header("location").to_owned()
     }
 
@@ -179,6 +218,33 @@ impl TestApp {
         self.send(Method::PUT, &uri, &headers, body.to_vec()).await
     }
 
+    /// A `put_manifest` that must be accepted (see `Reply::assert_manifest_created`); returns
+    /// the manifest's digest.
+    pub async fn push_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Digest {
+        let reply = self.put_manifest(repo, reference, content_type, body).await;
+        reply.assert_manifest_created(repo, body)
+    }
+
+    /// Deletes a manifest or tag and asserts the 202.
+    pub async fn delete_manifest(&self, repo: &str, reference: &str) {
+        let reply = self
+            .delete(&format!("/v2/{repo}/manifests/{reference}"))
+            .await;
+        reply.assert_status(StatusCode::ACCEPTED);
+    }
+
+    /// Deletes a blob and asserts the 202.
+    pub async fn delete_blob(&self, repo: &str, digest: &Digest) {
+        let reply = self.delete(&format!("/v2/{repo}/blobs/{digest}")).await;
+        reply.assert_status(StatusCode::ACCEPTED);
+    }
+
     /// Pushes a config and a layer, then an OCI image manifest referencing them under `tag`.
     pub async fn push_image(&self, repo: &str, tag: &str, seed: &str) -> Image {
         let config = self
@@ -188,10 +254,8 @@ impl TestApp {
             .push_blob(repo, format!("layer {seed}").as_bytes())
             .await;
         let body = image_manifest(&config, &[&layer]);
-        let reply = self.put_manifest(repo, tag, OCI_MANIFEST, &body).await;
-        reply.assert_status(StatusCode::CREATED);
         Image {
-            digest: Digest::sha256_of(&body),
+            digest: self.push_manifest(repo, tag, OCI_MANIFEST, &body).await,
             body,
             config,
             layer,
@@ -205,6 +269,31 @@ impl TestApp {
         assert_eq!(reply.header("docker-content-digest"), digest.as_str());
         assert_eq!(Digest::of(digest.algorithm(), &reply.body), *digest);
         reply.body
+    }
+
+    /// Asserts `repo` serves exactly `bytes` as the blob `digest`.
+    pub async fn assert_blob(&self, repo: &str, digest: &Digest, bytes: &[u8]) {
+        assert_eq!(&self.blob_bytes(repo, digest).await[..], bytes);
+    }
+
+    /// Asserts `GET` and `HEAD` of `uri` both answer 404 with `code`.
+    pub async fn assert_not_found(&self, uri: &str, code: &str) {
+        let get = self.get(uri).await;
+        get.assert_error(StatusCode::NOT_FOUND, code);
+        let head = self.head(uri).await;
+        head.assert_error(StatusCode::NOT_FOUND, code);
+    }
+
+    /// Asserts `repo` does not serve the blob `digest`.
+    pub async fn assert_blob_unknown(&self, repo: &str, digest: &Digest) {
+        let uri = format!("/v2/{repo}/blobs/{digest}");
+        self.assert_not_found(&uri, "BLOB_UNKNOWN").await;
+    }
+
+    /// Asserts `repo` (which exists) does not serve the manifest or tag `reference`.
+    pub async fn assert_manifest_unknown(&self, repo: &str, reference: &str) {
+        let uri = format!("/v2/{repo}/manifests/{reference}");
+        self.assert_not_found(&uri, "MANIFEST_UNKNOWN").await;
     }
 
     /// Asserts `reference` in `repo` serves exactly `body` as `content_type`.

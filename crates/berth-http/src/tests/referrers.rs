@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use super::*;
 
 const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
+const LEGACY_ARTIFACT: &str = "application/vnd.oci.artifact.manifest.v1+json";
 
 /// An artifact manifest (OCI image manifest form) about `subject`.
 fn artifact(
@@ -28,15 +29,59 @@ fn artifact(
     serde_json::to_vec(&m).unwrap()
 }
 
-async fn push_artifact(app: &TestApp, repo: &str, body: &[u8]) -> Digest {
+/// A legacy artifact manifest (`media_type`: OCI or ORAS) of one `blob`, about `subject`.
+fn legacy_artifact(media_type: &str, artifact_type: &str, blob: Value, subject: &Image) -> Vec<u8> {
+    let subject = descriptor(OCI_MANIFEST, &subject.digest, subject.body.len());
+    let manifest = json!({
+        "mediaType": media_type,
+        "artifactType": artifact_type,
+        "blobs": [blob],
+        "subject": subject,
+    });
+    serde_json::to_vec(&manifest).unwrap()
+}
+
+/// An OCI index of one `entry`, with `subject` when it is a referrer itself.
+fn index_of(entry: Value, subject: Option<&Image>) -> Vec<u8> {
+    let mut index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]});
+    if let Some(subject) = subject {
+        index["subject"] = descriptor(OCI_MANIFEST, &subject.digest, subject.body.len());
+    }
+    serde_json::to_vec(&index).unwrap()
+}
+
+/// An app with an image at `app:v1` to refer to, and the empty config blob artifacts use.
+async fn app_with_subject() -> (TestApp, Image, Digest) {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "base").await;
+    let empty = app.push_blob("app", b"{}").await;
+    (app, image, empty)
+}
+
+/// Pushes `body` to `app` by digest and asserts the 201 names `subject` in `OCI-Subject`.
+async fn push_referrer(app: &TestApp, media_type: &str, body: &[u8], subject: &Digest) -> Digest {
     let digest = Digest::sha256_of(body);
     let reply = app
-        .put_manifest(repo, digest.as_str(), OCI_MANIFEST, body)
+        .put_manifest("app", digest.as_str(), media_type, body)
         .await;
-    reply.assert_status(StatusCode::CREATED);
+    reply.assert_manifest_created("app", body);
+    assert_eq!(reply.header("oci-subject"), subject.as_str());
     digest
 }
 
+/// Pushes an artifact of `artifact_type` about the image manifest `subject`.
+async fn push_artifact(
+    app: &TestApp,
+    empty: &Digest,
+    artifact_type: &str,
+    subject: &Digest,
+    note: &str,
+) -> Digest {
+    let body = artifact(empty, Some(artifact_type), subject, OCI_MANIFEST, note);
+    push_referrer(app, OCI_MANIFEST, &body, subject).await
+}
+
+/// The descriptors of a referrers reply, after asserting it is an OCI index.
 fn listed(reply: &Reply) -> Vec<Value> {
     reply.assert_status(StatusCode::OK);
     assert_eq!(reply.header("content-type"), OCI_INDEX);
@@ -44,6 +89,17 @@ fn listed(reply: &Reply) -> Vec<Value> {
     assert_eq!(index["schemaVersion"], 2);
     assert_eq!(index["mediaType"], OCI_INDEX);
     index["manifests"].as_array().cloned().unwrap()
+}
+
+/// What `GET /v2/app/referrers/<subject>` lists.
+async fn referrers(app: &TestApp, subject: &Digest) -> Vec<Value> {
+    listed(&app.get(&format!("/v2/app/referrers/{subject}")).await)
+}
+
+/// The `referrers` of a reply from the ORAS APIs, after asserting a 200.
+fn oras_listed(reply: &Reply) -> Vec<Value> {
+    reply.assert_status(StatusCode::OK);
+    reply.json()["referrers"].as_array().cloned().unwrap()
 }
 
 #[tokio::test]
@@ -58,18 +114,9 @@ async fn referrers_are_listed_with_their_descriptors_even_before_the_subject() {
         OCI_MANIFEST,
         "early",
     );
-    let digest = Digest::sha256_of(&body);
-    let reply = app
-        .put_manifest("app", digest.as_str(), OCI_MANIFEST, &body)
-        .await;
-    reply.assert_status(StatusCode::CREATED);
-    assert_eq!(reply.header("oci-subject"), future_subject.as_str());
-    let manifests = listed(
-        &app.get(&format!("/v2/app/referrers/{future_subject}"))
-            .await,
-    );
+    let digest = push_referrer(&app, OCI_MANIFEST, &body, &future_subject).await;
     assert_eq!(
-        manifests,
+        referrers(&app, &future_subject).await,
         vec![json!({
             "mediaType": OCI_MANIFEST,
             "digest": digest.as_str(),
@@ -82,19 +129,10 @@ async fn referrers_are_listed_with_their_descriptors_even_before_the_subject() {
 
 #[tokio::test]
 async fn artifact_type_falls_back_to_the_config_media_type() {
-    let app = TestApp::new().await;
-    let image = app.push_image("app", "v1", "base").await;
-    let empty = app.push_blob("app", b"{}").await;
-    push_artifact(
-        &app,
-        "app",
-        &artifact(&empty, None, &image.digest, OCI_MANIFEST, "x"),
-    )
-    .await;
-    let manifests = listed(
-        &app.get(&format!("/v2/app/referrers/{}", image.digest))
-            .await,
-    );
+    let (app, image, empty) = app_with_subject().await;
+    let body = artifact(&empty, None, &image.digest, OCI_MANIFEST, "x");
+    push_referrer(&app, OCI_MANIFEST, &body, &image.digest).await;
+    let manifests = referrers(&app, &image.digest).await;
     assert_eq!(manifests[0]["artifactType"], EMPTY_CONFIG);
 }
 
@@ -103,7 +141,7 @@ async fn nothing_refers_to_a_digest_gives_an_empty_index_and_bad_digests_are_400
     let app = TestApp::new().await;
     app.push_image("app", "v1", "base").await;
     let unknown = Digest::sha256_of(b"nobody");
-    assert!(listed(&app.get(&format!("/v2/app/referrers/{unknown}")).await).is_empty());
+    assert!(referrers(&app, &unknown).await.is_empty());
     app.get("/v2/app/referrers/sha256:nothex")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
@@ -114,17 +152,10 @@ async fn nothing_refers_to_a_digest_gives_an_empty_index_and_bad_digests_are_400
 
 #[tokio::test]
 async fn filters_by_zero_one_and_several_artifact_types() {
-    let app = TestApp::new().await;
-    let image = app.push_image("app", "v1", "base").await;
-    let empty = app.push_blob("app", b"{}").await;
+    let (app, image, empty) = app_with_subject().await;
     for (kind, note) in [("sig", "a"), ("sbom", "b"), ("sig", "c"), ("scan", "d")] {
         let t = format!("application/vnd.example.{kind}");
-        push_artifact(
-            &app,
-            "app",
-            &artifact(&empty, Some(&t), &image.digest, OCI_MANIFEST, note),
-        )
-        .await;
+        push_artifact(&app, &empty, &t, &image.digest, note).await;
     }
     let base = format!("/v2/app/referrers/{}", image.digest);
     let all = app.get(&base).await;
@@ -153,37 +184,20 @@ async fn chains_and_index_subjects_are_indexed() {
     let app = TestApp::new().await;
     let image = app.push_image("app", "v1", "base").await;
     let index = index_manifest(OCI_INDEX, OCI_MANIFEST, &[&image.digest]);
-    let reply = app.put_manifest("app", "multi", OCI_INDEX, &index).await;
-    reply.assert_status(StatusCode::CREATED);
-    let index_digest = Digest::sha256_of(&index);
+    let index_digest = app.push_manifest("app", "multi", OCI_INDEX, &index).await;
     let empty = app.push_blob("app", b"{}").await;
-    let sbom = push_artifact(
-        &app,
-        "app",
-        &artifact(
-            &empty,
-            Some("application/spdx+json"),
-            &index_digest,
-            OCI_INDEX,
-            "sbom",
-        ),
-    )
-    .await;
-    let signature = push_artifact(
-        &app,
-        "app",
-        &artifact(
-            &empty,
-            Some("application/vnd.example.sig"),
-            &sbom,
-            OCI_MANIFEST,
-            "sig",
-        ),
-    )
-    .await;
-    let on_index = listed(&app.get(&format!("/v2/app/referrers/{index_digest}")).await);
+    let body = artifact(
+        &empty,
+        Some("application/spdx+json"),
+        &index_digest,
+        OCI_INDEX,
+        "sbom",
+    );
+    let sbom = push_referrer(&app, OCI_MANIFEST, &body, &index_digest).await;
+    let signature = push_artifact(&app, &empty, "application/vnd.example.sig", &sbom, "sig").await;
+    let on_index = referrers(&app, &index_digest).await;
     assert_eq!(on_index[0]["digest"], sbom.as_str());
-    let on_sbom = listed(&app.get(&format!("/v2/app/referrers/{sbom}")).await);
+    let on_sbom = referrers(&app, &sbom).await;
     assert_eq!(on_sbom[0]["digest"], signature.as_str());
 }
 
@@ -193,28 +207,20 @@ async fn legacy_artifact_manifests_are_indexed() {
     let image = app.push_image("app", "v1", "base").await;
     let blob = app.push_blob("app", b"signature bytes").await;
     for media_type in [
-        "application/vnd.oci.artifact.manifest.v1+json",
+        LEGACY_ARTIFACT,
         "application/vnd.cncf.oras.artifact.manifest.v1+json",
     ] {
-        let body = serde_json::to_vec(&json!({
-            "mediaType": media_type,
-            "artifactType": "application/vnd.cncf.notary.signature",
-            "blobs": [{"mediaType": "application/octet-stream", "digest": blob.as_str(), "size": 15}],
-            "subject": {"mediaType": OCI_MANIFEST, "digest": image.digest.as_str(), "size": image.body.len()},
-        }))
-        .unwrap();
-        let digest = Digest::sha256_of(&body);
-        let reply = app
-            .put_manifest("app", digest.as_str(), media_type, &body)
-            .await;
-        reply.assert_status(StatusCode::CREATED);
-        assert_eq!(reply.header("oci-subject"), image.digest.as_str());
+        let blob = descriptor("application/octet-stream", &blob, 15);
+        let body = legacy_artifact(
+            media_type,
+            "application/vnd.cncf.notary.signature",
+            blob,
+            &image,
+        );
+        push_referrer(&app, media_type, &body, &image.digest).await;
     }
-    let manifests = listed(
-        &app.get(&format!("/v2/app/referrers/{}", image.digest))
-            .await,
-    );
-    let types: BTreeSet<_> = manifests
+    let types: BTreeSet<_> = referrers(&app, &image.digest)
+        .await
         .iter()
         .map(|d| d["mediaType"].as_str().unwrap().to_owned())
         .collect();
@@ -223,49 +229,25 @@ async fn legacy_artifact_manifests_are_indexed() {
 
 #[tokio::test]
 async fn deleting_a_referrer_unlists_it_and_deleting_the_subject_does_not() {
-    let app = TestApp::new().await;
-    let image = app.push_image("app", "v1", "base").await;
-    let empty = app.push_blob("app", b"{}").await;
-    let kept = push_artifact(
-        &app,
-        "app",
-        &artifact(&empty, Some("a/b"), &image.digest, OCI_MANIFEST, "kept"),
-    )
-    .await;
-    let gone = push_artifact(
-        &app,
-        "app",
-        &artifact(&empty, Some("a/b"), &image.digest, OCI_MANIFEST, "gone"),
-    )
-    .await;
-    app.delete(&format!("/v2/app/manifests/{gone}"))
-        .await
-        .assert_status(StatusCode::ACCEPTED);
-    let base = format!("/v2/app/referrers/{}", image.digest);
-    let manifests = listed(&app.get(&base).await);
+    let (app, image, empty) = app_with_subject().await;
+    let kept = push_artifact(&app, &empty, "a/b", &image.digest, "kept").await;
+    let gone = push_artifact(&app, &empty, "a/b", &image.digest, "gone").await;
+    app.delete_manifest("app", gone.as_str()).await;
+    let manifests = referrers(&app, &image.digest).await;
     assert_eq!(manifests.len(), 1);
     assert_eq!(manifests[0]["digest"], kept.as_str());
-    app.delete(&format!("/v2/app/manifests/{}", image.digest))
-        .await
-        .assert_status(StatusCode::ACCEPTED);
-    assert_eq!(listed(&app.get(&base).await).len(), 1);
+    app.delete_manifest("app", image.digest.as_str()).await;
+    assert_eq!(referrers(&app, &image.digest).await.len(), 1);
 }
 
 #[tokio::test]
 async fn pages_through_many_referrers_while_others_come_and_go() {
-    let app = TestApp::new().await;
-    let image = app.push_image("app", "v1", "base").await;
-    let empty = app.push_blob("app", b"{}").await;
+    let (app, image, empty) = app_with_subject().await;
     let mut expected = BTreeSet::new();
     for i in 0..1000 {
-        let body = artifact(
-            &empty,
-            Some("a/b"),
-            &image.digest,
-            OCI_MANIFEST,
-            &format!("r{i}"),
-        );
-        expected.insert(push_artifact(&app, "app", &body).await.to_string());
+        let note = format!("r{i}");
+        let digest = push_artifact(&app, &empty, "a/b", &image.digest, &note).await;
+        expected.insert(digest.to_string());
     }
     let mut seen = Vec::new();
     let mut next = Some(format!("/v2/app/referrers/{}?n=100", image.digest));
@@ -282,18 +264,10 @@ async fn pages_through_many_referrers_while_others_come_and_go() {
         next = next_link(&reply);
         pages += 1;
         // Between pages: one referrer added and one of the original ones deleted.
-        let late = artifact(
-            &empty,
-            Some("a/b"),
-            &image.digest,
-            OCI_MANIFEST,
-            &format!("late{pages}"),
-        );
-        push_artifact(&app, "app", &late).await;
+        let late = format!("late{pages}");
+        push_artifact(&app, &empty, "a/b", &image.digest, &late).await;
         let victim = expected.iter().nth(pages * 7).cloned().unwrap();
-        app.delete(&format!("/v2/app/manifests/{victim}"))
-            .await
-            .assert_status(StatusCode::ACCEPTED);
+        app.delete_manifest("app", &victim).await;
         deleted.insert(victim);
     }
     let unique: BTreeSet<_> = seen.iter().cloned().collect();
@@ -312,33 +286,9 @@ async fn pages_through_many_referrers_while_others_come_and_go() {
 
 #[tokio::test]
 async fn extensions_are_announced_and_the_oras_apis_list_referrers() {
-    let app = TestApp::new().await;
-    let image = app.push_image("app", "v1", "base").await;
-    let empty = app.push_blob("app", b"{}").await;
-    let sig = push_artifact(
-        &app,
-        "app",
-        &artifact(
-            &empty,
-            Some("signature/example"),
-            &image.digest,
-            OCI_MANIFEST,
-            "s",
-        ),
-    )
-    .await;
-    push_artifact(
-        &app,
-        "app",
-        &artifact(
-            &empty,
-            Some("sbom/example"),
-            &image.digest,
-            OCI_MANIFEST,
-            "b",
-        ),
-    )
-    .await;
+    let (app, image, empty) = app_with_subject().await;
+    let sig = push_artifact(&app, &empty, "signature/example", &image.digest, "s").await;
+    push_artifact(&app, &empty, "sbom/example", &image.digest, "b").await;
     let discover = app.get("/v2/app/_oci/ext/discover").await;
     discover.assert_status(StatusCode::OK);
     let names: Vec<_> = discover.json()["extensions"]
@@ -348,39 +298,27 @@ async fn extensions_are_announced_and_the_oras_apis_list_referrers() {
         .map(|e| e["name"].clone())
         .collect();
     assert_eq!(names, [json!("_oras"), json!("_berth")]);
-    let current = app
-        .get(&format!(
-            "/v2/app/_oras/artifacts/referrers?digest={}",
-            image.digest
-        ))
-        .await;
-    current.assert_status(StatusCode::OK);
+    let oras = format!("/v2/app/_oras/artifacts/referrers?digest={}", image.digest);
+    let current = app.get(&oras).await;
+    assert_eq!(oras_listed(&current).len(), 2);
     assert_eq!(current.header("oras-api-version"), "oras/1.0");
-    assert_eq!(current.json()["referrers"].as_array().unwrap().len(), 2);
     let filtered = app
-        .get(&format!(
-            "/v2/app/_oras/artifacts/referrers?digest={}&artifactType=signature%2Fexample",
-            image.digest
-        ))
+        .get(&format!("{oras}&artifactType=signature%2Fexample"))
         .await;
-    assert_eq!(filtered.json()["referrers"][0]["digest"], sig.as_str());
-    assert_eq!(filtered.json()["referrers"].as_array().unwrap().len(), 1);
-    let paged = app
-        .get(&format!(
-            "/v2/app/_oras/artifacts/referrers?digest={}&n=1",
-            image.digest
-        ))
-        .await;
-    assert_eq!(paged.json()["referrers"].as_array().unwrap().len(), 1);
+    let filtered = oras_listed(&filtered);
+    assert_eq!(filtered[0]["digest"], sig.as_str());
+    assert_eq!(filtered.len(), 1);
+    let paged = app.get(&format!("{oras}&n=1")).await;
+    assert_eq!(oras_listed(&paged).len(), 1);
     let second = app.get(&next_link(&paged).expect("a next page")).await;
-    assert_eq!(second.json()["referrers"].as_array().unwrap().len(), 1);
+    assert_eq!(oras_listed(&second).len(), 1);
     let legacy = app
         .get(&format!(
             "/oras/artifacts/v1/app/manifests/{}/referrers",
             image.digest
         ))
         .await;
-    assert_eq!(legacy.json()["referrers"].as_array().unwrap().len(), 2);
+    assert_eq!(oras_listed(&legacy).len(), 2);
     app.get("/v2/app/_oras/artifacts/referrers")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
@@ -388,33 +326,9 @@ async fn extensions_are_announced_and_the_oras_apis_list_referrers() {
 
 #[tokio::test]
 async fn the_graph_extension_returns_referrers_of_referrers_to_a_depth() {
-    let app = TestApp::new().await;
-    let image = app.push_image("app", "v1", "base").await;
-    let empty = app.push_blob("app", b"{}").await;
-    let sbom = push_artifact(
-        &app,
-        "app",
-        &artifact(
-            &empty,
-            Some("application/spdx+json"),
-            &image.digest,
-            OCI_MANIFEST,
-            "sbom",
-        ),
-    )
-    .await;
-    let sig = push_artifact(
-        &app,
-        "app",
-        &artifact(
-            &empty,
-            Some("application/vnd.example.sig"),
-            &sbom,
-            OCI_MANIFEST,
-            "sig",
-        ),
-    )
-    .await;
+    let (app, image, empty) = app_with_subject().await;
+    let sbom = push_artifact(&app, &empty, "application/spdx+json", &image.digest, "sbom").await;
+    let sig = push_artifact(&app, &empty, "application/vnd.example.sig", &sbom, "sig").await;
     let graph = app
         .get(&format!("/v2/app/_berth/referrers-graph/{}", image.digest))
         .await;
@@ -435,9 +349,7 @@ async fn the_graph_extension_returns_referrers_of_referrers_to_a_depth() {
 
 #[tokio::test]
 async fn an_index_pushed_under_the_referrers_tag_schema_leaves_the_api_complete() {
-    let app = TestApp::new().await;
-    let image = app.push_image("app", "v1", "base").await;
-    let empty = app.push_blob("app", b"{}").await;
+    let (app, image, empty) = app_with_subject().await;
     let body = artifact(
         &empty,
         Some("application/vnd.example.sig"),
@@ -445,21 +357,14 @@ async fn an_index_pushed_under_the_referrers_tag_schema_leaves_the_api_complete(
         OCI_MANIFEST,
         "copied",
     );
-    let sig = push_artifact(&app, "app", &body).await;
+    let sig = push_referrer(&app, OCI_MANIFEST, &body, &image.digest).await;
     // What a copy from a registry without the API pushes next: the tag-schema index.
-    let index = serde_json::to_vec(&json!({
-        "schemaVersion": 2, "mediaType": OCI_INDEX,
-        "manifests": [{"mediaType": OCI_MANIFEST, "digest": sig.as_str(), "size": body.len(), "artifactType": "application/vnd.example.sig"}],
-    }))
-    .unwrap();
+    let mut entry = descriptor(OCI_MANIFEST, &sig, body.len());
+    entry["artifactType"] = json!("application/vnd.example.sig");
     let tag = format!("sha256-{}", image.digest.hex());
-    app.put_manifest("app", &tag, OCI_INDEX, &index)
-        .await
-        .assert_status(StatusCode::CREATED);
-    let manifests = listed(
-        &app.get(&format!("/v2/app/referrers/{}", image.digest))
-            .await,
-    );
+    app.push_manifest("app", &tag, OCI_INDEX, &index_of(entry, None))
+        .await;
+    let manifests = referrers(&app, &image.digest).await;
     assert_eq!(manifests.len(), 1);
     assert_eq!(manifests[0]["digest"], sig.as_str());
 }
@@ -469,24 +374,11 @@ async fn an_index_referrer_without_artifact_type_is_listed_without_one() {
     let app = TestApp::new().await;
     let image = app.push_image("app", "v1", "base").await;
     let child = app.push_image("app", "child", "child").await;
-    let index = serde_json::to_vec(&json!({
-        "schemaVersion": 2, "mediaType": OCI_INDEX,
-        "manifests": [{"mediaType": OCI_MANIFEST, "digest": child.digest.as_str(), "size": child.body.len()}],
-        "subject": {"mediaType": OCI_MANIFEST, "digest": image.digest.as_str(), "size": image.body.len()},
-    }))
-    .unwrap();
-    let digest = Digest::sha256_of(&index);
-    let reply = app
-        .put_manifest("app", digest.as_str(), OCI_INDEX, &index)
-        .await;
-    reply.assert_status(StatusCode::CREATED);
-    assert_eq!(reply.header("oci-subject"), image.digest.as_str());
-    let manifests = listed(
-        &app.get(&format!("/v2/app/referrers/{}", image.digest))
-            .await,
-    );
+    let entry = descriptor(OCI_MANIFEST, &child.digest, child.body.len());
+    let index = index_of(entry, Some(&image));
+    let digest = push_referrer(&app, OCI_INDEX, &index, &image.digest).await;
     assert_eq!(
-        manifests,
+        referrers(&app, &image.digest).await,
         vec![json!({"mediaType": OCI_INDEX, "digest": digest.as_str(), "size": index.len()})]
     );
 }
@@ -496,25 +388,9 @@ async fn artifact_manifests_need_their_blobs() {
     let app = TestApp::new().await;
     let image = app.push_image("app", "v1", "base").await;
     let missing = Digest::sha256_of(b"never uploaded");
-    let body = serde_json::to_vec(&json!({
-        "mediaType": "application/vnd.oci.artifact.manifest.v1+json",
-        "artifactType": "application/vnd.example.sig",
-        "blobs": [{"mediaType": "application/octet-stream", "digest": missing.as_str(), "size": 3}],
-        "subject": {"mediaType": OCI_MANIFEST, "digest": image.digest.as_str(), "size": image.body.len()},
-    }))
-    .unwrap();
-    let reply = app
-        .put_manifest(
-            "app",
-            "sig",
-            "application/vnd.oci.artifact.manifest.v1+json",
-            &body,
-        )
-        .await;
+    let blob = descriptor("application/octet-stream", &missing, 3);
+    let body = legacy_artifact(LEGACY_ARTIFACT, "application/vnd.example.sig", blob, &image);
+    let reply = app.put_manifest("app", "sig", LEGACY_ARTIFACT, &body).await;
     reply.assert_error(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN");
-    assert!(listed(
-        &app.get(&format!("/v2/app/referrers/{}", image.digest))
-            .await
-    )
-    .is_empty());
+    assert!(referrers(&app, &image.digest).await.is_empty());
 }

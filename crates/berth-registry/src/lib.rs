@@ -59,6 +59,8 @@ pub struct Registry {
     uploads: Arc<UploadTracker>,
     blob_locks: Arc<blob_locks::BlobLocks>,
     generations: Arc<cache::Generations>,
+    /// Held by the collection that runs: one at a time, the next waits for it.
+    collecting: Arc<tokio::sync::Mutex<()>>,
     manifests_by_tag: Arc<cache::RepoCache<berth_oci::Tag, berth_metadata::StoredManifest>>,
     first_tag_pages: Arc<cache::RepoCache<u32, Page>>,
     config: RegistryConfig,
@@ -78,6 +80,7 @@ impl Registry {
             uploads: Arc::new(UploadTracker::default()),
             blob_locks: Arc::default(),
             generations: Arc::default(),
+            collecting: Arc::default(),
             manifests_by_tag: Arc::default(),
             first_tag_pages: Arc::default(),
             config,

@@ -156,7 +156,11 @@ fn now_millis() -> i64 {
 impl Registry {
     /// Collects garbage once: unreachable manifests, blob links no manifest uses, blobs no
     /// repository links, and abandoned uploads, each older than the grace period.
+    ///
+    /// Collections run one at a time (a scheduled one and one asked for through the endpoint
+    /// would otherwise race each other for the same work); a second waits for the first.
     pub async fn gc(&self, options: &GcOptions) -> Result<GcReport> {
+        let _one_at_a_time = self.collecting.lock().await;
         let started = std::time::Instant::now();
         let cutoff = now_millis() - options.grace.as_millis() as i64;
         let mut report = GcReport {

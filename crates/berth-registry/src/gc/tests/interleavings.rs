@@ -181,3 +181,24 @@ async fn an_upload_racing_the_deletion_of_its_blob_waits_and_stores_it_again() {
     f.put("v3", body.clone()).await;
     assert_eq!(pull_by_tag(&f, "v3").await, body);
 }
+
+#[tokio::test]
+async fn a_collection_asked_for_while_one_runs_waits_for_it() {
+    let f = fixture().await;
+    let image = f.image("v1", "image").await;
+    let sig = f.referrer(&image, "sig").await;
+    f.delete(&f.repo, &image).await;
+    let options = now(Untagged::Keep, OrphanedReferrers::Delete);
+    let (pause, first) = collect_until(&f, "gc.manifests_marked", options.clone()).await;
+    let second = {
+        let registry = f.registry.clone();
+        tokio::spawn(async move { registry.gc(&options).await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!second.is_finished(), "the second collection waits");
+    pause.resume();
+    let first = first.await.unwrap();
+    let second = second.await.unwrap();
+    assert_eq!(first.manifests, vec![collected(&f.repo, &sig)]);
+    assert_eq!(second.manifests_deleted, 0, "nothing was left for it");
+}

@@ -37,7 +37,8 @@ pub enum Endpoint {
     },
     /// `/v2/<name>/_berth/referrers-graph/<digest>`: the referrers of referrers, to a depth
     ReferrersGraph { repo: RepoName, digest: Digest },
-    /// `/berth/v1/gc`: run a garbage collection (`?dry_run=true` to only report)
+    /// `/berth/v1/gc`: run a garbage collection (POST, `?dry_run=true` to only report), or read
+    /// the last one's report (GET)
     CollectGarbage,
 }
 
@@ -156,7 +157,8 @@ impl Endpoint {
             | Endpoint::ReferrersGraph { .. } => "GET, HEAD",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
-            Endpoint::Uploads { .. } | Endpoint::CollectGarbage => "POST",
+            Endpoint::Uploads { .. } => "POST",
+            Endpoint::CollectGarbage => "GET, HEAD, POST",
             Endpoint::Upload { .. } => "GET, HEAD, PATCH, PUT, DELETE",
         }
     }

@@ -31,6 +31,8 @@ pub enum RequestError {
     ManifestTooLarge { limit: usize },
     #[error("reading the manifest body failed")]
     ManifestBodyUnreadable,
+    #[error("no garbage collection has finished since the registry started")]
+    NoCollectionYet,
 }
 
 /// Every error a handler can return.
@@ -125,6 +127,7 @@ impl ApiError {
                 RequestError::ManifestBodyUnreadable => {
                     reply(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", e)
                 }
+                RequestError::NoCollectionYet => reply(StatusCode::NOT_FOUND, "NOT_FOUND", e),
             },
             ApiError::Registry(e) => registry_reply(e),
         }

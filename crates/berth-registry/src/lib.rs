@@ -59,8 +59,9 @@ pub struct Registry {
     uploads: Arc<UploadTracker>,
     blob_locks: Arc<blob_locks::BlobLocks>,
     generations: Arc<cache::Generations>,
-    /// Held by the collection that runs: one at a time, the next waits for it.
-    collecting: Arc<tokio::sync::Mutex<()>>,
+    /// Held by the collection that runs: one at a time, the next waits for it. Holds the
+    /// report of the last collection that deleted (not a dry run) since start-up.
+    collecting: Arc<tokio::sync::Mutex<Option<gc::GcReport>>>,
     manifests_by_tag: Arc<cache::RepoCache<berth_oci::Tag, berth_metadata::StoredManifest>>,
     first_tag_pages: Arc<cache::RepoCache<u32, Page>>,
     config: RegistryConfig,

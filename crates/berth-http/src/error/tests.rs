@@ -103,6 +103,7 @@ fn every_error_maps_to_its_status_and_code() {
             vec![RegistryError::NameUnknown("a".parse().unwrap()).into()],
         ),
         (404, "UNSUPPORTED", vec![EndpointError::NotFound.into()]),
+        (404, "NOT_FOUND", vec![RequestError::NoCollectionYet.into()]),
         (
             405,
             "UNSUPPORTED",

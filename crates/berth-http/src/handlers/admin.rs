@@ -1,11 +1,12 @@
 //! Administration: `POST /berth/v1/gc[?dry_run=true]` runs one collection with the configured
-//! policy and answers its report.
+//! policy and answers its report; `GET /berth/v1/gc` answers the last one's, so that what the
+//! scheduled collections did can be read without running one.
 
 use axum::response::{IntoResponse, Response};
 use berth_registry::gc::GcOptions;
 use berth_registry::Registry;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, RequestError};
 use crate::query::Query;
 
 pub async fn collect_garbage(registry: &Registry, query: &Query) -> Result<Response, ApiError> {
@@ -16,4 +17,11 @@ pub async fn collect_garbage(registry: &Registry, query: &Query) -> Result<Respo
     };
     let report = registry.gc(&options).await?;
     Ok(axum::Json(report).into_response())
+}
+
+pub async fn last_collection(registry: &Registry) -> Result<Response, ApiError> {
+    match registry.last_gc().await {
+        Some(report) => Ok(axum::Json(report).into_response()),
+        None => Err(RequestError::NoCollectionYet.into()),
+    }
 }

@@ -131,9 +131,12 @@ async fn deleted_blob_can_be_pushed_again() {
 }
 
 #[tokio::test]
-async fn the_admin_endpoint_collects_and_reports() {
+async fn the_admin_endpoint_collects_and_reports_the_last_collection() {
     let app = TestApp::new().await;
     let image = app.push_image("app", "v1", "kept").await;
+    app.get("/berth/v1/gc")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
     let dry = app.post("/berth/v1/gc?dry_run=true").await;
     dry.assert_status(StatusCode::OK);
     let report = dry.json();
@@ -141,10 +144,21 @@ async fn the_admin_endpoint_collects_and_reports() {
     for field in ["manifests_deleted", "blobs_deleted", "bytes_freed"] {
         assert!(report[field].is_u64(), "{field} in {report}");
     }
+    app.get("/berth/v1/gc")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
     let real = app.post("/berth/v1/gc").await;
     real.assert_status(StatusCode::OK);
     assert_eq!(real.json()["dry_run"], false);
-    app.get("/berth/v1/gc")
+    let last = app.get("/berth/v1/gc").await;
+    last.assert_status(StatusCode::OK);
+    assert_eq!(
+        last.json(),
+        real.json(),
+        "the last real collection's report, not the dry run's"
+    );
+    assert!(real.json()["finished_at"].as_str().unwrap().ends_with('Z'));
+    app.send_empty(Method::DELETE, "/berth/v1/gc")
         .await
         .assert_error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED");
     app.post("/berth/v1/gc?dry_run=maybe")

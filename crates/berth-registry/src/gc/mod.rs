@@ -134,6 +134,8 @@ pub struct CollectedManifest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GcReport {
     pub dry_run: bool,
+    /// When the collection ended, RFC 3339.
+    pub finished_at: String,
     pub manifests_deleted: usize,
     pub tags_deleted: usize,
     pub blobs_deleted: usize,
@@ -160,7 +162,7 @@ impl Registry {
     /// Collections run one at a time (a scheduled one and one asked for through the endpoint
     /// would otherwise race each other for the same work); a second waits for the first.
     pub async fn gc(&self, options: &GcOptions) -> Result<GcReport> {
-        let _one_at_a_time = self.collecting.lock().await;
+        let mut last = self.collecting.lock().await;
         let started = std::time::Instant::now();
         let cutoff = now_millis() - options.grace.as_millis() as i64;
         let mut report = GcReport {
@@ -177,6 +179,7 @@ impl Registry {
             report.uploads_expired = self.expire_uploads(options.grace).await?;
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
+        report.finished_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         info!(
             dry_run = report.dry_run,
             manifests_deleted = report.manifests_deleted,
@@ -188,7 +191,16 @@ impl Registry {
             duration_ms = report.duration_ms,
             "garbage collection finished"
         );
+        if !report.dry_run {
+            *last = Some(report.clone());
+        }
         Ok(report)
+    }
+
+    /// The report of the last collection that deleted since start-up, if one has finished.
+    pub async fn last_gc(&self) -> Option<GcReport> {
+        // Waits for a running collection: its report is the one asked for.
+        self.collecting.lock().await.clone()
     }
 
     async fn all_repositories(&self) -> Result<Vec<RepoName>> {

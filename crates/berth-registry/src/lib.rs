@@ -59,9 +59,10 @@ pub struct Registry {
     uploads: Arc<UploadTracker>,
     blob_locks: Arc<blob_locks::BlobLocks>,
     generations: Arc<cache::Generations>,
-    /// Held by the collection that runs: one at a time, the next waits for it. Holds the
-    /// report of the last collection that deleted (not a dry run) since start-up.
-    collecting: Arc<tokio::sync::Mutex<Option<gc::GcReport>>>,
+    /// Held by the collection that runs: one at a time, the next waits for it.
+    collecting: Arc<tokio::sync::Mutex<()>>,
+    /// The report of the last collection that deleted (not a dry run) since start-up.
+    last_gc: Arc<std::sync::Mutex<Option<gc::GcReport>>>,
     manifests_by_tag: Arc<cache::RepoCache<berth_oci::Tag, berth_metadata::StoredManifest>>,
     first_tag_pages: Arc<cache::RepoCache<u32, Page>>,
     config: RegistryConfig,
@@ -82,6 +83,7 @@ impl Registry {
             blob_locks: Arc::default(),
             generations: Arc::default(),
             collecting: Arc::default(),
+            last_gc: Arc::default(),
             manifests_by_tag: Arc::default(),
             first_tag_pages: Arc::default(),
             config,

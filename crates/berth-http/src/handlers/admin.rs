@@ -19,8 +19,8 @@ pub async fn collect_garbage(registry: &Registry, query: &Query) -> Result<Respo
     Ok(axum::Json(report).into_response())
 }
 
-pub async fn last_collection(registry: &Registry) -> Result<Response, ApiError> {
-    match registry.last_gc().await {
+pub fn last_collection(registry: &Registry) -> Result<Response, ApiError> {
+    match registry.last_gc() {
         Some(report) => Ok(axum::Json(report).into_response()),
         None => Err(RequestError::NoCollectionYet.into()),
     }

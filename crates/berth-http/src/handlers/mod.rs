@@ -73,9 +73,7 @@ pub async fn handle(registry: &Registry, request: Request) -> Result<Response, A
         }
         (Endpoint::Discover, Method::GET | Method::HEAD) => Ok(referrers::discover()),
         (Endpoint::CollectGarbage, Method::POST) => admin::collect_garbage(registry, &query).await,
-        (Endpoint::CollectGarbage, Method::GET | Method::HEAD) => {
-            admin::last_collection(registry).await
-        }
+        (Endpoint::CollectGarbage, Method::GET | Method::HEAD) => admin::last_collection(registry),
         (Endpoint::OrasReferrers { repo, digest }, Method::GET | Method::HEAD) => {
             referrers::list_oras(registry, &repo, digest.as_ref(), &query).await
         }

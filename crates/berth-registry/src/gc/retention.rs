@@ -27,6 +27,21 @@ pub struct RetentionRule {
     pub orphaned_referrers: Option<OrphanedReferrers>,
 }
 
+impl RetentionRule {
+    /// A rule for `repositories` that limits and overrides nothing yet.
+    pub fn for_repositories(repositories: glob::Pattern) -> RetentionRule {
+        RetentionRule {
+            repositories,
+            keep_newest_tags: None,
+            keep_tags_matching: None,
+            expire_tags_after: None,
+            keep_newest_referrers: None,
+            untagged: None,
+            orphaned_referrers: None,
+        }
+    }
+}
+
 /// Tags the rules expire. A tag expires when a rule's count or age limit says so and no rule
 /// protects it by pattern or count; tags moved within the grace period (after `cutoff`) stay.
 pub fn expired_tags(
@@ -119,15 +134,7 @@ mod tests {
     }
 
     fn rule() -> RetentionRule {
-        RetentionRule {
-            repositories: glob::Pattern::new("*").unwrap(),
-            keep_newest_tags: None,
-            keep_tags_matching: None,
-            expire_tags_after: None,
-            keep_newest_referrers: None,
-            untagged: None,
-            orphaned_referrers: None,
-        }
+        RetentionRule::for_repositories(glob::Pattern::new("*").unwrap())
     }
 
     fn tags(ages: &[(&str, i64)]) -> ManifestGraph {

@@ -159,13 +159,5 @@ fn now(untagged: Untagged, orphaned_referrers: OrphanedReferrers) -> GcOptions {
 }
 
 fn rule_for(pattern: &str) -> RetentionRule {
-    RetentionRule {
-        repositories: glob::Pattern::new(pattern).unwrap(),
-        keep_newest_tags: None,
-        keep_tags_matching: None,
-        expire_tags_after: None,
-        keep_newest_referrers: None,
-        untagged: None,
-        orphaned_referrers: None,
-    }
+    RetentionRule::for_repositories(glob::Pattern::new(pattern).unwrap())
 }

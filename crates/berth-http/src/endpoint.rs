@@ -5,6 +5,9 @@
 
 use berth_oci::{Digest, OciError, Reference, RepoName, UploadId};
 
+/// Where Berth serves the documentation of its `_berth` extension.
+pub const GRAPH_DOC_PATH: &str = "/berth/v1/extensions/referrers-graph";
+
 /// A distribution API endpoint with its parsed path parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -14,10 +17,12 @@ pub enum Endpoint {
     Catalog,
     /// `/v2/<name>/tags/list`
     Tags { repo: RepoName },
-    /// `/v2/<name>/manifests/<reference>`
+    /// `/v2/<name>/manifests/<reference>`. `reference` is `Err` for a string that is neither
+    /// a tag nor a digest: no manifest can be named so, so reads and deletes find nothing
+    /// (404) and pushes are refused (400). A malformed digest is refused at parsing.
     Manifest {
         repo: RepoName,
-        reference: Reference,
+        reference: Result<Reference, OciError>,
     },
     /// `/v2/<name>/blobs/<digest>`
     Blob { repo: RepoName, digest: Digest },
@@ -37,6 +42,9 @@ pub enum Endpoint {
     },
     /// `/v2/<name>/_berth/referrers-graph/<digest>`: the referrers of referrers, to a depth
     ReferrersGraph { repo: RepoName, digest: Digest },
+    /// `/berth/v1/extensions/referrers-graph`: the documentation of the `_berth` extension,
+    /// which `_oci/ext/discover` links to
+    ExtensionDoc,
     /// `/berth/v1/gc`: run a garbage collection (POST, `?dry_run=true` to only report), or read
     /// the last one's report (GET)
     CollectGarbage,
@@ -66,6 +74,9 @@ impl Endpoint {
     pub fn parse(path: &str) -> Result<Endpoint, EndpointError> {
         if path == "/berth/v1/gc" {
             return Ok(Endpoint::CollectGarbage);
+        }
+        if path == GRAPH_DOC_PATH {
+            return Ok(Endpoint::ExtensionDoc);
         }
         if let Some(rest) = path.strip_prefix("/oras/artifacts/v1/") {
             return Endpoint::parse_oras_v1(rest);
@@ -129,10 +140,14 @@ impl Endpoint {
             }
             (_, Some("manifests"), Some(reference)) => {
                 let repo = name(len - 2)?;
-                Ok(Endpoint::Manifest {
-                    repo,
-                    reference: decode_colon(reference).parse()?,
-                })
+                let reference = match decode_colon(reference).parse::<Reference>() {
+                    Err(digest @ OciError::DigestInvalid(_))
+                    | Err(digest @ OciError::DigestAlgorithmUnsupported(_)) => {
+                        return Err(digest.into())
+                    }
+                    parsed => parsed,
+                };
+                Ok(Endpoint::Manifest { repo, reference })
             }
             (_, Some("referrers"), Some(digest)) => {
                 let repo = name(len - 2)?;
@@ -153,6 +168,7 @@ impl Endpoint {
             | Endpoint::Tags { .. }
             | Endpoint::Referrers { .. }
             | Endpoint::Discover
+            | Endpoint::ExtensionDoc
             | Endpoint::OrasReferrers { .. }
             | Endpoint::ReferrersGraph { .. } => "GET, HEAD",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
@@ -188,6 +204,7 @@ impl Endpoint {
             Endpoint::ApiVersion
             | Endpoint::Catalog
             | Endpoint::Discover
+            | Endpoint::ExtensionDoc
             | Endpoint::CollectGarbage => None,
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {
                 Some((repo, Action::Push))
@@ -230,7 +247,7 @@ mod tests {
             Endpoint::parse("/v2/a/manifests/latest"),
             Ok(Endpoint::Manifest {
                 repo: repo("a"),
-                reference: "latest".parse().unwrap()
+                reference: Ok("latest".parse().unwrap())
             })
         );
         assert_eq!(
@@ -318,15 +335,15 @@ mod tests {
         );
         assert!(matches!(
             Endpoint::parse("/v2/../etc/manifests/latest"),
-            Err(EndpointError::Invalid(OciError::NameInvalid(_)))
+            Err(EndpointError::Invalid(OciError::NameInvalid(..)))
         ));
         assert!(matches!(
             Endpoint::parse("/v2/A/manifests/latest"),
-            Err(EndpointError::Invalid(OciError::NameInvalid(_)))
+            Err(EndpointError::Invalid(OciError::NameInvalid(..)))
         ));
         assert!(matches!(
             Endpoint::parse("/v2/a%2F..%2Fb/tags/list"),
-            Err(EndpointError::Invalid(OciError::NameInvalid(_)))
+            Err(EndpointError::Invalid(OciError::NameInvalid(..)))
         ));
         assert!(matches!(
             Endpoint::parse("/v2/a/blobs/sha256:xyz"),
@@ -334,7 +351,14 @@ mod tests {
         ));
         assert!(matches!(
             Endpoint::parse("/v2/a/manifests/-bad"),
-            Err(EndpointError::Invalid(OciError::TagInvalid(_)))
+            Ok(Endpoint::Manifest {
+                reference: Err(OciError::TagInvalid(_)),
+                ..
+            })
+        ));
+        assert!(matches!(
+            Endpoint::parse("/v2/a/manifests/sha256:short"),
+            Err(EndpointError::Invalid(OciError::DigestInvalid(_)))
         ));
         assert_eq!(
             Endpoint::parse("/v2/a/blobs/uploads/../../x"),

@@ -33,6 +33,9 @@ pub enum RequestError {
     ManifestBodyUnreadable,
     #[error("no garbage collection has finished since the registry started")]
     NoCollectionYet,
+    /// A conditional header that cannot be read: a write must not proceed as if it had none.
+    #[error("malformed {0} header: expected \"*\" or quoted entity tags such as \"sha256:<hex>\", or an HTTP date")]
+    ConditionInvalid(String),
 }
 
 /// Every error a handler can return.
@@ -56,6 +59,8 @@ pub struct ErrorReply {
     pub upload_range: Option<String>,
     /// `Allow` to send with a 405: the methods the endpoint answers.
     pub allow: Option<&'static str>,
+    /// `Content-Range` to send with a 416 on a blob read: `bytes */<size>` (RFC 9110 15.5.17).
+    pub content_range: Option<String>,
 }
 
 fn reply(status: StatusCode, code: &'static str, message: impl ToString) -> ErrorReply {
@@ -65,6 +70,7 @@ fn reply(status: StatusCode, code: &'static str, message: impl ToString) -> Erro
         message: message.to_string(),
         upload_range: None,
         allow: None,
+        content_range: None,
     }
 }
 
@@ -84,7 +90,7 @@ fn oci_reply(e: &OciError) -> ErrorReply {
         OciError::DigestInvalid(_) | OciError::DigestAlgorithmUnsupported(_) => {
             reply(status, "DIGEST_INVALID", e)
         }
-        OciError::NameInvalid(_) => reply(status, "NAME_INVALID", e),
+        OciError::NameInvalid(..) => reply(status, "NAME_INVALID", e),
         OciError::TagInvalid(_) | OciError::ReferenceInvalid(_) => {
             reply(status, "MANIFEST_INVALID", e)
         }
@@ -128,6 +134,9 @@ impl ApiError {
                     reply(StatusCode::BAD_REQUEST, "MANIFEST_INVALID", e)
                 }
                 RequestError::NoCollectionYet => reply(StatusCode::NOT_FOUND, "NOT_FOUND", e),
+                RequestError::ConditionInvalid(_) => {
+                    reply(StatusCode::BAD_REQUEST, "UNSUPPORTED", e)
+                }
             },
             ApiError::Registry(e) => registry_reply(e),
         }
@@ -146,9 +155,10 @@ fn registry_reply(e: &RegistryError) -> ErrorReply {
         RegistryError::UploadInvalid(_) => reply(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", e),
         RegistryError::SizeInvalid(_) => reply(StatusCode::BAD_REQUEST, "SIZE_INVALID", e),
         RegistryError::DigestMismatch { .. } => reply(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e),
-        RegistryError::RangeNotSatisfiable { .. } => {
-            reply(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", e)
-        }
+        RegistryError::RangeNotSatisfiable { size } => ErrorReply {
+            content_range: Some(format!("bytes */{size}")),
+            ..reply(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", e)
+        },
         RegistryError::ManifestUnknown(_) => reply(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", e),
         RegistryError::ManifestBlobUnknown(_) => {
             reply(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", e)
@@ -156,6 +166,11 @@ fn registry_reply(e: &RegistryError) -> ErrorReply {
         RegistryError::ManifestTooLarge { .. } => {
             reply(StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID", e)
         }
+        RegistryError::SubjectUnknown(_) => {
+            reply(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", e)
+        }
+        // The spec's codes have none for a failed condition; the write was refused.
+        RegistryError::PreconditionFailed(_) => reply(StatusCode::PRECONDITION_FAILED, "DENIED", e),
         RegistryError::Oci(oci) => oci_reply(oci),
         RegistryError::Storage(storage) => match storage {
             BlobStoreError::BlobNotFound
@@ -168,6 +183,8 @@ fn registry_reply(e: &RegistryError) -> ErrorReply {
         RegistryError::Metadata(meta) => match meta {
             MetadataError::MissingBlob(_)
             | MetadataError::MissingChild(_)
+            | MetadataError::MissingSubject(_)
+            | MetadataError::PreconditionFailed(_)
             | MetadataError::Corrupt(_)
             | MetadataError::CommitFailed(_)
             | MetadataError::Write(_)
@@ -216,6 +233,12 @@ impl IntoResponse for ApiError {
         }
         if let Some(allow) = reply.allow {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(range) = reply
+            .content_range
+            .and_then(|r| HeaderValue::from_str(&r).ok())
+        {
+            headers.insert(header::CONTENT_RANGE, range);
         }
         response
     }

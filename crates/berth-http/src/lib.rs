@@ -1,10 +1,12 @@
 //! The HTTP API: the only crate that knows HTTP. Requests are parsed into an `Endpoint`,
 //! handled by one domain call each, and every error is mapped in `error`.
 
+mod conditions;
 pub mod endpoint;
 pub mod error;
 mod handlers;
 mod query;
+mod range;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};

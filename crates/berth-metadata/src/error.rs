@@ -10,6 +10,13 @@ pub enum MetadataError {
     /// An index names a manifest that is not in its repository.
     #[error("index references manifest {0} which is not in the repository")]
     MissingChild(Digest),
+    /// A manifest whose subject must be present (ORAS) names one that is not a manifest of
+    /// its repository.
+    #[error("subject {0} is not a manifest in the repository")]
+    MissingSubject(Digest),
+    /// A conditional write's precondition did not hold; nothing was written.
+    #[error("the precondition on {0} does not hold")]
+    PreconditionFailed(String),
     #[error("stored metadata is corrupt: {0}")]
     Corrupt(String),
     /// The transaction holding the write could not be committed; the write did not happen.

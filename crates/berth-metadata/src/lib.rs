@@ -14,6 +14,7 @@ pub mod suite;
 
 pub use error::MetadataError;
 pub use model::{
-    GraphManifest, GraphTag, ManifestGraph, NewManifest, Referrer, StoredManifest, UploadRecord,
+    CurrentState, GraphManifest, GraphTag, ManifestGraph, NewManifest, Precondition, Referrer,
+    ReferrerCursor, ReferrerOrder, StoredManifest, UploadRecord,
 };
 pub use store::MetadataStore;

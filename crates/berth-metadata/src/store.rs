@@ -4,7 +4,10 @@ use async_trait::async_trait;
 use berth_oci::{Digest, RepoName, Tag, UploadId};
 
 use crate::error::Result;
-use crate::model::{ManifestGraph, NewManifest, Referrer, StoredManifest, UploadRecord};
+use crate::model::{
+    ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
+    StoredManifest, UploadRecord,
+};
 
 /// Transactional registry metadata. Every method is atomic: it happens whole or not at all.
 #[async_trait]
@@ -12,7 +15,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Whether the repository has ever had content (a blob, a manifest or an upload).
     async fn repository_exists(&self, repo: &RepoName) -> Result<bool>;
 
-    /// Repository names in lexical order, strictly after `after`, at most `limit`.
+    /// Names of the repositories that hold at least one manifest, in lexical order, strictly
+    /// after `after`, at most `limit`: a repository whose manifests are all deleted leaves the
+    /// catalog at once.
     async fn list_repositories(&self, after: Option<&str>, limit: u32) -> Result<Vec<RepoName>>;
 
     /// Size of a blob known to the registry in any repository.
@@ -30,14 +35,18 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Repositories into which a blob is linked, in lexical order.
     async fn repositories_with_blob(&self, digest: &Digest) -> Result<Vec<RepoName>>;
 
-    /// Stores a manifest, its edges and `tags` in one transaction. Fails with `MissingBlob` or
-    /// `MissingChild`, storing nothing, when a reference is not in the repository. Storing a
-    /// manifest that exists already only moves the tags.
+    /// Stores a manifest, its edges and `tags` in one transaction. Fails, storing nothing, with
+    /// `MissingBlob` or `MissingChild` when a reference is not in the repository, with
+    /// `MissingSubject` when the manifest needs its subject present and it is not, and with
+    /// `PreconditionFailed` when `precondition` does not hold for its target (a tag: where it
+    /// points now; a digest: the manifest) in this transaction. Storing a manifest that exists
+    /// already only moves the tags.
     async fn put_manifest(
         &self,
         repo: &RepoName,
         manifest: &NewManifest,
         tags: &[Tag],
+        precondition: Option<&Precondition>,
     ) -> Result<()>;
 
     async fn manifest_by_digest(
@@ -48,15 +57,16 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<StoredManifest>>;
 
-    /// Manifests in `repo` whose `subject` is `subject`, ordered by digest, strictly after
-    /// `after`, at most `limit`; when `artifact_types` is not empty, only those of these types.
-    /// Served from the referrers index: the cost follows the page, not the repository.
+    /// Manifests in `repo` whose `subject` is `subject`, in `order`, strictly after `after`, at
+    /// most `limit`; when `artifact_types` is not empty, only those of these types. Served from
+    /// the referrers index: the cost follows the page, not the repository.
     async fn list_referrers(
         &self,
         repo: &RepoName,
         subject: &Digest,
         artifact_types: &[String],
-        after: Option<&Digest>,
+        order: ReferrerOrder,
+        after: Option<&ReferrerCursor>,
         limit: u32,
     ) -> Result<Vec<Referrer>>;
 
@@ -68,11 +78,23 @@ pub trait MetadataStore: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<String>>;
 
-    /// Removes a tag; false when it did not exist. The manifest stays.
-    async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool>;
+    /// Removes a tag; false when it did not exist. The manifest stays. Fails with
+    /// `PreconditionFailed`, removing nothing, when `precondition` does not hold.
+    async fn delete_tag(
+        &self,
+        repo: &RepoName,
+        tag: &Tag,
+        precondition: Option<&Precondition>,
+    ) -> Result<bool>;
 
-    /// Removes a manifest with its tags and edges; false when it did not exist.
-    async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+    /// Removes a manifest with its tags and edges; false when it did not exist. Fails with
+    /// `PreconditionFailed`, removing nothing, when `precondition` does not hold.
+    async fn delete_manifest(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        precondition: Option<&Precondition>,
+    ) -> Result<bool>;
 
     /// Records a new upload session (and the repository, when new).
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()>;

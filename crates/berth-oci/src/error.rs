@@ -7,8 +7,9 @@ pub enum OciError {
     DigestInvalid(String),
     #[error("unsupported digest algorithm {0:?}: use sha256 or sha512")]
     DigestAlgorithmUnsupported(String),
-    #[error("invalid repository name {0:?}")]
-    NameInvalid(String),
+    /// The name, and what about it breaks the distribution spec's grammar.
+    #[error("invalid repository name {0:?}: {1}")]
+    NameInvalid(String, String),
     #[error("invalid tag {0:?}: tags match [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}")]
     TagInvalid(String),
     #[error("invalid reference {0:?}: expected a tag or a digest")]

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::media_type::{self, essence};
 use crate::{Digest, OciError};
 
+/// The annotation that dates an artifact for the ORAS referrers API's order.
+pub const ORAS_CREATED_ANNOTATION: &str = "io.cncf.oras.artifact.created";
+
 /// A content descriptor as found in manifests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -153,9 +156,14 @@ impl ParsedManifest {
                     .manifests
                     .ok_or_else(|| invalid("manifests is required"))?;
             }
-            ManifestKind::OciArtifact | ManifestKind::OrasArtifact => {
+            // image-spec 1.1.0-rc2 says an artifact manifest SHOULD carry `artifactType`; the
+            // ORAS artifact manifest says it MUST.
+            ManifestKind::OciArtifact => manifest.layers = raw.blobs.unwrap_or_default(),
+            ManifestKind::OrasArtifact => {
                 if manifest.artifact_type.is_none() {
-                    return Err(invalid("artifactType is required"));
+                    return Err(invalid(
+                        "artifactType is required in an ORAS artifact manifest",
+                    ));
                 }
                 manifest.layers = raw.blobs.unwrap_or_default();
             }
@@ -174,11 +182,33 @@ impl ParsedManifest {
             .chain(self.layers.iter().filter(|d| !d.is_foreign()))
     }
 
-    /// The artifact type shown for this manifest in a referrers list.
+    /// The artifact type shown for this manifest in a referrers list: its `artifactType`, else
+    /// its config's media type (distribution-spec "Listing Referrers"); none for a manifest
+    /// with neither (an index, or an image-spec 1.1.0-rc2 artifact manifest without
+    /// `artifactType`), whose descriptor then omits the field as the spec asks of an index.
     pub fn referrer_artifact_type(&self) -> Option<&str> {
         self.artifact_type
             .as_deref()
             .or_else(|| self.config.as_ref().map(|c| c.media_type.as_str()))
+    }
+
+    /// Whether the `subject` must already be a manifest in the repository when this manifest
+    /// is pushed. The ORAS artifact manifest requires it (artifacts-spec `artifact-manifest.md`:
+    /// a subject not found in the same repository, or not a manifest, is refused with 400);
+    /// OCI manifests, indexes and the image-spec rc2 artifact manifest may arrive before their
+    /// subject.
+    pub fn requires_present_subject(&self) -> bool {
+        self.kind == ManifestKind::OrasArtifact && self.subject.is_some()
+    }
+
+    /// When the artifact was created, from the `io.cncf.oras.artifact.created` annotation
+    /// (RFC 3339), in Unix milliseconds; none when the annotation is absent or not a valid
+    /// RFC 3339 time. The ORAS referrers API lists newest first by it.
+    pub fn oras_created_millis(&self) -> Option<i64> {
+        let text = self.annotations.get(ORAS_CREATED_ANNOTATION)?;
+        chrono::DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| t.timestamp_millis())
     }
 }
 

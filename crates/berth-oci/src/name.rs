@@ -22,11 +22,52 @@ impl FromStr for RepoName {
     type Err = OciError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.is_empty() || s.len() > MAX_NAME_LEN || !s.split('/').all(is_valid_component) {
-            return Err(OciError::NameInvalid(s.to_owned()));
+        match name_problem(s) {
+            None => Ok(RepoName(s.to_owned())),
+            Some(problem) => Err(OciError::NameInvalid(s.to_owned(), problem)),
         }
-        Ok(RepoName(s.to_owned()))
     }
+}
+
+/// What the grammar allows, appended to every problem so that the fix is plain.
+const GRAMMAR: &str = "names are path components of lower-case letters and digits, separated \
+     within a component by '.', '_', '__' or dashes, and joined by '/'";
+
+/// Why `name` does not match `component(/component)*`, or none when it does.
+fn name_problem(name: &str) -> Option<String> {
+    let problem = if name.is_empty() {
+        "the name is empty".to_owned()
+    } else if name.len() > MAX_NAME_LEN {
+        format!(
+            "the name is {} bytes long; at most {MAX_NAME_LEN} are allowed",
+            name.len()
+        )
+    } else {
+        name.split('/').find_map(component_problem)?
+    };
+    Some(format!("{problem}; {GRAMMAR}"))
+}
+
+/// Why one component does not match `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+fn component_problem(component: &str) -> Option<String> {
+    if component.is_empty() {
+        return Some("a path component is empty (a leading, trailing or doubled '/')".into());
+    }
+    if component.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Some(format!("{component:?} contains upper-case letters"));
+    }
+    if let Some(c) = component
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(*c)))
+    {
+        return Some(format!("{component:?} contains the character {c:?}"));
+    }
+    if !is_valid_component(component) {
+        return Some(format!(
+            "{component:?} must start and end with a letter or digit and use one separator at a time"
+        ));
+    }
+    None
 }
 
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
@@ -106,6 +147,20 @@ mod tests {
         ] {
             assert!(bad.parse::<RepoName>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let problem = |name: &str| match name.parse::<RepoName>() {
+            Err(OciError::NameInvalid(_, problem)) => problem,
+            other => panic!("{name}: {other:?}"),
+        };
+        assert!(problem("Demo/UPPER").contains("\"Demo\" contains upper-case letters"));
+        assert!(problem("a//b").contains("empty"));
+        assert!(problem("a b").contains("' '"));
+        assert!(problem("a..b").contains("one separator at a time"));
+        assert!(problem(&"a".repeat(300)).contains("at most 255"));
+        assert!(problem("-a").contains("lower-case letters and digits"));
     }
 
     proptest! {

@@ -5,7 +5,7 @@ use berth_oci::{Digest, RepoName};
 use tracing::{error, info};
 
 use crate::error::{RegistryError, Result};
-use crate::{RangeRequest, Registry};
+use crate::Registry;
 
 /// An opened blob: its full size, the range being served, and the bytes.
 pub struct BlobRead {
@@ -33,22 +33,18 @@ impl Registry {
             .ok_or_else(|| RegistryError::BlobUnknown(digest.clone()))
     }
 
-    /// Opens a blob readable through `repo`, or the requested range of it.
+    /// Opens a blob readable through `repo`, or `range` of it (resolved by the caller against
+    /// `blob_size`); `RangeNotSatisfiable` when the range is empty or ends past the blob.
     pub async fn read_blob(
         &self,
         repo: &RepoName,
         digest: &Digest,
-        range: Option<RangeRequest>,
+        range: Option<ByteRange>,
     ) -> Result<BlobRead> {
         let size = self.blob_size(repo, digest).await?;
-        let range = match range {
-            Some(requested) => Some(
-                requested
-                    .resolve(size)
-                    .ok_or(RegistryError::RangeNotSatisfiable { size })?,
-            ),
-            None => None,
-        };
+        if range.is_some_and(|r| r.start >= r.end || r.end > size) {
+            return Err(RegistryError::RangeNotSatisfiable { size });
+        }
         match self.blobs.read(digest, range).await {
             Ok(body) => Ok(BlobRead { size, range, body }),
             Err(BlobStoreError::BlobNotFound) => {

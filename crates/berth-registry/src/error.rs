@@ -27,6 +27,13 @@ pub enum RegistryError {
     ManifestUnknown(String),
     #[error("manifest references {0}, which is not in the repository")]
     ManifestBlobUnknown(Digest),
+    #[error(
+        "subject {0} is not a manifest in this repository; an ORAS artifact manifest's subject must be pushed first"
+    )]
+    SubjectUnknown(Digest),
+    /// A conditional request's precondition did not hold for the named reference.
+    #[error("precondition failed: {0} does not match the request's If-Match, If-None-Match or If-Unmodified-Since")]
+    PreconditionFailed(String),
     #[error("manifest is larger than the limit of {limit} bytes")]
     ManifestTooLarge { limit: usize },
     /// Client input that is not valid OCI vocabulary or not a valid manifest.
@@ -62,6 +69,8 @@ impl From<MetadataError> for RegistryError {
             MetadataError::MissingBlob(d) | MetadataError::MissingChild(d) => {
                 RegistryError::ManifestBlobUnknown(d)
             }
+            MetadataError::MissingSubject(d) => RegistryError::SubjectUnknown(d),
+            MetadataError::PreconditionFailed(target) => RegistryError::PreconditionFailed(target),
             other => RegistryError::Metadata(other),
         }
     }

@@ -10,7 +10,6 @@ mod listing;
 mod manifests;
 #[cfg(test)]
 mod pauses;
-mod range;
 mod referrers;
 mod uploads;
 
@@ -23,7 +22,6 @@ pub use blobs::{BlobRead, MountOutcome};
 pub use error::RegistryError;
 pub use listing::Page;
 pub use manifests::{ManifestPushed, ManifestTarget};
-pub use range::RangeRequest;
 pub use referrers::{ReferrerNode, ReferrersPage, MAX_GRAPH_NODES};
 pub use uploads::{ChunkBounds, UploadStatus, UploadTracker};
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use berth_metadata::{NewManifest, StoredManifest};
+use berth_metadata::{NewManifest, Precondition, StoredManifest};
 use berth_oci::{Digest, ParsedManifest, Reference, RepoName, Tag};
 use bytes::Bytes;
 use tracing::info;
@@ -16,6 +16,19 @@ pub struct ManifestTarget {
     pub reference: Reference,
     /// Extra tags to point at the manifest in the same transaction.
     pub extra_tags: Vec<Tag>,
+    /// A condition on what `reference` names now, tested in the push's transaction.
+    pub precondition: Option<Precondition>,
+}
+
+impl ManifestTarget {
+    /// A push to `reference` alone, unconditionally.
+    pub fn new(reference: Reference) -> ManifestTarget {
+        ManifestTarget {
+            reference,
+            extra_tags: Vec::new(),
+            precondition: None,
+        }
+    }
 }
 
 /// The outcome of a manifest push.
@@ -30,6 +43,10 @@ pub struct ManifestPushed {
 
 impl Registry {
     /// Validates and stores a manifest byte-exact, with its edges and tags, in one transaction.
+    ///
+    /// Fails with `ManifestBlobUnknown` when a blob or child is not in the repository,
+    /// `SubjectUnknown` when an ORAS artifact manifest's subject is not a manifest of the
+    /// repository, and `PreconditionFailed` when the target's precondition does not hold.
     pub async fn put_manifest(
         &self,
         repo: &RepoName,
@@ -68,9 +85,13 @@ impl Registry {
             }),
             blobs: parsed.required_blobs().map(|d| d.digest.clone()).collect(),
             children: parsed.manifests.iter().map(|d| d.digest.clone()).collect(),
+            subject_must_exist: parsed.requires_present_subject(),
+            created_at: parsed.oras_created_millis(),
             body,
         };
-        self.meta.put_manifest(repo, &manifest, &tags).await?;
+        self.meta
+            .put_manifest(repo, &manifest, &tags, target.precondition.as_ref())
+            .await?;
         if !tags.is_empty() {
             self.generations.bump(repo);
         }
@@ -115,11 +136,21 @@ impl Registry {
         }
     }
 
-    /// Deletes a tag (the manifest stays) or a manifest with all its tags.
-    pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
+    /// Deletes a tag (the manifest stays) or a manifest with all its tags, when
+    /// `precondition` holds for it (`PreconditionFailed` otherwise, nothing deleted).
+    pub async fn delete_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        precondition: Option<&Precondition>,
+    ) -> Result<()> {
         let deleted = match reference {
-            Reference::Tag(tag) => self.meta.delete_tag(repo, tag).await?,
-            Reference::Digest(digest) => self.meta.delete_manifest(repo, digest).await?,
+            Reference::Tag(tag) => self.meta.delete_tag(repo, tag, precondition).await?,
+            Reference::Digest(digest) => {
+                self.meta
+                    .delete_manifest(repo, digest, precondition)
+                    .await?
+            }
         };
         if !deleted {
             return Err(self.manifest_not_found(repo, reference).await?);

@@ -1,43 +1,49 @@
 //! The referrers API: manifests whose `subject` is a given manifest, from the reverse index.
 
-use berth_metadata::Referrer;
+use berth_metadata::{Referrer, ReferrerCursor, ReferrerOrder};
 use berth_oci::{Digest, RepoName};
 
-use crate::error::{RegistryError, Result};
+use crate::error::Result;
 use crate::Registry;
 
 /// One page of referrers; `next` is the cursor for the following page, when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReferrersPage {
     pub referrers: Vec<Referrer>,
-    pub next: Option<Digest>,
+    pub next: Option<ReferrerCursor>,
 }
 
 impl Registry {
-    /// Referrers of `subject` in `repo`, ordered by digest, after the cursor `after`, filtered
-    /// to `artifact_types` when that is not empty. The subject need not exist.
+    /// Referrers of `subject` in `repo`, in `order`, after the cursor `after`, filtered to
+    /// `artifact_types` when that is not empty, at most `n` (capped by the configured page
+    /// size). Neither the subject nor the repository need exist: a referrers request is
+    /// never answered "not found" (distribution-spec "Listing Referrers"), only with an empty
+    /// list.
     pub async fn referrers(
         &self,
         repo: &RepoName,
         subject: &Digest,
         artifact_types: &[String],
-        after: Option<&Digest>,
+        order: ReferrerOrder,
+        after: Option<&ReferrerCursor>,
         n: Option<u32>,
     ) -> Result<ReferrersPage> {
-        if !self.meta.repository_exists(repo).await? {
-            return Err(RegistryError::NameUnknown(repo.clone()));
-        }
         let limit = n
             .unwrap_or(self.config.referrers_page_size)
             .clamp(1, self.config.referrers_page_size);
         let mut referrers = self
             .meta
-            .list_referrers(repo, subject, artifact_types, after, limit + 1)
+            .list_referrers(repo, subject, artifact_types, order, after, limit + 1)
             .await?;
         let more = referrers.len() > limit as usize;
         referrers.truncate(limit as usize);
         let next = more
-            .then(|| referrers.last().map(|r| r.digest.clone()))
+            .then(|| {
+                referrers.last().map(|r| ReferrerCursor {
+                    created_at: r.created_at,
+                    digest: r.digest.clone(),
+                })
+            })
             .flatten();
         Ok(ReferrersPage { referrers, next })
     }
@@ -56,16 +62,14 @@ pub const MAX_GRAPH_NODES: usize = 10_000;
 impl Registry {
     /// The referrers of `subject`, and theirs, down to `depth` levels (a signature on an SBOM
     /// on an image), each level one index read per node. A digest already shown is not
-    /// expanded again, so cycles end.
+    /// expanded again, so cycles end. Empty, not an error, for a repository that does not
+    /// exist, like every referrers listing.
     pub async fn referrers_graph(
         &self,
         repo: &RepoName,
         subject: &Digest,
         depth: u32,
     ) -> Result<Vec<ReferrerNode>> {
-        if !self.meta.repository_exists(repo).await? {
-            return Err(RegistryError::NameUnknown(repo.clone()));
-        }
         let mut seen = std::collections::HashSet::from([subject.clone()]);
         self.graph_level(repo, subject, depth, &mut seen).await
     }
@@ -84,7 +88,7 @@ impl Registry {
             let budget = (MAX_GRAPH_NODES - seen.len()) as u32;
             let level = self
                 .meta
-                .list_referrers(repo, subject, &[], None, budget)
+                .list_referrers(repo, subject, &[], ReferrerOrder::Digest, None, budget)
                 .await?;
             let mut nodes = Vec::with_capacity(level.len());
             for referrer in level {

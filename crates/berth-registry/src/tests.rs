@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use berth_blobstore::fs::FsBlobStore;
-use berth_blobstore::ByteStream;
+use berth_blobstore::{ByteRange, ByteStream};
 use berth_metadata::sqlite::SqliteMetadataStore;
 use berth_oci::{Algorithm, Digest, Reference, RepoName};
 use bytes::Bytes;
@@ -77,6 +77,7 @@ fn tag_target(tag: &str) -> ManifestTarget {
     ManifestTarget {
         reference: Reference::Tag(tag.parse().unwrap()),
         extra_tags: vec![],
+        precondition: None,
     }
 }
 
@@ -284,7 +285,7 @@ async fn ranges_are_resolved_against_the_blob() {
     let digest = push_blob(&f.registry, &r, b"0123456789").await;
     let read = f
         .registry
-        .read_blob(&r, &digest, RangeRequest::parse("bytes=2-4"))
+        .read_blob(&r, &digest, Some(ByteRange { start: 2, end: 5 }))
         .await
         .unwrap();
     assert_eq!(read.size, 10);
@@ -292,7 +293,7 @@ async fn ranges_are_resolved_against_the_blob() {
     assert_eq!(bytes, b"234");
     let err = f
         .registry
-        .read_blob(&r, &digest, RangeRequest::parse("bytes=10-"))
+        .read_blob(&r, &digest, Some(ByteRange { start: 10, end: 11 }))
         .await
         .err()
         .unwrap();
@@ -344,6 +345,7 @@ async fn manifest_digest_references_must_match_the_body() {
     let wrong = ManifestTarget {
         reference: Reference::Digest(Digest::sha256_of(b"other")),
         extra_tags: vec![],
+        precondition: None,
     };
     let err = f
         .registry
@@ -355,6 +357,7 @@ async fn manifest_digest_references_must_match_the_body() {
     let by_digest = ManifestTarget {
         reference: Reference::Digest(sha512.clone()),
         extra_tags: vec!["a".parse().unwrap(), "b".parse().unwrap()],
+        precondition: None,
     };
     let pushed = f
         .registry
@@ -412,6 +415,7 @@ async fn index_children_must_exist_and_deletes_follow_the_spec() {
     let child_target = ManifestTarget {
         reference: Reference::Digest(child_digest.clone()),
         extra_tags: vec![],
+        precondition: None,
     };
     f.registry
         .put_manifest(&r, child_target, None, child)
@@ -422,15 +426,18 @@ async fn index_children_must_exist_and_deletes_follow_the_spec() {
         .await
         .unwrap();
     let latest = Reference::Tag("latest".parse().unwrap());
-    f.registry.delete_manifest(&r, &latest).await.unwrap();
+    f.registry.delete_manifest(&r, &latest, None).await.unwrap();
     assert!(matches!(
         f.registry.get_manifest(&r, &latest).await,
         Err(RegistryError::ManifestUnknown(_))
     ));
     let by_digest = Reference::Digest(child_digest);
-    f.registry.delete_manifest(&r, &by_digest).await.unwrap();
+    f.registry
+        .delete_manifest(&r, &by_digest, None)
+        .await
+        .unwrap();
     assert!(matches!(
-        f.registry.delete_manifest(&r, &by_digest).await,
+        f.registry.delete_manifest(&r, &by_digest, None).await,
         Err(RegistryError::ManifestUnknown(_))
     ));
     let missing = repo("never/pushed");
@@ -456,6 +463,7 @@ async fn tags_and_catalog_paginate() {
     let target = ManifestTarget {
         reference: Reference::Digest(Digest::sha256_of(&body)),
         extra_tags: tags,
+        precondition: None,
     };
     f.registry
         .put_manifest(&r, target, None, body)
@@ -480,6 +488,21 @@ async fn tags_and_catalog_paginate() {
         .is_empty());
     for name in ["b", "a/x", "c"] {
         push_blob(&f.registry, &repo(name), b"x").await;
+    }
+    let listed = f.registry.catalog(None, None).await.unwrap();
+    assert_eq!(
+        listed.items,
+        ["paged"],
+        "blobs alone do not make a repository"
+    );
+    for name in ["b", "a/x", "c"] {
+        let config = push_blob(&f.registry, &repo(name), b"{}").await;
+        let body = image_manifest(&config, &[]);
+        let target = ManifestTarget::new(Reference::Digest(Digest::sha256_of(&body)));
+        f.registry
+            .put_manifest(&repo(name), target, None, body)
+            .await
+            .unwrap();
     }
     let page = f.registry.catalog(Some(2), None).await.unwrap();
     assert_eq!(page.items, ["a/x", "b"]);
@@ -553,6 +576,7 @@ async fn cached_reads_follow_every_tag_write() {
     let retag = ManifestTarget {
         reference: Reference::Tag("latest".parse().unwrap()),
         extra_tags: vec!["v2".parse().unwrap()],
+        precondition: None,
     };
     f.registry
         .put_manifest(&r, retag, None, second.clone())
@@ -567,7 +591,7 @@ async fn cached_reads_follow_every_tag_write() {
         f.registry.list_tags(&r, None, None).await.unwrap().items,
         ["latest", "v2"]
     );
-    f.registry.delete_manifest(&r, &latest).await.unwrap();
+    f.registry.delete_manifest(&r, &latest, None).await.unwrap();
     assert!(matches!(
         f.registry.get_manifest(&r, &latest).await,
         Err(RegistryError::ManifestUnknown(_))
@@ -577,7 +601,10 @@ async fn cached_reads_follow_every_tag_write() {
         ["v2"]
     );
     let by_digest = Reference::Digest(Digest::sha256_of(&second));
-    f.registry.delete_manifest(&r, &by_digest).await.unwrap();
+    f.registry
+        .delete_manifest(&r, &by_digest, None)
+        .await
+        .unwrap();
     assert!(f
         .registry
         .list_tags(&r, None, None)
@@ -613,14 +640,22 @@ async fn referrer_pages_follow_the_configured_size() {
         let target = ManifestTarget {
             reference: Reference::Digest(Digest::sha256_of(&body)),
             extra_tags: vec![],
+            precondition: None,
         };
         registry.put_manifest(&r, target, None, body).await.unwrap();
     }
     let mut seen = 0;
-    let mut after: Option<Digest> = None;
+    let mut after: Option<berth_metadata::ReferrerCursor> = None;
     loop {
         let page = registry
-            .referrers(&r, &subject, &[], after.as_ref(), None)
+            .referrers(
+                &r,
+                &subject,
+                &[],
+                berth_metadata::ReferrerOrder::Digest,
+                after.as_ref(),
+                None,
+            )
             .await
             .unwrap();
         assert!(
@@ -635,7 +670,14 @@ async fn referrer_pages_follow_the_configured_size() {
     }
     assert_eq!(seen, 5);
     let asked = registry
-        .referrers(&r, &subject, &[], None, Some(50))
+        .referrers(
+            &r,
+            &subject,
+            &[],
+            berth_metadata::ReferrerOrder::Digest,
+            None,
+            Some(50),
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -38,7 +38,10 @@ fn every_error_maps_to_its_status_and_code() {
         (
             400,
             "MANIFEST_BLOB_UNKNOWN",
-            vec![RegistryError::ManifestBlobUnknown(d()).into()],
+            vec![
+                RegistryError::ManifestBlobUnknown(d()).into(),
+                RegistryError::SubjectUnknown(d()).into(),
+            ],
         ),
         (
             400,
@@ -53,7 +56,10 @@ fn every_error_maps_to_its_status_and_code() {
         (
             400,
             "NAME_INVALID",
-            vec![invalid(OciError::NameInvalid("A".into()))],
+            vec![invalid(OciError::NameInvalid(
+                "A".into(),
+                "upper case".into(),
+            ))],
         ),
         (
             400,
@@ -77,6 +83,7 @@ fn every_error_maps_to_its_status_and_code() {
                 }
                 .into(),
                 RegistryError::Oci(OciError::ManifestUnsupported(x())).into(),
+                RequestError::ConditionInvalid("if-match".into()).into(),
             ],
         ),
         (
@@ -110,6 +117,11 @@ fn every_error_maps_to_its_status_and_code() {
             vec![RequestError::MethodNotAllowed { allow: "GET, HEAD" }.into()],
         ),
         (
+            412,
+            "DENIED",
+            vec![RegistryError::PreconditionFailed("v1".into()).into()],
+        ),
+        (
             413,
             "MANIFEST_INVALID",
             vec![
@@ -135,6 +147,8 @@ fn every_error_maps_to_its_status_and_code() {
                 storage(BlobStoreError::BlobNotFound),
                 metadata(MetadataError::Corrupt(x())),
                 metadata(MetadataError::CommitFailed("disk full".into())),
+                metadata(MetadataError::MissingSubject(d())),
+                metadata(MetadataError::PreconditionFailed(x())),
             ],
         ),
     ];
@@ -157,6 +171,12 @@ fn internal_causes_are_not_sent_to_clients() {
     let error: ApiError =
         RegistryError::Storage(BlobStoreError::Io(std::io::Error::other(secret))).into();
     assert_eq!(error.reply().message, "internal server error");
+}
+
+#[test]
+fn unsatisfiable_ranges_report_the_size() {
+    let error: ApiError = RegistryError::RangeNotSatisfiable { size: 10 }.into();
+    assert_eq!(error.reply().content_range.as_deref(), Some("bytes */10"));
 }
 
 #[test]

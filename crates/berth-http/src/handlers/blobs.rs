@@ -1,12 +1,15 @@
-//! Blob GET/HEAD (with `Range`) and DELETE.
+//! Blob GET/HEAD (conditional, with `Range` and `If-Range`) and DELETE.
 
 use axum::body::Body;
 use axum::response::Response;
 use berth_oci::{Digest, RepoName};
-use berth_registry::{RangeRequest, Registry};
+use berth_registry::{Registry, RegistryError};
+use headers::{HeaderMapExt, IfRange};
 use http::{header, HeaderMap, StatusCode};
 
+use crate::conditions::{entity_tag, Conditions, Outcome, Target};
 use crate::error::ApiError;
+use crate::range::{self, RangeChoice};
 
 pub async fn get(
     registry: &Registry,
@@ -15,23 +18,55 @@ pub async fn get(
     headers: &HeaderMap,
     head: bool,
 ) -> Result<Response, ApiError> {
+    let conditions = Conditions::parse(headers)?;
     let builder = Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header("docker-content-digest", digest.as_str())
         .header(header::ETAG, format!("\"{digest}\""))
         .header(header::ACCEPT_RANGES, "bytes");
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    // Only a conditional or ranged read needs the size before the blob is opened.
+    let known_size = if head || !conditions.is_empty() || range_header.is_some() {
+        Some(registry.blob_size(repo, digest).await?)
+    } else {
+        None
+    };
+    let target = Target {
+        digest,
+        modified: None,
+    };
+    match conditions.evaluate(Some(target), true) {
+        Outcome::Proceed => {}
+        Outcome::NotModified => {
+            return Ok(builder
+                .status(StatusCode::NOT_MODIFIED)
+                .body(Body::empty())
+                .expect("valid response"))
+        }
+        Outcome::Failed => return Err(RegistryError::PreconditionFailed(digest.to_string()).into()),
+    }
     if head {
-        let size = registry.blob_size(repo, digest).await?;
         return Ok(builder
-            .header(header::CONTENT_LENGTH, size)
+            .header(header::CONTENT_LENGTH, known_size.unwrap_or_default())
             .body(Body::empty())
             .expect("valid response"));
     }
-    // An unparsable Range header is ignored, as RFC 9110 asks: the whole blob is served.
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(RangeRequest::parse);
+    // `If-Range` that no longer matches asks for the whole blob instead of a part.
+    let range_applies = headers
+        .typed_get::<IfRange>()
+        .is_none_or(|if_range| !if_range.is_modified(Some(&entity_tag(digest)), None));
+    let choice = match (range_header.filter(|_| range_applies), known_size) {
+        (Some(header), Some(size)) => range::choose(Some(header), size),
+        _ => RangeChoice::Whole,
+    };
+    let range = match choice {
+        RangeChoice::Whole => None,
+        RangeChoice::Part(range) => Some(range),
+        RangeChoice::Unsatisfiable => {
+            let size = known_size.unwrap_or_default();
+            return Err(RegistryError::RangeNotSatisfiable { size }.into());
+        }
+    };
     let read = registry.read_blob(repo, digest, range).await?;
     let builder = match read.range {
         Some(r) => builder

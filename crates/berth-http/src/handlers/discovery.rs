@@ -17,7 +17,7 @@ pub fn api_version() -> Response {
 fn with_next_link(mut response: Response, path: &str, n: Option<u32>, page: &Page) -> Response {
     if let Some(last) = &page.next {
         let params: Vec<(&str, String)> = n.iter().map(|n| ("n", n.to_string())).collect();
-        super::insert_next_link(response.headers_mut(), path, &params, last);
+        super::insert_next_link(response.headers_mut(), path, &params, ("last", last));
     }
     response
 }

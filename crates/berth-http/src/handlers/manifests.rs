@@ -1,27 +1,63 @@
-//! Manifest GET/HEAD, PUT (with `?tag=`) and DELETE.
+//! Manifest GET/HEAD (conditional), PUT (with `?tag=`, conditional) and DELETE (conditional).
 
 use axum::body::Body;
 use axum::response::Response;
-use berth_oci::{Reference, RepoName, Tag};
+use berth_oci::{OciError, Reference, RepoName, Tag};
 use berth_registry::{ManifestTarget, Registry, RegistryError};
+use headers::{HeaderMapExt, LastModified};
 use http::{header, HeaderMap, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use crate::conditions::{system_time, Conditions, Outcome, Target};
 use crate::error::{ApiError, RequestError};
 use crate::query::Query;
+
+/// A reference that reads and deletes can look up: one that is neither a tag nor a digest
+/// names no manifest, so it is simply not found.
+fn lookup(reference: Result<Reference, OciError>) -> Result<Reference, ApiError> {
+    reference.map_err(|e| {
+        let named = match e {
+            OciError::TagInvalid(s) | OciError::ReferenceInvalid(s) => s,
+            other => other.to_string(),
+        };
+        RegistryError::ManifestUnknown(named).into()
+    })
+}
 
 pub async fn get(
     registry: &Registry,
     repo: &RepoName,
-    reference: &Reference,
+    reference: Result<Reference, OciError>,
+    headers: &HeaderMap,
     head: bool,
 ) -> Result<Response, ApiError> {
-    let manifest = registry.get_manifest(repo, reference).await?;
-    let builder = Response::builder()
+    let conditions = Conditions::parse(headers)?;
+    let manifest = registry.get_manifest(repo, &lookup(reference)?).await?;
+    let modified = system_time(manifest.modified_at);
+    let mut builder = Response::builder()
         .header(header::CONTENT_TYPE, &manifest.media_type)
-        .header(header::CONTENT_LENGTH, manifest.body.len())
         .header("docker-content-digest", manifest.digest.as_str())
         .header(header::ETAG, format!("\"{}\"", manifest.digest));
+    if let Some(headers) = builder.headers_mut() {
+        headers.typed_insert(LastModified::from(modified));
+    }
+    let target = Target {
+        digest: &manifest.digest,
+        modified: Some(modified),
+    };
+    match conditions.evaluate(Some(target), true) {
+        Outcome::Proceed => {}
+        Outcome::NotModified => {
+            return Ok(builder
+                .status(StatusCode::NOT_MODIFIED)
+                .body(Body::empty())
+                .expect("valid response"))
+        }
+        Outcome::Failed => {
+            return Err(RegistryError::PreconditionFailed(manifest.digest.to_string()).into())
+        }
+    }
+    let builder = builder.header(header::CONTENT_LENGTH, manifest.body.len());
     let body = if head {
         Body::empty()
     } else {
@@ -33,11 +69,13 @@ pub async fn get(
 pub async fn put(
     registry: &Registry,
     repo: &RepoName,
-    reference: Reference,
+    reference: Result<Reference, OciError>,
     query: &Query,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let reference = reference.map_err(RegistryError::from)?;
+    let precondition = Conditions::parse(headers)?.precondition(reference.clone());
     let limit = registry.config().max_manifest_bytes;
     let too_large = RequestError::ManifestTooLarge { limit };
     if super::content_length(headers).is_some_and(|l| l > limit as u64) {
@@ -67,6 +105,7 @@ pub async fn put(
     let target = ManifestTarget {
         reference,
         extra_tags,
+        precondition,
     };
     let pushed = registry
         .put_manifest(repo, target, content_type, bytes)
@@ -78,6 +117,7 @@ pub async fn put(
             format!("/v2/{repo}/manifests/{}", pushed.digest),
         )
         .header("docker-content-digest", pushed.digest.as_str())
+        .header(header::ETAG, format!("\"{}\"", pushed.digest))
         .header(header::CONTENT_LENGTH, 0);
     if let Some(subject) = &pushed.subject {
         builder = builder.header("oci-subject", subject.as_str());
@@ -93,9 +133,14 @@ pub async fn put(
 pub async fn delete(
     registry: &Registry,
     repo: &RepoName,
-    reference: &Reference,
+    reference: Result<Reference, OciError>,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    registry.delete_manifest(repo, reference).await?;
+    let reference = lookup(reference)?;
+    let precondition = Conditions::parse(headers)?.precondition(reference.clone());
+    registry
+        .delete_manifest(repo, &reference, precondition.as_ref())
+        .await?;
     Ok(Response::builder()
         .status(StatusCode::ACCEPTED)
         .header(header::CONTENT_LENGTH, 0)

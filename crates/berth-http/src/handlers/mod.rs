@@ -39,13 +39,13 @@ pub async fn handle(registry: &Registry, request: Request) -> Result<Response, A
             discovery::tags(registry, &repo, &query).await
         }
         (Endpoint::Manifest { repo, reference }, Method::GET | Method::HEAD) => {
-            manifests::get(registry, &repo, &reference, head).await
+            manifests::get(registry, &repo, reference, headers, head).await
         }
         (Endpoint::Manifest { repo, reference }, Method::PUT) => {
             manifests::put(registry, &repo, reference, &query, headers, body).await
         }
         (Endpoint::Manifest { repo, reference }, Method::DELETE) => {
-            manifests::delete(registry, &repo, &reference).await
+            manifests::delete(registry, &repo, reference, headers).await
         }
         (Endpoint::Blob { repo, digest }, Method::GET | Method::HEAD) => {
             blobs::get(registry, &repo, &digest, headers, head).await
@@ -71,7 +71,8 @@ pub async fn handle(registry: &Registry, request: Request) -> Result<Response, A
         (Endpoint::Referrers { repo, digest }, Method::GET | Method::HEAD) => {
             referrers::list(registry, &repo, &digest, &query).await
         }
-        (Endpoint::Discover, Method::GET | Method::HEAD) => Ok(referrers::discover()),
+        (Endpoint::Discover, Method::GET | Method::HEAD) => Ok(referrers::discover(headers)),
+        (Endpoint::ExtensionDoc, Method::GET | Method::HEAD) => Ok(referrers::graph_doc()),
         (Endpoint::CollectGarbage, Method::POST) => admin::collect_garbage(registry, &query).await,
         (Endpoint::CollectGarbage, Method::GET | Method::HEAD) => admin::last_collection(registry),
         (Endpoint::OrasReferrers { repo, digest }, Method::GET | Method::HEAD) => {
@@ -100,13 +101,18 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// `Link: <path?params>; rel="next"` for a paginated listing: the request's own parameters
-/// (`n`, filters) followed by `last`, the cursor of the next page.
-fn insert_next_link(headers: &mut HeaderMap, path: &str, params: &[(&str, String)], last: &str) {
+/// (`n`, filters) followed by the cursor of the next page (`last`, or the ORAS `nextToken`).
+fn insert_next_link(
+    headers: &mut HeaderMap,
+    path: &str,
+    params: &[(&str, String)],
+    cursor: (&str, &str),
+) {
     let mut target = form_urlencoded::Serializer::new(String::new());
     for (name, value) in params {
         target.append_pair(name, value);
     }
-    target.append_pair("last", last);
+    target.append_pair(cursor.0, cursor.1);
     let link = format!("<{path}?{}>; rel=\"next\"", target.finish());
     if let Ok(value) = http::HeaderValue::from_str(&link) {
         headers.insert(http::header::LINK, value);

@@ -1,13 +1,14 @@
 //! `GET /v2/<name>/referrers/<digest>`: an image index of the manifests that refer to a digest.
 
 use axum::response::{IntoResponse, Response};
-use berth_metadata::Referrer;
+use berth_metadata::{Referrer, ReferrerCursor, ReferrerOrder};
 use berth_oci::media_type::OCI_INDEX;
 use berth_oci::{Digest, RepoName};
 use berth_registry::{ReferrerNode, Registry, RegistryError};
 use http::{header, HeaderValue};
 use serde_json::{json, Map, Value};
 
+use crate::endpoint::GRAPH_DOC_PATH;
 use crate::error::ApiError;
 use crate::query::Query;
 
@@ -49,22 +50,64 @@ fn paging_params(
 
 /// The filters and paging parameters every referrers listing takes.
 struct ListingQuery {
+    /// The `artifactType` values to filter by. An empty value names no type (a media type is
+    /// never empty), so it is not a filter: it is ignored, and a request with only empty
+    /// values is answered unfiltered, without `OCI-Filters-Applied`.
     artifact_types: Vec<String>,
     n: Option<u32>,
-    last: Option<Digest>,
 }
 
 impl ListingQuery {
     fn parse(query: &Query) -> Result<ListingQuery, ApiError> {
+        let mut artifact_types: Vec<String> = Vec::new();
+        for t in query.all("artifactType").filter(|t| !t.is_empty()) {
+            if !artifact_types.iter().any(|seen| seen == t) {
+                artifact_types.push(t.to_owned());
+            }
+        }
         Ok(ListingQuery {
-            artifact_types: query.all("artifactType").map(str::to_owned).collect(),
+            artifact_types,
             n: query.parsed::<u32>("n")?,
-            last: query
-                .get("last")
-                .map(str::parse::<Digest>)
-                .transpose()
-                .map_err(RegistryError::from)?,
         })
+    }
+}
+
+/// The OCI listing's cursor: `last=<digest>`, the last digest of the previous page.
+fn digest_cursor(query: &Query) -> Result<Option<ReferrerCursor>, ApiError> {
+    let last = query
+        .get("last")
+        .map(str::parse::<Digest>)
+        .transpose()
+        .map_err(RegistryError::from)?;
+    Ok(last.map(|digest| ReferrerCursor {
+        created_at: None,
+        digest,
+    }))
+}
+
+/// The ORAS listing's opaque `nextToken`: `<created ms or "-">~<digest>` of the previous
+/// page's last referrer, since that listing is ordered by creation time first.
+fn oras_cursor(query: &Query) -> Result<Option<ReferrerCursor>, ApiError> {
+    let Some(token) = query.get("nextToken") else {
+        return Ok(None);
+    };
+    let invalid = || crate::error::RequestError::QueryInvalid {
+        name: "nextToken",
+        reason: "not a token this registry issued; follow the Link header".into(),
+    };
+    let (created, digest) = token.split_once('~').ok_or_else(invalid)?;
+    let created_at = match created {
+        "-" => None,
+        millis => Some(millis.parse::<i64>().map_err(|_| invalid())?),
+    };
+    let digest = digest.parse().map_err(|_| invalid())?;
+    Ok(Some(ReferrerCursor { created_at, digest }))
+}
+
+fn oras_token(cursor: &ReferrerCursor) -> String {
+    match cursor.created_at {
+        Some(millis) => format!("{millis}~{}", cursor.digest),
+        None => format!("-~{}", cursor.digest),
     }
 }
 
@@ -74,13 +117,17 @@ pub async fn list(
     subject: &Digest,
     query: &Query,
 ) -> Result<Response, ApiError> {
-    let ListingQuery {
-        artifact_types,
-        n,
-        last,
-    } = ListingQuery::parse(query)?;
+    let ListingQuery { artifact_types, n } = ListingQuery::parse(query)?;
+    let last = digest_cursor(query)?;
     let page = registry
-        .referrers(repo, subject, &artifact_types, last.as_ref(), n)
+        .referrers(
+            repo,
+            subject,
+            &artifact_types,
+            ReferrerOrder::Digest,
+            last.as_ref(),
+            n,
+        )
         .await?;
     let index = json!({
         "schemaVersion": 2,
@@ -102,14 +149,34 @@ pub async fn list(
             headers,
             &path,
             &paging_params(n, &artifact_types, None),
-            next.as_str(),
+            ("last", next.digest.as_str()),
         );
     }
     Ok(response)
 }
 
-/// Extensions announced by `_oci/ext/discover`.
-pub fn discover() -> Response {
+/// The documentation of the `_berth` extension, as Markdown.
+pub fn graph_doc() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        include_str!("referrers_graph.md"),
+    )
+        .into_response()
+}
+
+/// `scheme://host` as the client addressed the registry (`X-Forwarded-Proto` and
+/// `X-Forwarded-Host` from a proxy in front of it, else `Host`), so that links are absolute.
+fn base_url(headers: &http::HeaderMap) -> String {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = text("x-forwarded-proto").unwrap_or("http");
+    let host = text("x-forwarded-host")
+        .or_else(|| text(header::HOST.as_str()))
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}
+
+/// Extensions announced by `_oci/ext/discover`; every `url` is absolute.
+pub fn discover(headers: &http::HeaderMap) -> Response {
     let body = json!({
         "extensions": [
             {
@@ -120,7 +187,7 @@ pub fn discover() -> Response {
             },
             {
                 "name": "_berth",
-                "url": "README.md#referrers-graph",
+                "url": format!("{}{GRAPH_DOC_PATH}", base_url(headers)),
                 "description": "The whole referrers graph of a manifest in one request, to ?depth= levels",
                 "endpoints": ["_berth/referrers-graph"],
             },
@@ -129,7 +196,8 @@ pub fn discover() -> Response {
     axum::Json(body).into_response()
 }
 
-/// The ORAS referrers APIs: `{"referrers": [...]}` with the same filters and paging.
+/// The ORAS referrers APIs: `{"referrers": [...]}` with the same filters, newest first by
+/// `io.cncf.oras.artifact.created` (undated ones last, ties by digest), paged by `nextToken`.
 pub async fn list_oras(
     registry: &Registry,
     repo: &RepoName,
@@ -144,13 +212,17 @@ pub async fn list_oras(
             .parse()
             .map_err(RegistryError::from)?,
     };
-    let ListingQuery {
-        artifact_types,
-        n,
-        last,
-    } = ListingQuery::parse(query)?;
+    let ListingQuery { artifact_types, n } = ListingQuery::parse(query)?;
+    let after = oras_cursor(query)?;
     let page = registry
-        .referrers(repo, &subject, &artifact_types, last.as_ref(), n)
+        .referrers(
+            repo,
+            &subject,
+            &artifact_types,
+            ReferrerOrder::NewestFirst,
+            after.as_ref(),
+            n,
+        )
         .await?;
     let body = json!({ "referrers": page.referrers.iter().map(descriptor).collect::<Vec<_>>() });
     let mut response = axum::Json(body).into_response();
@@ -159,7 +231,7 @@ pub async fn list_oras(
     if let Some(next) = page.next {
         let path = format!("/v2/{repo}/_oras/artifacts/referrers");
         let params = paging_params(n, &artifact_types, Some(&subject));
-        super::insert_next_link(headers, &path, &params, next.as_str());
+        super::insert_next_link(headers, &path, &params, ("nextToken", &oras_token(&next)));
     }
     Ok(response)
 }

@@ -138,7 +138,7 @@ async fn invalid_n_is_400() {
 async fn catalog_lists_repositories_in_order_with_pagination() {
     let app = TestApp::new().await;
     for repo in ["b", "a/x", "c/d/e", "a"] {
-        app.push_blob(repo, repo.as_bytes()).await;
+        app.push_image(repo, "v1", repo).await;
     }
     let reply = app.get("/v2/_catalog").await;
     reply.assert_status(StatusCode::OK);
@@ -189,4 +189,86 @@ async fn tags_and_catalog_answer_head_like_get_without_a_body() {
     }
     let reply = app.head("/v2/ghost/tags/list").await;
     reply.assert_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN");
+}
+
+#[tokio::test]
+async fn extension_urls_are_absolute_and_served() {
+    let app = TestApp::new().await;
+    for (headers, base) in [
+        (
+            vec![("host", "registry.example:5000")],
+            "http://registry.example:5000",
+        ),
+        (
+            vec![
+                ("host", "10.0.0.7:5000"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "registry.example"),
+            ],
+            "https://registry.example",
+        ),
+    ] {
+        let reply = app
+            .send(Method::GET, "/v2/_oci/ext/discover", &headers, Bytes::new())
+            .await;
+        reply.assert_status(StatusCode::OK);
+        let extensions = reply.json()["extensions"].clone();
+        for extension in extensions.as_array().unwrap() {
+            let url = extension["url"].as_str().unwrap();
+            assert!(
+                url.starts_with("https://") || url.starts_with("http://"),
+                "{url}"
+            );
+            if extension["name"] == "_berth" {
+                let path = url.strip_prefix(base).unwrap_or_else(|| panic!("{url}"));
+                let doc = app.get(path).await;
+                doc.assert_status(StatusCode::OK);
+                assert!(doc.header("content-type").starts_with("text/markdown"));
+                assert!(String::from_utf8_lossy(&doc.body).contains("_berth/referrers-graph"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_repository_whose_manifests_are_all_deleted_leaves_the_catalog() {
+    let app = TestApp::new().await;
+    let kept = app.push_image("kept", "v1", "k").await;
+    let gone = app.push_image("gone", "v1", "g").await;
+    assert_eq!(
+        app.get("/v2/_catalog").await.json(),
+        json!({"repositories": ["gone", "kept"]})
+    );
+    app.delete_manifest("gone", gone.digest.as_str()).await;
+    assert_eq!(
+        app.get("/v2/_catalog").await.json(),
+        json!({"repositories": ["kept"]})
+    );
+    app.assert_image_intact("kept", "v1", &kept).await;
+}
+
+#[tokio::test]
+async fn a_name_invalid_error_says_what_is_wrong() {
+    let app = TestApp::new().await;
+    for (uri, reason) in [
+        (
+            "/v2/Demo/UPPER/tags/list",
+            "\\\"Demo\\\" contains upper-case letters",
+        ),
+        ("/v2/a__-b/tags/list", "one separator at a time"),
+        ("/v2/a%20b/tags/list", "contains the character"),
+    ] {
+        let reply = app.get(uri).await;
+        reply.assert_error(StatusCode::BAD_REQUEST, "NAME_INVALID");
+        let message = reply.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let reason = reason.replace("\\\"", "\"");
+        assert!(message.contains(&reason), "{uri}: {message}");
+        assert!(
+            message.contains("lower-case letters and digits"),
+            "{message}"
+        );
+    }
 }

@@ -4,6 +4,8 @@
 //! `TestApp::send` checks what every response must carry: the API version header, and for
 //! every error the JSON error body with its content type.
 
+mod artifacts;
+mod conditional;
 mod discovery;
 mod errors;
 mod management;

@@ -145,9 +145,45 @@ async fn nothing_refers_to_a_digest_gives_an_empty_index_and_bad_digests_are_400
     app.get("/v2/app/referrers/sha256:nothex")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
-    app.get(&format!("/v2/never/pushed/referrers/{unknown}"))
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN");
+}
+
+/// "If the registry supports the referrers API, the registry MUST NOT return a 404 Not Found
+/// to a referrers API request": not even for a repository that does not exist.
+#[tokio::test]
+async fn every_referrers_endpoint_answers_an_unknown_repository_with_an_empty_list() {
+    let app = TestApp::new().await;
+    let unknown = Digest::sha256_of(b"nobody");
+    let oci = app
+        .get(&format!("/v2/never/pushed/referrers/{unknown}"))
+        .await;
+    oci.assert_status(StatusCode::OK);
+    assert_eq!(oci.header("content-type"), OCI_INDEX);
+    assert_eq!(
+        oci.json(),
+        json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})
+    );
+    let filtered = app
+        .get(&format!(
+            "/v2/never/pushed/referrers/{unknown}?artifactType=a%2Fb"
+        ))
+        .await;
+    assert_eq!(filtered.json()["manifests"], json!([]));
+    for uri in [
+        format!("/v2/never/pushed/_oras/artifacts/referrers?digest={unknown}"),
+        format!("/oras/artifacts/v1/never/pushed/manifests/{unknown}/referrers"),
+    ] {
+        let oras = app.get(&uri).await;
+        oras.assert_status(StatusCode::OK);
+        assert_eq!(oras.json(), json!({"referrers": []}), "{uri}");
+        assert_eq!(oras.header("oras-api-version"), "oras/1.0");
+    }
+    let graph = app
+        .get(&format!(
+            "/v2/never/pushed/_berth/referrers-graph/{unknown}"
+        ))
+        .await;
+    graph.assert_status(StatusCode::OK);
+    assert_eq!(graph.json()["referrers"], json!([]));
 }
 
 #[tokio::test]

@@ -24,7 +24,10 @@ use sqlx::{Connection, Row, SqliteConnection};
 use self::writer::Writer;
 
 use crate::error::{MetadataError, Result};
-use crate::model::{ManifestGraph, NewManifest, Referrer, StoredManifest, UploadRecord};
+use crate::model::{
+    ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
+    StoredManifest, UploadRecord,
+};
 use crate::store::MetadataStore;
 
 /// Metadata in one SQLite database file.
@@ -85,7 +88,9 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn list_repositories(&self, after: Option<&str>, limit: u32) -> Result<Vec<RepoName>> {
         let rows = sqlx::query(
-            "SELECT name FROM repositories WHERE (?1 IS NULL OR name > ?1) ORDER BY name LIMIT ?2",
+            "SELECT name FROM repositories r WHERE (?1 IS NULL OR name > ?1)
+               AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo = r.name)
+             ORDER BY name LIMIT ?2",
         )
         .bind(after)
         .bind(limit)
@@ -145,10 +150,14 @@ impl MetadataStore for SqliteMetadataStore {
         repo: &RepoName,
         manifest: &NewManifest,
         tags: &[Tag],
+        precondition: Option<&Precondition>,
     ) -> Result<()> {
         let (repo, manifest, tags) = (repo.clone(), manifest.clone(), tags.to_vec());
+        let precondition = precondition.cloned();
         self.writer
-            .run(move |conn| writes::put_manifest(conn, &repo, &manifest, &tags))
+            .run(move |conn| {
+                writes::put_manifest(conn, &repo, &manifest, &tags, precondition.as_ref())
+            })
             .await
     }
 
@@ -165,10 +174,21 @@ impl MetadataStore for SqliteMetadataStore {
         repo: &RepoName,
         subject: &Digest,
         artifact_types: &[String],
-        after: Option<&Digest>,
+        order: ReferrerOrder,
+        after: Option<&ReferrerCursor>,
         limit: u32,
     ) -> Result<Vec<Referrer>> {
-        manifests::referrers(&self.reader, repo, subject, artifact_types, after, limit).await
+        let listing = manifests::ReferrersListing {
+            repo,
+            subject,
+            artifact_types,
+            after,
+            limit,
+        };
+        match order {
+            ReferrerOrder::Digest => listing.by_digest(&self.reader).await,
+            ReferrerOrder::NewestFirst => listing.newest_first(&self.reader).await,
+        }
     }
 
     async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> Result<Option<StoredManifest>> {
@@ -202,17 +222,29 @@ impl MetadataStore for SqliteMetadataStore {
         serde_json::from_str(&names).map_err(|e| MetadataError::Corrupt(format!("tag list: {e}")))
     }
 
-    async fn delete_tag(&self, repo: &RepoName, tag: &Tag) -> Result<bool> {
-        let (repo, tag) = (repo.clone(), tag.clone());
+    async fn delete_tag(
+        &self,
+        repo: &RepoName,
+        tag: &Tag,
+        precondition: Option<&Precondition>,
+    ) -> Result<bool> {
+        let (repo, tag, precondition) = (repo.clone(), tag.clone(), precondition.cloned());
         self.writer
-            .run(move |conn| writes::delete_tag(conn, &repo, &tag))
+            .run(move |conn| writes::delete_tag(conn, &repo, &tag, precondition.as_ref()))
             .await
     }
 
-    async fn delete_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
-        let (repo, digest) = (repo.clone(), digest.clone());
+    async fn delete_manifest(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        precondition: Option<&Precondition>,
+    ) -> Result<bool> {
+        let (repo, digest, precondition) = (repo.clone(), digest.clone(), precondition.cloned());
         self.writer
-            .run(move |conn| writes::delete_manifest(conn, &repo, &digest))
+            .run(move |conn| {
+                writes::delete_manifest_if(conn, &repo, &digest, precondition.as_ref())
+            })
             .await
     }
 
@@ -307,139 +339,4 @@ impl MetadataStore for SqliteMetadataStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn sqlite_store_passes_the_shared_suite() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetadataStore::open(&dir.path().join("meta.db"))
-            .await
-            .unwrap();
-        crate::suite::run_all(&store).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_write_in_a_batch_leaves_the_others_committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = std::sync::Arc::new(
-            SqliteMetadataStore::open(&dir.path().join("meta.db"))
-                .await
-                .unwrap(),
-        );
-        let repo: RepoName = "batch".parse().unwrap();
-        let present = Digest::sha256_of(b"present");
-        store.link_blob(&repo, &present, 7).await.unwrap();
-        let writes = (0..64).map(|i| {
-            let (store, repo) = (store.clone(), repo.clone());
-            let blob = if i % 2 == 0 {
-                present.clone()
-            } else {
-                Digest::sha256_of(format!("absent {i}").as_bytes())
-            };
-            tokio::spawn(async move {
-                let body = format!("{{\"n\":{i}}}");
-                let manifest = NewManifest {
-                    digest: Digest::sha256_of(body.as_bytes()),
-                    media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-                    body: bytes::Bytes::from(body),
-                    artifact_type: None,
-                    subject: None,
-                    annotations_json: None,
-                    blobs: vec![blob],
-                    children: vec![],
-                };
-                let tag: Tag = format!("t{i}").parse().unwrap();
-                (i, store.put_manifest(&repo, &manifest, &[tag]).await)
-            })
-        });
-        for write in futures::future::join_all(writes).await {
-            let (i, result) = write.unwrap();
-            assert_eq!(result.is_ok(), i % 2 == 0, "write {i}: {result:?}");
-        }
-        let tags = store.list_tags(&repo, None, 100).await.unwrap();
-        assert_eq!(tags.len(), 32);
-        assert!(tags.iter().all(|t| t[1..].parse::<u32>().unwrap() % 2 == 0));
-    }
-
-    #[tokio::test]
-    async fn reopening_keeps_committed_state() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("meta.db");
-        let repo: RepoName = "a/b".parse().unwrap();
-        let digest = Digest::sha256_of(b"x");
-        {
-            let store = SqliteMetadataStore::open(&path).await.unwrap();
-            store.link_blob(&repo, &digest, 1).await.unwrap();
-        }
-        let store = SqliteMetadataStore::open(&path).await.unwrap();
-        assert_eq!(
-            store.linked_blob_size(&repo, &digest).await.unwrap(),
-            Some(1)
-        );
-    }
-
-    /// A database written before migrations 0003 and 0004 gains reference counts and orphan
-    /// times that match its content.
-    #[tokio::test]
-    async fn upgrading_backfills_reference_counts_and_orphan_times() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("meta.db");
-        let upgraded_from = now_millis() - 1_000;
-        let repo: RepoName = "old/app".parse().unwrap();
-        let layer = Digest::sha256_of(b"layer");
-        let (first, second) = (Digest::sha256_of(b"first"), Digest::sha256_of(b"second"));
-        let (signature, gone) = (Digest::sha256_of(b"sig"), Digest::sha256_of(b"deleted"));
-        {
-            let options = SqliteConnectOptions::new()
-                .filename(&path)
-                .create_if_missing(true);
-            let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
-            let mut before = sqlx::migrate!("./migrations/sqlite");
-            before.migrations = before
-                .migrations
-                .iter()
-                .filter(|m| m.version < 3)
-                .cloned()
-                .collect::<Vec<_>>()
-                .into();
-            before.run(&mut conn).await.unwrap();
-            let (r, l) = (repo.as_str(), layer.as_str());
-            let statements = [
-                format!("INSERT INTO repositories VALUES ('{r}', 0)"),
-                format!("INSERT INTO blobs VALUES ('{l}', 5, 0)"),
-                format!("INSERT INTO repository_blobs VALUES ('{r}', '{l}', 0)"),
-                format!("INSERT INTO manifests VALUES ('{r}', '{first}', 'm', 1, x'00', NULL, NULL, NULL, 0)"),
-                format!("INSERT INTO manifests VALUES ('{r}', '{second}', 'm', 1, x'00', NULL, NULL, NULL, 0)"),
-                format!("INSERT INTO manifests VALUES ('{r}', '{signature}', 'm', 1, x'00', NULL, '{gone}', NULL, 0)"),
-                format!("INSERT INTO manifest_blobs VALUES ('{r}', '{first}', '{l}')"),
-                format!("INSERT INTO manifest_blobs VALUES ('{r}', '{second}', '{l}')"),
-                format!("INSERT INTO referrers VALUES ('{r}', '{gone}', '{signature}', 'm', 1, NULL, NULL)"),
-            ];
-            for statement in statements {
-                sqlx::query(&statement).execute(&mut conn).await.unwrap();
-            }
-            conn.close().await.unwrap();
-        }
-        let store = SqliteMetadataStore::open(&path).await.unwrap();
-        let graph = store.manifest_graph(&repo).await.unwrap();
-        let orphaned_at = graph
-            .manifests
-            .iter()
-            .find(|m| m.digest == signature)
-            .and_then(|m| m.subject_deleted_at);
-        assert!(
-            orphaned_at.is_some_and(|at| at >= upgraded_from),
-            "an orphan's delay starts at the upgrade: {orphaned_at:?}"
-        );
-        let unreferenced = || async { store.unreferenced_links(i64::MAX).await.unwrap() };
-        assert!(unreferenced().await.is_empty());
-        assert!(store.delete_manifest(&repo, &first).await.unwrap());
-        assert!(
-            unreferenced().await.is_empty(),
-            "the second manifest still counts"
-        );
-        assert!(store.delete_manifest(&repo, &second).await.unwrap());
-        assert_eq!(unreferenced().await, vec![(repo, layer)]);
-    }
-}
+mod tests;

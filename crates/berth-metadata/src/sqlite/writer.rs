@@ -6,9 +6,9 @@
 //! on disk. Jobs run synchronously on the thread, so a statement costs microseconds instead of
 //! a round trip to an async driver.
 //!
-//! A job may refuse (`MissingBlob`, `MissingChild`) only before it writes anything, so a
-//! refusal needs no rollback and the rest of the batch commits. Any other failure rolls the
-//! whole batch back and every job in it fails.
+//! A job may refuse (`MissingBlob`, `MissingChild`, `MissingSubject`, `PreconditionFailed`)
+//! only before it writes anything, so a refusal needs no rollback and the rest of the batch
+//! commits. Any other failure rolls the whole batch back and every job in it fails.
 
 use std::path::Path;
 use std::time::Duration;
@@ -45,7 +45,11 @@ where
         let result = work(conn);
         let batch_intact = matches!(
             result,
-            Ok(_) | Err(MetadataError::MissingBlob(_) | MetadataError::MissingChild(_))
+            Ok(_)
+                | Err(MetadataError::MissingBlob(_)
+                    | MetadataError::MissingChild(_)
+                    | MetadataError::MissingSubject(_)
+                    | MetadataError::PreconditionFailed(_))
         );
         self.result = Some(result);
         batch_intact

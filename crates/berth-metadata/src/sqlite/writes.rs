@@ -1,14 +1,14 @@
 //! Every write of the SQLite backend, run by the writer thread inside a batch transaction.
 //!
-//! A function may refuse (`MissingBlob`, `MissingChild`) only before it writes anything; see
-//! `writer` for why.
+//! A function may refuse (`MissingBlob`, `MissingChild`, `MissingSubject`,
+//! `PreconditionFailed`) only before it writes anything; see `writer` for why.
 
-use berth_oci::{Digest, RepoName, Tag, UploadId};
+use berth_oci::{Digest, Reference, RepoName, Tag, UploadId};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{now_millis, parse_column};
 use crate::error::{MetadataError, Result};
-use crate::model::{NewManifest, UploadRecord};
+use crate::model::{CurrentState, NewManifest, Precondition, UploadRecord};
 
 /// JSON array of digests or tags, so that one statement handles a whole list (`json_each`).
 fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
@@ -45,15 +45,64 @@ pub fn unlink_blob(conn: &Connection, repo: &RepoName, digest: &Digest) -> Resul
     Ok(deleted > 0)
 }
 
+/// Refuses with `PreconditionFailed` unless `precondition` holds for its target as this
+/// transaction sees it.
+fn check_precondition(
+    conn: &Connection,
+    repo: &RepoName,
+    precondition: Option<&Precondition>,
+) -> Result<()> {
+    let Some(precondition) = precondition else {
+        return Ok(());
+    };
+    let current: Option<(String, i64)> = match &precondition.target {
+        Reference::Tag(tag) => conn
+            .prepare_cached("SELECT digest, updated_at FROM tags WHERE repo = ?1 AND name = ?2")?
+            .query_row(params![repo.as_str(), tag.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?,
+        Reference::Digest(digest) => conn
+            .prepare_cached(
+                "SELECT digest, pushed_at FROM manifests WHERE repo = ?1 AND digest = ?2",
+            )?
+            .query_row(params![repo.as_str(), digest.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?,
+    };
+    let current = current
+        .map(|(digest, at)| Ok::<_, MetadataError>((parse_column::<Digest>(&digest)?, at)))
+        .transpose()?;
+    let state = current.as_ref().map(|(digest, modified_at)| CurrentState {
+        digest,
+        modified_at: *modified_at,
+    });
+    if precondition.holds_for(state) {
+        Ok(())
+    } else {
+        Err(MetadataError::PreconditionFailed(
+            precondition.target.to_string(),
+        ))
+    }
+}
+
 /// Stores a manifest with its edges and tags; validation runs before any write.
 pub fn put_manifest(
     conn: &Connection,
     repo: &RepoName,
     manifest: &NewManifest,
     tags: &[Tag],
+    precondition: Option<&Precondition>,
 ) -> Result<()> {
+    check_precondition(conn, repo, precondition)?;
     let blobs = json_list(manifest.blobs.iter().map(Digest::as_str));
     let children = json_list(manifest.children.iter().map(Digest::as_str));
+    let required_subject = manifest
+        .subject
+        .as_ref()
+        .filter(|_| manifest.subject_must_exist)
+        .map(Digest::as_str);
     let missing: Option<(String, String)> = conn
         .prepare_cached(
             "SELECT 'blob', j.value FROM json_each(?2) j WHERE NOT EXISTS
@@ -61,16 +110,21 @@ pub fn put_manifest(
              UNION ALL
              SELECT 'child', j.value FROM json_each(?3) j WHERE NOT EXISTS
                (SELECT 1 FROM manifests m WHERE m.repo = ?1 AND m.digest = j.value)
+             UNION ALL
+             SELECT 'subject', ?4 WHERE ?4 IS NOT NULL AND NOT EXISTS
+               (SELECT 1 FROM manifests m WHERE m.repo = ?1 AND m.digest = ?4)
              LIMIT 1",
         )?
-        .query_row(params![repo.as_str(), blobs, children], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
+        .query_row(
+            params![repo.as_str(), blobs, children, required_subject],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
         .optional()?;
     if let Some((kind, digest)) = missing {
         let digest = parse_column(&digest)?;
         return Err(match kind.as_str() {
             "blob" => MetadataError::MissingBlob(digest),
+            "subject" => MetadataError::MissingSubject(digest),
             _ => MetadataError::MissingChild(digest),
         });
     }
@@ -116,8 +170,8 @@ pub fn put_manifest(
     if let (true, Some(subject)) = (inserted, &manifest.subject) {
         conn.prepare_cached(
             "INSERT OR IGNORE INTO referrers
-               (repo, subject, referrer, media_type, size, artifact_type, annotations)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+               (repo, subject, referrer, media_type, size, artifact_type, annotations, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![
             repo.as_str(),
@@ -127,6 +181,7 @@ pub fn put_manifest(
             manifest.body.len() as i64,
             manifest.artifact_type,
             manifest.annotations_json,
+            manifest.created_at,
         ])?;
     }
     if !tags.is_empty() {
@@ -144,6 +199,18 @@ pub fn put_manifest(
         ])?;
     }
     Ok(())
+}
+
+/// Removes a manifest with its tags and the edges it owns, and marks its referrers orphaned,
+/// when `precondition` holds.
+pub fn delete_manifest_if(
+    conn: &Connection,
+    repo: &RepoName,
+    digest: &Digest,
+    precondition: Option<&Precondition>,
+) -> Result<bool> {
+    check_precondition(conn, repo, precondition)?;
+    delete_manifest(conn, repo, digest)
 }
 
 /// Removes a manifest with its tags and the edges it owns, and marks its referrers orphaned.
@@ -174,7 +241,13 @@ pub fn delete_manifest(conn: &Connection, repo: &RepoName, digest: &Digest) -> R
     Ok(deleted)
 }
 
-pub fn delete_tag(conn: &Connection, repo: &RepoName, tag: &Tag) -> Result<bool> {
+pub fn delete_tag(
+    conn: &Connection,
+    repo: &RepoName,
+    tag: &Tag,
+    precondition: Option<&Precondition>,
+) -> Result<bool> {
+    check_precondition(conn, repo, precondition)?;
     let deleted = conn
         .prepare_cached("DELETE FROM tags WHERE repo = ?1 AND name = ?2")?
         .execute(params![repo.as_str(), tag.as_str()])?;

@@ -97,6 +97,73 @@ fn parses_legacy_artifact_manifests_with_subject() {
 }
 
 #[test]
+fn an_rc2_artifact_manifest_may_omit_artifact_type() {
+    let body = br#"{"mediaType":"application/vnd.oci.artifact.manifest.v1+json","blobs":[]}"#;
+    let m = ParsedManifest::parse(body, None).unwrap();
+    assert_eq!(m.kind, ManifestKind::OciArtifact);
+    assert_eq!(
+        m.referrer_artifact_type(),
+        None,
+        "no config to fall back on"
+    );
+    let empty_type =
+        br#"{"mediaType":"application/vnd.oci.artifact.manifest.v1+json","artifactType":""}"#;
+    assert_eq!(
+        ParsedManifest::parse(empty_type, None)
+            .unwrap()
+            .referrer_artifact_type(),
+        None
+    );
+}
+
+#[test]
+fn only_oras_artifact_manifests_need_their_subject_present() {
+    let subject = r#"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":1}"#;
+    let oras = format!(
+        r#"{{"mediaType":"{}","artifactType":"a/b","subject":{subject}}}"#,
+        media_type::ORAS_ARTIFACT_MANIFEST
+    );
+    let rc2 = format!(
+        r#"{{"mediaType":"{}","artifactType":"a/b","subject":{subject}}}"#,
+        media_type::OCI_ARTIFACT_MANIFEST
+    );
+    let image = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{}","config":{subject},"layers":[],"subject":{subject}}}"#,
+        media_type::OCI_MANIFEST
+    );
+    let parse = |b: &str| ParsedManifest::parse(b.as_bytes(), None).unwrap();
+    assert!(parse(&oras).requires_present_subject());
+    assert!(!parse(&rc2).requires_present_subject());
+    assert!(!parse(&image).requires_present_subject());
+    let without = format!(
+        r#"{{"mediaType":"{}","artifactType":"a/b"}}"#,
+        media_type::ORAS_ARTIFACT_MANIFEST
+    );
+    assert!(!parse(&without).requires_present_subject());
+}
+
+#[test]
+fn the_oras_creation_time_is_read_from_its_annotation() {
+    let with = |created: &str| {
+        let body = format!(
+            r#"{{"mediaType":"{}","artifactType":"a/b","annotations":{{"{ORAS_CREATED_ANNOTATION}":"{created}"}}}}"#,
+            media_type::ORAS_ARTIFACT_MANIFEST
+        );
+        ParsedManifest::parse(body.as_bytes(), None)
+            .unwrap()
+            .oras_created_millis()
+    };
+    assert_eq!(with("1970-01-01T00:00:01Z"), Some(1_000));
+    assert_eq!(with("1970-01-01T01:00:01.5+01:00"), Some(1_500));
+    assert_eq!(with("yesterday"), None);
+    let oras = ParsedManifest::parse(&fixture("oras-artifact-manifest.json"), None).unwrap();
+    assert_eq!(
+        oras.oras_created_millis().is_some(),
+        oras.annotations.contains_key(ORAS_CREATED_ANNOTATION)
+    );
+}
+
+#[test]
 fn content_type_parameters_are_ignored() {
     let ct = format!("{}; charset=utf-8", media_type::OCI_MANIFEST);
     assert!(ParsedManifest::parse(&fixture("oci-image-manifest.json"), Some(&ct)).is_ok());
@@ -145,7 +212,7 @@ fn rejects_invalid_manifests() {
         (br#"{"schemaVersion":2}"#, Some("application/octet-stream")),
         (br#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:abc","size":1}]}"#, None),
         (br#"{"schemaVersion":2,"manifests":[{"mediaType":"x","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":-1}]}"#, None),
-        (br#"{"mediaType":"application/vnd.oci.artifact.manifest.v1+json","blobs":[]}"#, None),
+        (br#"{"mediaType":"application/vnd.cncf.oras.artifact.manifest.v1+json","blobs":[]}"#, None),
     ];
     for (body, content_type) in cases {
         let result = ParsedManifest::parse(body, *content_type);

@@ -104,7 +104,14 @@ async fn a_subject_pushed_again_after_marking_keeps_its_referrers() {
     assert!(f.exists(&sig).await);
     let listed = f
         .registry
-        .referrers(&f.repo, &image, &[], None, None)
+        .referrers(
+            &f.repo,
+            &image,
+            &[],
+            berth_metadata::ReferrerOrder::Digest,
+            None,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(listed.referrers.len(), 1);

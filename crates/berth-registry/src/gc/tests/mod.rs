@@ -105,6 +105,7 @@ impl Fixture {
         let target = ManifestTarget {
             reference,
             extra_tags: vec![],
+            precondition: None,
         };
         self.registry
             .put_manifest(repo, target, None, body)
@@ -126,7 +127,7 @@ impl Fixture {
 
     async fn delete(&self, repo: &RepoName, digest: &Digest) {
         self.registry
-            .delete_manifest(repo, &Reference::Digest(digest.clone()))
+            .delete_manifest(repo, &Reference::Digest(digest.clone()), None)
             .await
             .unwrap();
     }

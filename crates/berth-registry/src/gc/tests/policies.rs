@@ -145,7 +145,7 @@ async fn untagged_manifests_go_unless_an_index_or_a_subject_keeps_them() {
     assert!(!f.exists(&loose).await && !f.exists(&loose_sig).await);
     assert!(f.exists(&index).await && f.exists(&platform).await && f.exists(&platform_sig).await);
     f.registry
-        .delete_manifest(&f.repo, &Reference::Tag("multi".parse().unwrap()))
+        .delete_manifest(&f.repo, &Reference::Tag("multi".parse().unwrap()), None)
         .await
         .unwrap();
     let report = f

@@ -1,20 +1,23 @@
 //! The behavioural suite every `MetadataStore` backend must pass; backends call `run_all` from
 //! their own tests (SQLite here, PostgreSQL against a real server).
 
+mod conditions;
+mod referrers;
+
 use berth_oci::{Digest, RepoName, Tag, UploadId};
 use bytes::Bytes;
 
 use crate::{MetadataError, MetadataStore, NewManifest, UploadRecord};
 
-fn repo(name: &str) -> RepoName {
+pub(crate) fn repo(name: &str) -> RepoName {
     name.parse().expect("valid name")
 }
 
-fn tag(name: &str) -> Tag {
+pub(crate) fn tag(name: &str) -> Tag {
     name.parse().expect("valid tag")
 }
 
-fn manifest(body: &str, blobs: Vec<Digest>, children: Vec<Digest>) -> NewManifest {
+pub(crate) fn manifest(body: &str, blobs: Vec<Digest>, children: Vec<Digest>) -> NewManifest {
     NewManifest {
         digest: Digest::sha256_of(body.as_bytes()),
         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
@@ -24,6 +27,8 @@ fn manifest(body: &str, blobs: Vec<Digest>, children: Vec<Digest>) -> NewManifes
         annotations_json: None,
         blobs,
         children,
+        subject_must_exist: false,
+        created_at: None,
     }
 }
 
@@ -36,7 +41,11 @@ pub async fn run_all(store: &dyn MetadataStore) {
     deleting_manifests_removes_their_tags(store).await;
     repositories_list_in_order(store).await;
     uploads_complete_into_links(store).await;
-    referrers_are_indexed_by_subject(store).await;
+    referrers::referrers_are_indexed_by_subject(store).await;
+    referrers::oras_order_is_newest_first_and_pages_stably(store).await;
+    referrers::a_required_subject_must_be_a_manifest_of_the_repository(store).await;
+    conditions::conditional_writes_test_their_target_in_the_transaction(store).await;
+    conditions::the_catalog_lists_only_repositories_holding_manifests(store).await;
     collection_reads_edges_references_and_orphans(store).await;
 }
 
@@ -63,7 +72,10 @@ async fn manifests_require_their_references(store: &dyn MetadataStore) {
     let r = repo("refs/app");
     let layer = Digest::sha256_of(b"layer");
     let m = manifest("{\"m\":1}", vec![layer.clone()], vec![]);
-    let err = store.put_manifest(&r, &m, &[tag("v1")]).await.unwrap_err();
+    let err = store
+        .put_manifest(&r, &m, &[tag("v1")], None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, MetadataError::MissingBlob(d) if d == layer));
     assert!(store
         .manifest_by_tag(&r, &tag("v1"))
@@ -71,23 +83,26 @@ async fn manifests_require_their_references(store: &dyn MetadataStore) {
         .unwrap()
         .is_none());
     store.link_blob(&r, &layer, 5).await.unwrap();
-    store.put_manifest(&r, &m, &[tag("v1")]).await.unwrap();
+    store
+        .put_manifest(&r, &m, &[tag("v1")], None)
+        .await
+        .unwrap();
     let missing_child = Digest::sha256_of(b"absent");
     let index = manifest(
         "{\"i\":1}",
         vec![],
         vec![m.digest.clone(), missing_child.clone()],
     );
-    let err = store.put_manifest(&r, &index, &[]).await.unwrap_err();
+    let err = store.put_manifest(&r, &index, &[], None).await.unwrap_err();
     assert!(matches!(err, MetadataError::MissingChild(d) if d == missing_child));
     let index = manifest("{\"i\":2}", vec![], vec![m.digest.clone()]);
     store
-        .put_manifest(&r, &index, &[tag("multi")])
+        .put_manifest(&r, &index, &[tag("multi")], None)
         .await
         .unwrap();
     let other = repo("refs/other");
     assert!(matches!(
-        store.put_manifest(&other, &m, &[]).await,
+        store.put_manifest(&other, &m, &[], None).await,
         Err(MetadataError::MissingBlob(_))
     ));
 }
@@ -97,7 +112,7 @@ async fn manifests_are_stored_byte_exact_with_tags(store: &dyn MetadataStore) {
     let body = "{ \"schemaVersion\" : 2,\n  \"weird\":  [1,2] }";
     let m = manifest(body, vec![], vec![]);
     store
-        .put_manifest(&r, &m, &[tag("a"), tag("b")])
+        .put_manifest(&r, &m, &[tag("a"), tag("b")], None)
         .await
         .unwrap();
     for t in ["a", "b"] {
@@ -115,7 +130,10 @@ async fn manifests_are_stored_byte_exact_with_tags(store: &dyn MetadataStore) {
         "application/vnd.oci.image.manifest.v1+json"
     );
     let moved = manifest("{\"moved\":true}", vec![], vec![]);
-    store.put_manifest(&r, &moved, &[tag("a")]).await.unwrap();
+    store
+        .put_manifest(&r, &moved, &[tag("a")], None)
+        .await
+        .unwrap();
     assert_eq!(
         store
             .manifest_by_tag(&r, &tag("a"))
@@ -125,7 +143,7 @@ async fn manifests_are_stored_byte_exact_with_tags(store: &dyn MetadataStore) {
             .digest,
         moved.digest
     );
-    store.put_manifest(&r, &m, &[]).await.unwrap();
+    store.put_manifest(&r, &m, &[], None).await.unwrap();
     assert_eq!(
         store
             .manifest_by_tag(&r, &tag("b"))
@@ -142,7 +160,7 @@ async fn tags_list_in_lexical_order_with_paging(store: &dyn MetadataStore) {
     let m = manifest("{\"tags\":1}", vec![], vec![]);
     let names = ["b", "A", "a", "C", "10", "1", "_x", "B"];
     let tags: Vec<Tag> = names.iter().map(|n| tag(n)).collect();
-    store.put_manifest(&r, &m, &tags).await.unwrap();
+    store.put_manifest(&r, &m, &tags, None).await.unwrap();
     let all = store.list_tags(&r, None, 100).await.unwrap();
     assert_eq!(
         all,
@@ -171,18 +189,18 @@ async fn deleting_manifests_removes_their_tags(store: &dyn MetadataStore) {
     let r = repo("deletes");
     let m = manifest("{\"del\":1}", vec![], vec![]);
     store
-        .put_manifest(&r, &m, &[tag("x"), tag("y")])
+        .put_manifest(&r, &m, &[tag("x"), tag("y")], None)
         .await
         .unwrap();
-    assert!(store.delete_tag(&r, &tag("x")).await.unwrap());
-    assert!(!store.delete_tag(&r, &tag("x")).await.unwrap());
+    assert!(store.delete_tag(&r, &tag("x"), None).await.unwrap());
+    assert!(!store.delete_tag(&r, &tag("x"), None).await.unwrap());
     assert!(store
         .manifest_by_digest(&r, &m.digest)
         .await
         .unwrap()
         .is_some());
-    assert!(store.delete_manifest(&r, &m.digest).await.unwrap());
-    assert!(!store.delete_manifest(&r, &m.digest).await.unwrap());
+    assert!(store.delete_manifest(&r, &m.digest, None).await.unwrap());
+    assert!(!store.delete_manifest(&r, &m.digest, None).await.unwrap());
     assert!(store
         .manifest_by_tag(&r, &tag("y"))
         .await
@@ -229,78 +247,6 @@ async fn uploads_complete_into_links(store: &dyn MetadataStore) {
     assert!(!store.delete_upload(&id).await.unwrap());
 }
 
-async fn referrers_are_indexed_by_subject(store: &dyn MetadataStore) {
-    let r = repo("referrers");
-    let subject = Digest::sha256_of(b"an image not pushed yet");
-    let mut pushed = Vec::new();
-    for (i, kind) in ["sig", "sbom", "sig", "scan"].iter().enumerate() {
-        let mut m = manifest(&format!("{{\"ref\":{i}}}"), vec![], vec![]);
-        m.subject = Some(subject.clone());
-        m.artifact_type = Some(format!("application/vnd.example.{kind}"));
-        m.annotations_json = Some(format!("{{\"n\":\"{i}\"}}"));
-        store.put_manifest(&r, &m, &[]).await.unwrap();
-        pushed.push(m.digest);
-    }
-    pushed.sort();
-    let all = store
-        .list_referrers(&r, &subject, &[], None, 100)
-        .await
-        .unwrap();
-    assert_eq!(
-        all.iter().map(|x| x.digest.clone()).collect::<Vec<_>>(),
-        pushed,
-        "ordered by digest"
-    );
-    assert!(all
-        .iter()
-        .all(|x| x.annotations_json.is_some() && x.size > 0));
-    let sigs = ["application/vnd.example.sig".to_owned()];
-    assert_eq!(
-        store
-            .list_referrers(&r, &subject, &sigs, None, 100)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
-    let two = [
-        "application/vnd.example.sig".to_owned(),
-        "application/vnd.example.scan".to_owned(),
-    ];
-    assert_eq!(
-        store
-            .list_referrers(&r, &subject, &two, None, 100)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
-    let first = store
-        .list_referrers(&r, &subject, &[], None, 3)
-        .await
-        .unwrap();
-    let rest = store
-        .list_referrers(&r, &subject, &[], Some(&first[2].digest), 3)
-        .await
-        .unwrap();
-    assert_eq!(first.len() + rest.len(), 4);
-    assert!(store.delete_manifest(&r, &pushed[0]).await.unwrap());
-    assert_eq!(
-        store
-            .list_referrers(&r, &subject, &[], None, 100)
-            .await
-            .unwrap()
-            .len(),
-        3
-    );
-    let other = Digest::sha256_of(b"nothing refers to this");
-    assert!(store
-        .list_referrers(&r, &other, &[], None, 100)
-        .await
-        .unwrap()
-        .is_empty());
-}
-
 async fn collection_reads_edges_references_and_orphans(store: &dyn MetadataStore) {
     let r = repo("collect/app");
     let shared = Digest::sha256_of(b"shared layer");
@@ -313,20 +259,23 @@ async fn collection_reads_edges_references_and_orphans(store: &dyn MetadataStore
         vec![],
     );
     let second = manifest("{\"c\":2}", vec![shared.clone()], vec![]);
-    store.put_manifest(&r, &first, &[tag("v1")]).await.unwrap();
-    store.put_manifest(&r, &second, &[]).await.unwrap();
+    store
+        .put_manifest(&r, &first, &[tag("v1")], None)
+        .await
+        .unwrap();
+    store.put_manifest(&r, &second, &[], None).await.unwrap();
     let index = manifest(
         "{\"c\":3}",
         vec![],
         vec![first.digest.clone(), second.digest.clone()],
     );
     store
-        .put_manifest(&r, &index, &[tag("multi")])
+        .put_manifest(&r, &index, &[tag("multi")], None)
         .await
         .unwrap();
     let mut sig = manifest("{\"c\":4}", vec![], vec![]);
     sig.subject = Some(second.digest.clone());
-    store.put_manifest(&r, &sig, &[]).await.unwrap();
+    store.put_manifest(&r, &sig, &[], None).await.unwrap();
 
     let graph = store.manifest_graph(&r).await.unwrap();
     let mut digests: Vec<_> = graph.manifests.iter().map(|m| m.digest.clone()).collect();
@@ -369,8 +318,14 @@ async fn collection_reads_edges_references_and_orphans(store: &dyn MetadataStore
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    assert!(store.delete_manifest(&r, &index.digest).await.unwrap());
-    assert!(store.delete_manifest(&r, &second.digest).await.unwrap());
+    assert!(store
+        .delete_manifest(&r, &index.digest, None)
+        .await
+        .unwrap());
+    assert!(store
+        .delete_manifest(&r, &second.digest, None)
+        .await
+        .unwrap());
     let orphaned_at = sig_node(&store.manifest_graph(&r).await.unwrap()).subject_deleted_at;
     assert!(
         orphaned_at.is_some_and(|at| at >= before_delete),
@@ -380,7 +335,10 @@ async fn collection_reads_edges_references_and_orphans(store: &dyn MetadataStore
         unreferenced().await.is_empty(),
         "the first manifest still references both layers"
     );
-    assert!(store.delete_manifest(&r, &first.digest).await.unwrap());
+    assert!(store
+        .delete_manifest(&r, &first.digest, None)
+        .await
+        .unwrap());
     let mut both = vec![shared.clone(), only_first.clone()];
     both.sort();
     assert_eq!(unreferenced().await, both);
@@ -393,9 +351,12 @@ async fn collection_reads_edges_references_and_orphans(store: &dyn MetadataStore
         .await
         .unwrap()
         .contains(&(shared.clone(), 6)));
-    store.put_manifest(&r, &second, &[]).await.unwrap_err();
+    store
+        .put_manifest(&r, &second, &[], None)
+        .await
+        .unwrap_err();
     store.link_blob(&r, &shared, 6).await.unwrap();
-    store.put_manifest(&r, &second, &[]).await.unwrap();
+    store.put_manifest(&r, &second, &[], None).await.unwrap();
     assert!(
         !store
             .unlink_unreferenced(&r, &shared, i64::MAX)

@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# Runs every Berth test. Installs what the tests need when it is missing (Debian packages),
-# so that a fresh Debian machine with a Rust toolchain passes with this one command.
+# Runs every Berth test. Installs what the tests need when it is missing (Debian packages, and
+# the Python packages into a virtual environment of their own), so that a fresh Debian machine
+# with a Rust toolchain passes with this one command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+apt_install() {
+    echo "installing $*"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
+}
+
 need_packages=()
 command -v skopeo >/dev/null 2>&1 || need_packages+=(skopeo)
-# The referrers tests drive Berth with the ORAS Python SDK (PyPI package `oras`).
-if ! command -v python3 >/dev/null 2>&1; then
-    need_packages+=(python3 python3-pip)
-elif ! python3 -m pip --version >/dev/null 2>&1; then
-    need_packages+=(python3-pip)
+command -v python3 >/dev/null 2>&1 || need_packages+=(python3)
+# Debian's python3 creates virtual environments only with python3-venv (ensurepip).
+if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
+    need_packages+=(python3-venv)
 fi
 if [ ${#need_packages[@]} -gt 0 ]; then
-    echo "installing ${need_packages[*]}"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_packages[@]}"
+    apt_install "${need_packages[@]}"
 fi
 
-if ! python3 -c "import oras" >/dev/null 2>&1; then
-    echo "installing the oras Python package"
-    # A Debian system Python refuses (PEP 668) unless told to break system packages.
-    python3 -m pip install --quiet oras ||
-        python3 -m pip install --quiet --break-system-packages oras
+# The referrers and interoperability tests drive Berth with the ORAS Python SDK (PyPI `oras`),
+# installed into a virtual environment under target/ rather than into the system's Python.
+venv="$(realpath -m "${CARGO_TARGET_DIR:-target}/python-venv")"
+if ! "$venv/bin/python3" -c "import oras" >/dev/null 2>&1; then
+    echo "installing the oras Python package into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check oras
 fi
+# Tests run `python3`; this one has the packages.
+export PATH="$venv/bin:$PATH"
 
 cargo test --workspace --all-targets

@@ -198,14 +198,14 @@ fn require_python_oras() -> String {
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "python3 cannot be run ({e}); these tests need Python 3 with the `oras` package \
-                 (`python3 -m pip install oras`, which scripts/test.sh does)"
+                "python3 cannot be run ({e}); these tests need Python 3 with the `oras` package: \
+                 run ./scripts/test.sh, which installs it into target/python-venv"
             )
         });
     assert!(
         output.status.success(),
-        "python3 cannot import the `oras` package; install it with `python3 -m pip install oras` \
-         (scripts/test.sh does): {}",
+        "python3 cannot import the `oras` package: run ./scripts/test.sh, which installs it into \
+         target/python-venv and puts that first on PATH: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_owned()

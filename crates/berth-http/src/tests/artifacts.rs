@@ -230,3 +230,92 @@ async fn empty_artifact_type_values_are_not_filters() {
         .await;
     assert_eq!(oras.json()["referrers"].as_array().unwrap().len(), 2);
 }
+
+/// The ORAS artifact manifest's `blobs` "MUST NOT refer to another manifest": a manifest is
+/// not a blob of the repository, so such a push is refused and stores nothing.
+#[tokio::test]
+async fn an_oras_artifact_cannot_list_a_manifest_among_its_blobs() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "closure").await;
+    let mut body: Value = serde_json::from_slice(&artifact_manifest(
+        ORAS_MANIFEST,
+        Some("application/vnd.example.sig"),
+        subject_of(&image.digest, image.body.len()),
+        json!({}),
+    ))
+    .unwrap();
+    body["blobs"] = json!([subject_of(&image.digest, image.body.len())]);
+    let body = serde_json::to_vec(&body).unwrap();
+    put_by_digest(&app, ORAS_MANIFEST, &body)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN");
+    app.assert_manifest_unknown("app", Digest::sha256_of(&body).as_str())
+        .await;
+}
+
+/// The ORAS listing "MUST include these references even if the given manifest does not
+/// exist": OCI manifests may refer to a subject not pushed yet.
+#[tokio::test]
+async fn the_oras_listing_includes_referrers_of_an_absent_subject() {
+    let app = TestApp::new().await;
+    let config = app.push_blob("app", b"{}").await;
+    let absent = Digest::sha256_of(b"pushed later");
+    let mut manifest: Value = serde_json::from_slice(&image_manifest(&config, &[])).unwrap();
+    manifest["subject"] = subject_of(&absent, 1);
+    let body = serde_json::to_vec(&manifest).unwrap();
+    let digest = put_by_digest(&app, OCI_MANIFEST, &body)
+        .await
+        .assert_manifest_created("app", &body);
+    let oras = app
+        .get(&format!(
+            "/v2/app/_oras/artifacts/referrers?digest={absent}"
+        ))
+        .await;
+    assert_eq!(oras.json()["referrers"][0]["digest"], digest.as_str());
+}
+
+/// "If the artifactType is empty or missing in the image manifest, the value of artifactType
+/// MUST be set to the config descriptor mediaType value. If the artifactType is empty or
+/// missing in an index, the artifactType MUST be omitted. The descriptors MUST include
+/// annotations from the image manifest or index."
+#[tokio::test]
+async fn an_empty_artifact_type_is_a_missing_one() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "empty type").await;
+    let config = app.push_blob("app", b"{\"kind\":\"config\"}").await;
+    let subject = subject_of(&image.digest, image.body.len());
+    let mut manifest: Value = serde_json::from_slice(&image_manifest(&config, &[])).unwrap();
+    manifest["artifactType"] = json!("");
+    manifest["subject"] = subject.clone();
+    manifest["annotations"] = json!({"from": "manifest"});
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let manifest_digest = put_by_digest(&app, OCI_MANIFEST, &manifest)
+        .await
+        .assert_manifest_created("app", &manifest);
+    let mut index: Value =
+        serde_json::from_slice(&index_manifest(OCI_INDEX, OCI_MANIFEST, &[&image.digest])).unwrap();
+    index["artifactType"] = json!("");
+    index["subject"] = subject;
+    index["annotations"] = json!({"from": "index"});
+    let index = serde_json::to_vec(&index).unwrap();
+    let index_digest = put_by_digest(&app, OCI_INDEX, &index)
+        .await
+        .assert_manifest_created("app", &index);
+    let listed = app
+        .get(&format!("/v2/app/referrers/{}", image.digest))
+        .await;
+    let listed = listed.json()["manifests"].as_array().unwrap().clone();
+    let of = |digest: &Digest| {
+        listed
+            .iter()
+            .find(|d| d["digest"] == digest.as_str())
+            .unwrap_or_else(|| panic!("{digest} not listed: {listed:?}"))
+            .clone()
+    };
+    let from_manifest = of(&manifest_digest);
+    assert_eq!(from_manifest["artifactType"], OCI_CONFIG);
+    assert_eq!(from_manifest["annotations"], json!({"from": "manifest"}));
+    let from_index = of(&index_digest);
+    assert!(from_index.get("artifactType").is_none(), "{from_index}");
+    assert_eq!(from_index["annotations"], json!({"from": "index"}));
+}

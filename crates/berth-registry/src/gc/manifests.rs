@@ -75,7 +75,8 @@ impl Registry {
     }
 
     /// Deletes the tags and superseded referrers the matching rules expire, and removes them
-    /// from `graph` so that marking sees the repository as it now is.
+    /// from `graph` so that marking sees the repository as it now is: the referrers of a
+    /// superseded referrer are orphaned from now on, as the store records when it deletes it.
     /// Returns the superseded referrers deleted (or, in a dry run, that would be).
     async fn apply_retention(
         &self,
@@ -110,6 +111,14 @@ impl Registry {
                 report.manifests.push(CollectedManifest::new(repo, &digest));
                 report.manifests_deleted += 1;
                 graph.manifests.retain(|m| m.digest != digest);
+                let now = now_millis();
+                for orphan in graph
+                    .manifests
+                    .iter_mut()
+                    .filter(|m| m.subject.as_ref() == Some(&digest))
+                {
+                    orphan.subject_deleted_at = Some(now);
+                }
                 superseded.push(digest);
             }
         }

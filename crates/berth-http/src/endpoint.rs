@@ -37,9 +37,12 @@ pub enum Endpoint {
     },
     /// `/v2/<name>/_berth/referrers-graph/<digest>`: the referrers of referrers, to a depth
     ReferrersGraph { repo: RepoName, digest: Digest },
-    /// `/berth/v1/gc`: run a garbage collection (POST, `?dry_run=true` to only report), or read
-    /// the last one's report (GET)
+    /// `/berth/v1/gc`: run a garbage collection (POST, `?dry_run=true` to only report, policy
+    /// overrides as `grace`, `untagged`, `orphaned_referrers`), or read the last one's report
+    /// (GET)
     CollectGarbage,
+    /// `/berth/v1/status`: which server this is and which data it serves (GET)
+    Status,
 }
 
 /// Why a path names no endpoint.
@@ -66,6 +69,9 @@ impl Endpoint {
     pub fn parse(path: &str) -> Result<Endpoint, EndpointError> {
         if path == "/berth/v1/gc" {
             return Ok(Endpoint::CollectGarbage);
+        }
+        if path == "/berth/v1/status" {
+            return Ok(Endpoint::Status);
         }
         if let Some(rest) = path.strip_prefix("/oras/artifacts/v1/") {
             return Endpoint::parse_oras_v1(rest);
@@ -154,7 +160,8 @@ impl Endpoint {
             | Endpoint::Referrers { .. }
             | Endpoint::Discover
             | Endpoint::OrasReferrers { .. }
-            | Endpoint::ReferrersGraph { .. } => "GET, HEAD",
+            | Endpoint::ReferrersGraph { .. }
+            | Endpoint::Status => "GET, HEAD",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
             Endpoint::Uploads { .. } => "POST",
@@ -188,7 +195,8 @@ impl Endpoint {
             Endpoint::ApiVersion
             | Endpoint::Catalog
             | Endpoint::Discover
-            | Endpoint::CollectGarbage => None,
+            | Endpoint::CollectGarbage
+            | Endpoint::Status => None,
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {
                 Some((repo, Action::Push))
             }
@@ -261,6 +269,20 @@ mod tests {
             Endpoint::parse(&format!("/v2/a/blobs/{encoded}")),
             Ok(Endpoint::Blob { .. })
         ));
+    }
+
+    #[test]
+    fn parses_administration_endpoints() {
+        assert_eq!(
+            Endpoint::parse("/berth/v1/gc"),
+            Ok(Endpoint::CollectGarbage)
+        );
+        assert_eq!(Endpoint::parse("/berth/v1/status"), Ok(Endpoint::Status));
+        assert_eq!(Endpoint::Status.allowed_methods(), "GET, HEAD");
+        assert_eq!(
+            Endpoint::parse("/berth/v1/status/"),
+            Err(EndpointError::NotFound)
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod cli;
 mod gc;
+mod lock;
 mod serve;
 mod settings;
 

@@ -17,6 +17,7 @@ pub const LOCK_FILE: &str = "berth.lock";
 /// Who holds a data directory, as its lock file says (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
+    /// The owning process's id.
     pub pid: u32,
     /// `serve`, or `gc` for a collection run directly on the directory.
     pub command: String,
@@ -58,6 +59,7 @@ pub enum LockError {
     /// Another live process holds it; `None` when it has not written its name yet.
     #[error("{} is in use by {}", .dir.display(), describe(.owner))]
     Held { dir: PathBuf, owner: Option<Owner> },
+    /// The lock file could not be opened, locked or written.
     #[error("locking {}: {source}", .path.display())]
     Io { path: PathBuf, source: io::Error },
 }
@@ -113,6 +115,7 @@ impl DataDirLock {
         self.file.sync_data()
     }
 
+    /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -6,14 +6,18 @@ use serde::{Deserialize, Serialize};
 /// A tag a collection deleted (or would delete) by retention.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CollectedTag {
+    /// The repository's name.
     pub repository: String,
+    /// The tag's name.
     pub tag: String,
 }
 
 /// A manifest a collection deleted (or would delete).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CollectedManifest {
+    /// The repository's name.
     pub repository: String,
+    /// The manifest's digest, `algorithm:hex`.
     pub digest: String,
 }
 

@@ -45,9 +45,12 @@ pub enum Endpoint {
     /// `/berth/v1/extensions/referrers-graph`: the documentation of the `_berth` extension,
     /// which `_oci/ext/discover` links to
     ExtensionDoc,
-    /// `/berth/v1/gc`: run a garbage collection (POST, `?dry_run=true` to only report), or read
-    /// the last one's report (GET)
+    /// `/berth/v1/gc`: run a garbage collection (POST, `?dry_run=true` to only report, policy
+    /// overrides as `grace`, `untagged`, `orphaned_referrers`), or read the last one's report
+    /// (GET)
     CollectGarbage,
+    /// `/berth/v1/status`: which server this is and which data it serves (GET)
+    Status,
 }
 
 /// Why a path names no endpoint.
@@ -77,6 +80,9 @@ impl Endpoint {
         }
         if path == GRAPH_DOC_PATH {
             return Ok(Endpoint::ExtensionDoc);
+        }
+        if path == "/berth/v1/status" {
+            return Ok(Endpoint::Status);
         }
         if let Some(rest) = path.strip_prefix("/oras/artifacts/v1/") {
             return Endpoint::parse_oras_v1(rest);
@@ -170,7 +176,8 @@ impl Endpoint {
             | Endpoint::Discover
             | Endpoint::ExtensionDoc
             | Endpoint::OrasReferrers { .. }
-            | Endpoint::ReferrersGraph { .. } => "GET, HEAD",
+            | Endpoint::ReferrersGraph { .. }
+            | Endpoint::Status => "GET, HEAD",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
             Endpoint::Uploads { .. } => "POST",
@@ -205,7 +212,8 @@ impl Endpoint {
             | Endpoint::Catalog
             | Endpoint::Discover
             | Endpoint::ExtensionDoc
-            | Endpoint::CollectGarbage => None,
+            | Endpoint::CollectGarbage
+            | Endpoint::Status => None,
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {
                 Some((repo, Action::Push))
             }
@@ -278,6 +286,20 @@ mod tests {
             Endpoint::parse(&format!("/v2/a/blobs/{encoded}")),
             Ok(Endpoint::Blob { .. })
         ));
+    }
+
+    #[test]
+    fn parses_administration_endpoints() {
+        assert_eq!(
+            Endpoint::parse("/berth/v1/gc"),
+            Ok(Endpoint::CollectGarbage)
+        );
+        assert_eq!(Endpoint::parse("/berth/v1/status"), Ok(Endpoint::Status));
+        assert_eq!(Endpoint::Status.allowed_methods(), "GET, HEAD");
+        assert_eq!(
+            Endpoint::parse("/berth/v1/status/"),
+            Err(EndpointError::NotFound)
+        );
     }
 
     #[test]

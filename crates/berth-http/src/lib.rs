@@ -7,6 +7,9 @@ pub mod error;
 mod handlers;
 mod query;
 mod range;
+mod status;
+
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -16,23 +19,35 @@ use berth_registry::Registry;
 use http::HeaderValue;
 
 pub use error::ApiError;
+pub use status::ServerStatus;
 
 /// The header every response carries, which Docker clients check on `/v2/`.
 const API_VERSION: (&str, &str) = ("docker-distribution-api-version", "registry/2.0");
 
-/// The registry's HTTP router.
-pub fn router(registry: Registry) -> Router {
+/// What every request's handler can read: the registry, and what the server says about itself.
+#[derive(Clone)]
+struct AppState {
+    registry: Registry,
+    status: Arc<ServerStatus>,
+}
+
+/// The registry's HTTP router; `status` is what `GET /berth/v1/status` answers.
+pub fn router(registry: Registry, status: ServerStatus) -> Router {
+    let state = AppState {
+        registry,
+        status: Arc::new(status),
+    };
     Router::new()
         .route("/v2", any(dispatch))
         .route("/v2/", any(dispatch))
         .route("/v2/{*rest}", any(dispatch))
         .fallback(any(dispatch))
         .layer(axum::middleware::map_response(with_api_version))
-        .with_state(registry)
+        .with_state(state)
 }
 
-async fn dispatch(State(registry): State<Registry>, request: Request) -> Response {
-    match handlers::handle(&registry, request).await {
+async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    match handlers::handle(&state.registry, &state.status, request).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }

@@ -133,6 +133,28 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Blobs created before `before` that no repository links, with their sizes.
     async fn unlinked_blobs(&self, before: i64) -> Result<Vec<(Digest, u64)>>;
 
+    /// Blob links of `repo` linked before `before` (Unix ms) that only `manifests` (digests
+    /// in `repo`; absent ones and repeats are ignored) reference: the links
+    /// `unreferenced_links(before)` would add for `repo` once those manifests were deleted.
+    /// Links no manifest references already are not listed. Digests in lexical order. A dry
+    /// run reads this instead of deleting, so that it reports what a real run would unlink.
+    async fn links_unreferenced_without(
+        &self,
+        repo: &RepoName,
+        manifests: &[Digest],
+        before: i64,
+    ) -> Result<Vec<Digest>>;
+
+    /// Of the blobs `links` (repository, blob) name, those created before `before` (Unix ms)
+    /// that no repository links except through `links`, with their sizes in bytes, in digest
+    /// order: what `unlinked_blobs(before)` would add once `unlink_unreferenced` removed those
+    /// links. A dry run reads this instead of unlinking.
+    async fn blobs_unlinked_without(
+        &self,
+        links: &[(RepoName, Digest)],
+        before: i64,
+    ) -> Result<Vec<(Digest, u64)>>;
+
     /// Forgets a blob only if, in the same transaction, no repository links it; the caller
     /// then deletes its bytes.
     async fn forget_unlinked_blob(&self, digest: &Digest) -> Result<bool>;

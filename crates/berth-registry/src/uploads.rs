@@ -111,27 +111,50 @@ impl Registry {
     /// Removes sessions started more than `max_age` ago, and staged objects whose session is
     /// gone (left by a crash). Returns how many sessions and objects were removed.
     pub async fn expire_uploads(&self, max_age: std::time::Duration) -> Result<usize> {
-        let cutoff = now_millis() - max_age.as_millis() as i64;
+        let (sessions, orphans) = self.uploads_to_expire(max_age).await?;
         let mut removed = 0;
-        for record in self.meta.uploads_created_before(cutoff).await? {
-            let session = self.uploads.session(&record.id);
+        for id in sessions {
+            let session = self.uploads.session(&id);
             let _locked = session.lock().await;
-            self.discard_upload(&record.id).await;
+            self.discard_upload(&id).await;
             removed += 1;
         }
-        for id in self.blobs.list_uploads().await? {
-            if self.meta.upload(&id).await?.is_none() {
-                match self.blobs.delete_upload(&id).await {
-                    Ok(()) => removed += 1,
-                    Err(BlobStoreError::UploadNotFound) => {}
-                    Err(e) => return Err(e.into()),
-                }
+        for id in orphans {
+            match self.blobs.delete_upload(&id).await {
+                Ok(()) => removed += 1,
+                Err(BlobStoreError::UploadNotFound) => {}
+                Err(e) => return Err(e.into()),
             }
         }
         if removed > 0 {
             info!(removed, "expired upload sessions removed");
         }
         Ok(removed)
+    }
+
+    /// How many sessions and staged objects `expire_uploads(max_age)` would remove now,
+    /// removing nothing: what a dry run reports.
+    pub async fn expiring_uploads(&self, max_age: std::time::Duration) -> Result<usize> {
+        let (sessions, orphans) = self.uploads_to_expire(max_age).await?;
+        Ok(sessions.len() + orphans.len())
+    }
+
+    /// Sessions started more than `max_age` ago, and staged objects without a session.
+    async fn uploads_to_expire(
+        &self,
+        max_age: std::time::Duration,
+    ) -> Result<(Vec<UploadId>, Vec<UploadId>)> {
+        let cutoff = now_millis() - max_age.as_millis() as i64;
+        let sessions = self.meta.uploads_created_before(cutoff).await?;
+        let mut orphans = Vec::new();
+        // A session's row is written before its staged object: an object without a row is
+        // left over, never one being started.
+        for id in self.blobs.list_uploads().await? {
+            if self.meta.upload(&id).await?.is_none() {
+                orphans.push(id);
+            }
+        }
+        Ok((sessions.into_iter().map(|s| s.id).collect(), orphans))
     }
 
     /// The session `id`, which must belong to `repo`.

@@ -17,12 +17,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the registry. With no options it serves 127.0.0.1:5000 from ./berth-data.
     Serve(ServeArgs),
-    /// Collect garbage once: through the running server at the configured address when it
-    /// answers, else directly on the data directory.
+    /// Collect garbage once: through the server that owns the data directory when one runs,
+    /// else directly on the directory (which it then holds, so that no server starts on it
+    /// meanwhile).
     Gc(GcArgs),
 }
 
-#[derive(Debug, Args)]
+/// What `berth gc` uses; options override the config file, which overrides the defaults.
+#[derive(Debug, Args, Default)]
 pub struct GcArgs {
     /// Report what would be deleted without deleting anything.
     #[arg(long)]
@@ -30,8 +32,47 @@ pub struct GcArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    #[command(flatten)]
-    pub settings: ServeArgs,
+    /// TOML config file (the server's): `data_dir`, `listen`, `log` and `[gc]` are read.
+    #[arg(long, env = "BERTH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data directory to collect [default: ./berth-data].
+    #[arg(long, env = "BERTH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where the server that owns the data directory answers [default: the address its lock
+    /// file names].
+    #[arg(long, env = "BERTH_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Nothing pushed, linked or uploaded more recently is collected [default: the server's,
+    /// else 1h].
+    #[arg(long, env = "BERTH_GC_GRACE", value_name = "DURATION")]
+    pub gc_grace: Option<humantime::Duration>,
+    /// Untagged manifests no index or subject keeps alive: `keep` or `delete` [default: the
+    /// server's, else keep].
+    #[arg(long, env = "BERTH_GC_UNTAGGED", value_name = "POLICY")]
+    pub gc_untagged: Option<String>,
+    /// Referrers whose subject is gone: `delete`, `keep`, or a delay such as `7d` [default:
+    /// the server's, else delete].
+    #[arg(long, env = "BERTH_GC_ORPHANED_REFERRERS", value_name = "POLICY")]
+    pub gc_orphaned_referrers: Option<String>,
+    /// Log filter, e.g. `info` or `berth_registry=debug,info` [default: info].
+    #[arg(long, env = "BERTH_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+impl GcArgs {
+    /// The same options as `berth serve` would take them, for loading settings.
+    pub fn as_serve_args(&self) -> ServeArgs {
+        ServeArgs {
+            config: self.config.clone(),
+            listen: self.listen,
+            data_dir: self.data_dir.clone(),
+            gc_grace: self.gc_grace,
+            gc_untagged: self.gc_untagged.clone(),
+            gc_orphaned_referrers: self.gc_orphaned_referrers.clone(),
+            log: self.log.clone(),
+            ..ServeArgs::default()
+        }
+    }
 }
 
 /// Options override the config file, which overrides the defaults.

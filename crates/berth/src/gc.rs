@@ -1,22 +1,63 @@
-//! `berth gc`: one collection, through the running server when it answers at the configured
-//! address (so that its locks and caches stay in charge), else directly on the data directory.
+//! `berth gc`: one collection of one data directory. When a server owns the directory (holds
+//! its lock), the collection runs through that server, so that its locks and caches stay in
+//! charge; otherwise it runs directly on the directory, holding the lock meanwhile so that no
+//! server starts on it.
+//!
+//! It never acts on a server that serves another directory: the server's status names the
+//! directory it owns, and `berth gc` checks it before asking for anything.
 
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+use berth_http::ServerStatus;
 use berth_registry::gc::{GcOptions, GcReport};
 
+use crate::cli::GcArgs;
+use crate::lock::{DataDirLock, LockError, Owner};
 use crate::serve::{init_logging, open_registry};
-use crate::settings::Settings;
+use crate::settings::{GcSettings, Settings};
 
-pub fn run(settings: Settings, dry_run: bool, json: bool) -> anyhow::Result<()> {
-    init_logging(&settings.log)?;
+/// Where a collection ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// Through the server at this address, which owns the directory.
+    Server {
+        address: SocketAddr,
+        data_dir: PathBuf,
+    },
+    /// Directly on the directory, which no server owned.
+    Direct { data_dir: PathBuf },
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Server { address, data_dir } => write!(
+                f,
+                "through the server at {address}, which serves {}",
+                data_dir.display()
+            ),
+            Target::Direct { data_dir } => {
+                write!(f, "directly on {} (no server owns it)", data_dir.display())
+            }
+        }
+    }
+}
+
+pub fn run(args: &GcArgs) -> anyhow::Result<()> {
+    let loaded = Settings::load_for_gc(args)?;
+    init_logging(&loaded.settings.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let report = runtime.block_on(collect(&settings, dry_run))?;
-    if json {
+    let (report, target) = runtime.block_on(collect(args, &loaded))?;
+    // stdout holds the report alone (JSON with --json); where it ran goes to stderr.
+    eprintln!("berth gc: collected {target}");
+    if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let verb = if report.dry_run {
@@ -25,8 +66,9 @@ pub fn run(settings: Settings, dry_run: bool, json: bool) -> anyhow::Result<()> 
             "deleted"
         };
         println!(
-            "{verb} {} manifests, {} blobs ({} bytes), {} blob links; {} uploads expired; {} ms",
+            "{verb} {} manifests, {} tags, {} blobs ({} bytes), {} blob links; {} uploads expired; {} ms",
             report.manifests_deleted,
+            report.tags_deleted,
             report.blobs_deleted,
             report.bytes_freed,
             report.links_removed,
@@ -37,29 +79,176 @@ pub fn run(settings: Settings, dry_run: bool, json: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-async fn collect(settings: &Settings, dry_run: bool) -> anyhow::Result<GcReport> {
-    let url = format!("http://{}/berth/v1/gc?dry_run={dry_run}", settings.listen);
+async fn collect(args: &GcArgs, loaded: &GcSettings) -> anyhow::Result<(GcReport, Target)> {
+    let given = &loaded.settings.data_dir;
+    if !given.is_dir() {
+        bail!(
+            "there is no data directory at {}; name the one `berth serve` uses with --data-dir \
+             (or data_dir in --config)",
+            given.display()
+        );
+    }
+    let data_dir = given
+        .canonicalize()
+        .with_context(|| format!("resolving data directory {}", given.display()))?;
+    match DataDirLock::acquire(&data_dir, &Owner::this_process("gc")) {
+        Ok(_held_while_collecting) => {
+            let registry = open_registry(&loaded.settings).await?;
+            let options = GcOptions {
+                dry_run: args.dry_run,
+                ..loaded.settings.gc.clone()
+            };
+            let report = registry.gc(&options).await?;
+            Ok((report, Target::Direct { data_dir }))
+        }
+        Err(LockError::Held { owner, .. }) => {
+            let address = match (loaded.listen, owner.as_ref().and_then(|o| o.listen)) {
+                (Some(given), _) => given,
+                (None, Some(announced)) => announced,
+                (None, None) => bail!(
+                    "refusing to collect directly: {} is in use by {}",
+                    data_dir.display(),
+                    match &owner {
+                        Some(o) if o.command == "serve" => format!(
+                            "{o}, which is starting and not listening yet; try again in a moment"
+                        ),
+                        Some(o) => format!(
+                            "{o}, which does not serve HTTP; run `berth gc` again once it has \
+                             finished"
+                        ),
+                        None => "a process that is starting; try again in a moment".to_owned(),
+                    }
+                ),
+            };
+            let owner = owner.map_or("a server".to_owned(), |o| o.to_string());
+            let report = through_server(address, &data_dir, &owner, args).await?;
+            Ok((report, Target::Server { address, data_dir }))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Asks the server at `address` to collect, once its status says it serves `data_dir`; the
+/// policy flags given to `berth gc` go along and replace the server's for this run.
+async fn through_server(
+    address: SocketAddr,
+    data_dir: &Path,
+    owner: &str,
+    args: &GcArgs,
+) -> anyhow::Result<GcReport> {
+    let base = format!("http://{}", reachable(address));
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
         .build()?;
-    match client.post(&url).send().await {
-        Ok(response) if response.status().is_success() => Ok(response
-            .json()
-            .await
-            .context("reading the server's report")?),
-        Ok(response) => anyhow::bail!(
-            "the server at {} answered {}",
-            settings.listen,
+    let response = client
+        .get(format!("{base}/berth/v1/status"))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .with_context(|| {
+            format!(
+                "refusing to collect directly: {} is in use by {owner}, and asking the server at \
+                 {address} which data directory it serves failed",
+                data_dir.display()
+            )
+        })?;
+    if !response.status().is_success() {
+        bail!(
+            "the server at {address} does not say which data directory it serves (it answered \
+             {}); refusing to collect through it",
             response.status()
+        );
+    }
+    let status: ServerStatus = response
+        .json()
+        .await
+        .with_context(|| format!("reading the status of the server at {address}"))?;
+    let expected = data_dir.to_string_lossy();
+    match status.data_dir.as_deref() {
+        Some(served) if served == expected => {}
+        served => bail!(
+            "the server at {address} serves {}, not {expected}; refusing to collect through it \
+             (leave out --listen, or give the address of the server that owns {expected})",
+            served.unwrap_or("no local data directory")
         ),
-        Err(e) if e.is_connect() => {
-            let registry = open_registry(settings).await?;
-            let options = GcOptions {
-                dry_run,
-                ..settings.gc.clone()
-            };
-            Ok(registry.gc(&options).await?)
+    }
+    let response = client
+        .post(format!("{base}/berth/v1/gc"))
+        .query(&policy_query(args))
+        .send()
+        .await
+        .with_context(|| format!("asking the server at {address} to collect"))?;
+    if !response.status().is_success() {
+        let code = response.status();
+        let body = response.text().await.unwrap_or_default();
+        bail!("the server at {address} refused the collection: {code} {body}");
+    }
+    response
+        .json()
+        .await
+        .with_context(|| format!("reading the report of the server at {address}"))
+}
+
+/// `dry_run` and the policy flags given, as `POST /berth/v1/gc` takes them.
+fn policy_query(args: &GcArgs) -> Vec<(&'static str, String)> {
+    let mut query = vec![("dry_run", args.dry_run.to_string())];
+    if let Some(grace) = args.gc_grace {
+        query.push(("grace", grace.to_string()));
+    }
+    if let Some(untagged) = &args.gc_untagged {
+        query.push(("untagged", untagged.clone()));
+    }
+    if let Some(orphans) = &args.gc_orphaned_referrers {
+        query.push(("orphaned_referrers", orphans.clone()));
+    }
+    query
+}
+
+/// An address to connect to for one a server listens on: the wildcard address is reached
+/// through loopback.
+fn reachable(address: SocketAddr) -> SocketAddr {
+    match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), address.port())
         }
-        Err(e) => Err(e).context("asking the server to collect"),
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), address.port())
+        }
+        _ => address,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_policy_flags_given_are_sent() {
+        let args = GcArgs {
+            dry_run: true,
+            gc_grace: Some("1h 30m".parse().unwrap()),
+            gc_orphaned_referrers: Some("7d".into()),
+            ..GcArgs::default()
+        };
+        assert_eq!(
+            policy_query(&args),
+            vec![
+                ("dry_run", "true".to_owned()),
+                ("grace", "1h 30m".to_owned()),
+                ("orphaned_referrers", "7d".to_owned()),
+            ]
+        );
+        assert_eq!(
+            policy_query(&GcArgs::default()),
+            vec![("dry_run", "false".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_wildcard_listen_address_is_reached_through_loopback() {
+        let reach = |a: &str| reachable(a.parse().unwrap()).to_string();
+        assert_eq!(reach("0.0.0.0:5000"), "127.0.0.1:5000");
+        assert_eq!(reach("[::]:5000"), "[::1]:5000");
+        assert_eq!(reach("127.0.0.2:5000"), "127.0.0.2:5000");
     }
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod gc;
+mod lock;
 mod serve;
 mod settings;
 
@@ -14,9 +15,6 @@ fn main() -> anyhow::Result<()> {
             let settings = settings::Settings::load(&args)?;
             serve::run(settings)
         }
-        cli::Command::Gc(args) => {
-            let settings = settings::Settings::load(&args.settings)?;
-            gc::run(settings, args.dry_run, args.json)
-        }
+        cli::Command::Gc(args) => gc::run(&args),
     }
 }

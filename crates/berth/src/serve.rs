@@ -1,16 +1,19 @@
 //! `berth serve`: wires the backends, the registry and the HTTP server, and runs background tasks.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use berth_blobstore::fs::FsBlobStore;
+use berth_http::ServerStatus;
 use berth_metadata::sqlite::SqliteMetadataStore;
 use berth_registry::{Registry, RegistryConfig};
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
+use crate::lock::{DataDirLock, Owner};
 use crate::settings::Settings;
 
 /// How often abandoned upload sessions are looked for.
@@ -54,22 +57,48 @@ pub async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let data_dir = data_directory(&settings)?;
+    let mut lock = DataDirLock::acquire(&data_dir, &Owner::this_process("serve"))
+        .map_err(|e| anyhow::anyhow!("refusing to serve: {e}"))?;
     let registry = open_registry(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let address = listener.local_addr()?;
+    let listening = Owner {
+        listen: Some(address),
+        ..Owner::this_process("serve")
+    };
+    lock.announce(&listening)
+        .with_context(|| format!("writing {}", lock.path().display()))?;
     tokio::spawn(sweep_uploads(registry.clone(), settings.upload_expiry));
     if !settings.gc_interval.is_zero() {
         tokio::spawn(collect_garbage(registry.clone(), settings.gc_interval));
     }
-    info!(address = %address, data_dir = %settings.data_dir.display(), "berth listening");
-    axum::serve(listener, berth_http::router(registry))
+    let status = ServerStatus {
+        data_dir: Some(data_dir.to_string_lossy().into_owned()),
+        pid: std::process::id(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    info!(address = %address, data_dir = %data_dir.display(), "berth listening");
+    axum::serve(listener, berth_http::router(registry, status))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")?;
     info!("berth stopped");
+    drop(lock);
     Ok(())
+}
+
+/// The data directory, created when missing, as an absolute canonical path: the name the
+/// status endpoint gives and `berth gc` compares.
+pub fn data_directory(settings: &Settings) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    settings
+        .data_dir
+        .canonicalize()
+        .with_context(|| format!("resolving data directory {}", settings.data_dir.display()))
 }
 
 async fn sweep_uploads(registry: Registry, expiry: Duration) {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use berth_registry::gc::{GcOptions, RetentionRule};
 use serde::Deserialize;
 
-use crate::cli::ServeArgs;
+use crate::cli::{GcArgs, ServeArgs};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -79,6 +79,18 @@ struct FileRetention {
     orphaned_referrers: Option<String>,
 }
 
+impl FileSettings {
+    /// The config file at `path`, or nothing when none is given.
+    fn read(path: Option<&std::path::Path>) -> anyhow::Result<FileSettings> {
+        let Some(path) = path else {
+            return Ok(FileSettings::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+    }
+}
+
 impl FileRetention {
     fn into_rule(self) -> anyhow::Result<RetentionRule> {
         let pattern = |name: &str, text: &str| {
@@ -110,18 +122,29 @@ fn policy<T: std::str::FromStr<Err = String>>(text: Option<String>) -> anyhow::R
         .transpose()
 }
 
+/// What `berth gc` runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GcSettings {
+    /// Everything a direct collection needs, loaded as `berth serve` would load it.
+    pub settings: Settings,
+    /// The server's address when a flag, the environment or the config file gives one; none
+    /// when only the default would.
+    pub listen: Option<SocketAddr>,
+}
+
 impl Settings {
     pub fn load(args: &ServeArgs) -> anyhow::Result<Settings> {
-        let file = match &args.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading config file {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("parsing config file {}", path.display()))?
-            }
-            None => FileSettings::default(),
-        };
-        Settings::merge(args, file)
+        Settings::merge(args, FileSettings::read(args.config.as_deref())?)
+    }
+
+    /// `berth gc`'s settings: the same sources and precedence as `berth serve`'s.
+    pub fn load_for_gc(args: &GcArgs) -> anyhow::Result<GcSettings> {
+        let file = FileSettings::read(args.config.as_deref())?;
+        let listen = args.listen.or(file.listen);
+        Ok(GcSettings {
+            settings: Settings::merge(&args.as_serve_args(), file)?,
+            listen,
+        })
     }
 
     fn merge(args: &ServeArgs, file: FileSettings) -> anyhow::Result<Settings> {
@@ -278,6 +301,37 @@ mod tests {
             format!("{error:#}").contains("a delay such as"),
             "{error:#}"
         );
+    }
+
+    #[test]
+    fn gc_reads_the_config_file_and_knows_whether_an_address_was_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("berth.toml");
+        std::fs::write(&config, "data_dir = \"/srv/berth\"\n[gc]\ngrace = \"5m\"").unwrap();
+        let args = GcArgs {
+            config: Some(config.clone()),
+            gc_untagged: Some("delete".into()),
+            ..GcArgs::default()
+        };
+        let loaded = Settings::load_for_gc(&args).unwrap();
+        assert_eq!(loaded.listen, None, "only the default address applies");
+        assert_eq!(loaded.settings.data_dir, PathBuf::from("/srv/berth"));
+        assert_eq!(loaded.settings.gc.grace, Duration::from_secs(300));
+        assert_eq!(loaded.settings.gc.untagged, Untagged::Delete);
+        std::fs::write(&config, "listen = \"127.0.0.1:6000\"").unwrap();
+        let loaded = Settings::load_for_gc(&args).unwrap();
+        assert_eq!(loaded.listen, Some("127.0.0.1:6000".parse().unwrap()));
+        let flag = GcArgs {
+            listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..args
+        };
+        let loaded = Settings::load_for_gc(&flag).unwrap();
+        assert_eq!(loaded.listen, Some("127.0.0.1:7000".parse().unwrap()));
+        let bad = GcArgs {
+            gc_orphaned_referrers: Some("later".into()),
+            ..GcArgs::default()
+        };
+        assert!(Settings::load_for_gc(&bad).is_err());
     }
 
     #[test]

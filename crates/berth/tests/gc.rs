@@ -1,5 +1,5 @@
-//! `berth gc` end to end: through the running server, and directly on the data directory when
-//! no server answers; each reports what it deleted and leaves tagged images whole. And the
+//! `berth gc` end to end: through the server that owns the data directory, and directly on the
+//! directory once no server owns it; each reports what it deleted and leaves tagged images whole. And the
 //! collection policy as a config file sets it, per repository pattern.
 
 mod support;
@@ -105,7 +105,7 @@ async fn berth_gc_collects_through_the_server_and_directly() {
         .assert_manifest("gc/app", &digest_of(&kept_sig), &kept_sig, "kept signature")
         .await;
 
-    // Without a server, the same command works on the data directory.
+    // Once the server is gone (kill -9 frees its directory), the same command works directly.
     server.kill();
     let direct = berth_gc(&server, &["--gc-grace", "0s"]);
     assert_eq!(direct["dry_run"], false);

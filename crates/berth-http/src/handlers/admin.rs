@@ -1,6 +1,7 @@
-//! Administration: `POST /berth/v1/gc[?dry_run=true]` runs one collection with the configured
-//! policy and answers its report; `GET /berth/v1/gc` answers the last one's, so that what the
-//! scheduled collections did can be read without running one.
+//! Administration: `POST /berth/v1/gc` runs one collection with the configured policy (or the
+//! overrides its query gives) and answers its report; `GET /berth/v1/gc` answers the last
+//! one's, so that what the scheduled collections did can be read without running one; `GET
+//! /berth/v1/status` says which server this is.
 
 use axum::response::{IntoResponse, Response};
 use berth_registry::gc::GcOptions;
@@ -8,15 +9,38 @@ use berth_registry::Registry;
 
 use crate::error::{ApiError, RequestError};
 use crate::query::Query;
+use crate::status::ServerStatus;
 
+/// Runs one collection. `dry_run=true` only reports; `grace` (a duration such as `0s` or
+/// `2h`), `untagged` (`keep`, `delete`) and `orphaned_referrers` (`delete`, `keep`, a delay)
+/// replace the configured global policy for this run, as the `--gc-*` flags of `berth serve`
+/// would; retention rules that set their own policy still win for their repositories.
 pub async fn collect_garbage(registry: &Registry, query: &Query) -> Result<Response, ApiError> {
-    let dry_run = query.parsed::<bool>("dry_run")?.unwrap_or(false);
+    let configured = &registry.config().gc;
     let options = GcOptions {
-        dry_run,
-        ..registry.config().gc.clone()
+        dry_run: query.parsed::<bool>("dry_run")?.unwrap_or(false),
+        grace: grace(query)?.unwrap_or(configured.grace),
+        untagged: query.parsed("untagged")?.unwrap_or(configured.untagged),
+        orphaned_referrers: query
+            .parsed("orphaned_referrers")?
+            .unwrap_or(configured.orphaned_referrers),
+        retention: configured.retention.clone(),
     };
     let report = registry.gc(&options).await?;
     Ok(axum::Json(report).into_response())
+}
+
+/// The `grace` override, when given.
+fn grace(query: &Query) -> Result<Option<std::time::Duration>, RequestError> {
+    query
+        .get("grace")
+        .map(|text| {
+            humantime::parse_duration(text).map_err(|e| RequestError::QueryInvalid {
+                name: "grace",
+                reason: format!("{text:?} is not a duration such as \"0s\" or \"2h\" ({e})"),
+            })
+        })
+        .transpose()
 }
 
 pub fn last_collection(registry: &Registry) -> Result<Response, ApiError> {
@@ -24,4 +48,8 @@ pub fn last_collection(registry: &Registry) -> Result<Response, ApiError> {
         Some(report) => Ok(axum::Json(report).into_response()),
         None => Err(RequestError::NoCollectionYet.into()),
     }
+}
+
+pub fn status(status: &ServerStatus) -> Response {
+    axum::Json(status).into_response()
 }

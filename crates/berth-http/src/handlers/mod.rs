@@ -20,9 +20,14 @@ use http::{HeaderMap, Method};
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, RequestError};
 use crate::query::Query;
+use crate::status::ServerStatus;
 
 /// Routes a request to its handler by endpoint and method.
-pub async fn handle(registry: &Registry, request: Request) -> Result<Response, ApiError> {
+pub async fn handle(
+    registry: &Registry,
+    status: &ServerStatus,
+    request: Request,
+) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let endpoint = Endpoint::parse(parts.uri.path())?;
     let query = Query::parse(parts.uri.query());
@@ -75,6 +80,7 @@ pub async fn handle(registry: &Registry, request: Request) -> Result<Response, A
         (Endpoint::ExtensionDoc, Method::GET | Method::HEAD) => Ok(referrers::graph_doc()),
         (Endpoint::CollectGarbage, Method::POST) => admin::collect_garbage(registry, &query).await,
         (Endpoint::CollectGarbage, Method::GET | Method::HEAD) => admin::last_collection(registry),
+        (Endpoint::Status, Method::GET | Method::HEAD) => Ok(admin::status(status)),
         (Endpoint::OrasReferrers { repo, digest }, Method::GET | Method::HEAD) => {
             referrers::list_oras(registry, &repo, digest.as_ref(), &query).await
         }

@@ -166,3 +166,125 @@ async fn the_admin_endpoint_collects_and_reports_the_last_collection() {
         .assert_error(StatusCode::BAD_REQUEST, "UNSUPPORTED");
     app.assert_image_intact("app", "v1", &image).await;
 }
+
+/// A signature-like manifest about `subject`, sharing the subject's config.
+fn signature_of(subject: &Image) -> Vec<u8> {
+    let mut body: Value = serde_json::from_slice(&image_manifest(&subject.config, &[])).unwrap();
+    body["subject"] = json!({"mediaType": OCI_MANIFEST, "digest": subject.digest.as_str(), "size": subject.body.len()});
+    serde_json::to_vec(&body).unwrap()
+}
+
+/// The `(repository, digest)` pairs a report lists as deleted.
+fn deleted(report: &Value) -> Vec<(String, String)> {
+    report["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let field = |name: &str| m[name].as_str().unwrap().to_owned();
+            (field("repository"), field("digest"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn policy_overrides_in_the_query_apply_to_that_collection_only() {
+    let app = TestApp::new().await;
+    let kept = app.push_image("app", "v1", "kept").await;
+    let loose = app.push_image("app", "loose", "untagged").await;
+    app.delete_manifest("app", "loose").await;
+    let subject = app.push_image("app", "v2", "subject").await;
+    let body = signature_of(&subject);
+    let signature = Digest::sha256_of(&body);
+    app.push_manifest("app", signature.as_str(), OCI_MANIFEST, &body)
+        .await;
+    app.delete_manifest("app", subject.digest.as_str()).await;
+    let entry = |d: &Digest| ("app".to_owned(), d.to_string());
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+    let configured = app.post("/berth/v1/gc?dry_run=true").await;
+    configured.assert_status(StatusCode::OK);
+    assert!(
+        deleted(&configured.json()).is_empty(),
+        "the configured hour of grace keeps everything"
+    );
+    let no_grace = app.post("/berth/v1/gc?dry_run=true&grace=0s").await;
+    no_grace.assert_status(StatusCode::OK);
+    assert_eq!(
+        deleted(&no_grace.json()),
+        vec![entry(&signature)],
+        "untagged manifests are kept by default; orphans go"
+    );
+    let all = app
+        .post("/berth/v1/gc?dry_run=true&grace=0s&untagged=delete&orphaned_referrers=keep")
+        .await;
+    all.assert_status(StatusCode::OK);
+    assert_eq!(deleted(&all.json()), vec![entry(&loose.digest)]);
+    let delayed = app
+        .post("/berth/v1/gc?dry_run=true&grace=0s&orphaned_referrers=1h")
+        .await;
+    assert!(
+        deleted(&delayed.json()).is_empty(),
+        "the orphan waits an hour"
+    );
+
+    let real = app.post("/berth/v1/gc?grace=0s&untagged=delete").await;
+    real.assert_status(StatusCode::OK);
+    let mut expected = vec![entry(&loose.digest), entry(&signature)];
+    expected.sort();
+    assert_eq!(deleted(&real.json()), expected);
+    app.assert_manifest_unknown("app", signature.as_str()).await;
+    app.assert_image_intact("app", "v1", &kept).await;
+    assert_eq!(app.get("/berth/v1/gc").await.json(), real.json());
+}
+
+#[tokio::test]
+async fn bad_policy_overrides_are_400_naming_the_parameter_and_collect_nothing() {
+    let app = TestApp::new().await;
+    app.push_image("app", "v1", "kept").await;
+    for (query, expected) in [
+        (
+            "grace=soon",
+            "invalid query parameter grace: \"soon\" is not a duration",
+        ),
+        ("grace=-1s", "invalid query parameter grace"),
+        (
+            "untagged=sometimes",
+            "invalid query parameter untagged: untagged must be \"keep\" or \"delete\"",
+        ),
+        (
+            "orphaned_referrers=later",
+            "orphaned_referrers must be \"delete\", \"keep\" or a delay such as \"7d\"",
+        ),
+        ("dry_run=true&grace=0s&untagged=Keep", "untagged must be"),
+    ] {
+        let reply = app.post(&format!("/berth/v1/gc?{query}")).await;
+        reply.assert_error(StatusCode::BAD_REQUEST, "UNSUPPORTED");
+        let message = reply.json()["errors"][0]["message"].clone();
+        assert!(
+            message.as_str().unwrap().contains(expected),
+            "{query}: {message}"
+        );
+    }
+    app.get("/berth/v1/gc")
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn the_status_endpoint_says_which_server_this_is() {
+    let app = TestApp::new().await;
+    let reply = app.get("/berth/v1/status").await;
+    reply.assert_status(StatusCode::OK);
+    assert_eq!(reply.header("content-type"), "application/json");
+    assert_eq!(
+        reply.json(),
+        json!({"data_dir": "/srv/berth-test", "pid": 4242, "version": "0.0.0-test"})
+    );
+    app.head("/berth/v1/status")
+        .await
+        .assert_status(StatusCode::OK);
+    app.post("/berth/v1/status")
+        .await
+        .assert_error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED");
+}

@@ -105,6 +105,15 @@ impl Reply {
     }
 }
 
+/// What the router's status endpoint answers in these tests.
+pub fn test_status() -> crate::ServerStatus {
+    crate::ServerStatus {
+        data_dir: Some("/srv/berth-test".into()),
+        pid: 4242,
+        version: "0.0.0-test".into(),
+    }
+}
+
 impl TestApp {
     pub async fn new() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
@@ -115,7 +124,7 @@ impl TestApp {
         let registry = Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig::default());
         TestApp {
             _dir: dir,
-            router: crate::router(registry),
+            router: crate::router(registry, test_status()),
         }
     }
 

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::model::{GraphManifest, GraphTag, ManifestGraph};
 
 /// Rows per read transaction (a handful in this crate's tests, so that they cross pages).
-const PAGE: i64 = if cfg!(test) { 2 } else { 5_000 };
+pub(super) const PAGE: i64 = if cfg!(test) { 2 } else { 5_000 };
 
 pub(super) async fn manifest_graph(pool: &SqlitePool, repo: &RepoName) -> Result<ManifestGraph> {
     let mut graph = ManifestGraph::default();

@@ -5,6 +5,7 @@
 //! `writer`); readers use a separate pool and see the last committed state through WAL.
 
 mod collection;
+mod forecast;
 mod manifests;
 mod uploads;
 mod writer;
@@ -328,6 +329,23 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn unlinked_blobs(&self, before: i64) -> Result<Vec<(Digest, u64)>> {
         collection::unlinked_blobs(&self.reader, before).await
+    }
+
+    async fn links_unreferenced_without(
+        &self,
+        repo: &RepoName,
+        manifests: &[Digest],
+        before: i64,
+    ) -> Result<Vec<Digest>> {
+        forecast::links_unreferenced_without(&self.reader, repo, manifests, before).await
+    }
+
+    async fn blobs_unlinked_without(
+        &self,
+        links: &[(RepoName, Digest)],
+        before: i64,
+    ) -> Result<Vec<(Digest, u64)>> {
+        forecast::blobs_unlinked_without(&self.reader, links, before).await
     }
 
     async fn forget_unlinked_blob(&self, digest: &Digest) -> Result<bool> {

@@ -47,6 +47,7 @@ pub async fn run_all(store: &dyn MetadataStore) {
     conditions::conditional_writes_test_their_target_in_the_transaction(store).await;
     conditions::the_catalog_lists_only_repositories_holding_manifests(store).await;
     collection_reads_edges_references_and_orphans(store).await;
+    dry_run_reads_foresee_what_deleting_frees(store).await;
 }
 
 async fn blob_links_are_per_repository(store: &dyn MetadataStore) {
@@ -363,5 +364,113 @@ async fn collection_reads_edges_references_and_orphans(store: &dyn MetadataStore
             .await
             .unwrap(),
         "a manifest references the blob again"
+    );
+}
+
+/// `links_unreferenced_without` and `blobs_unlinked_without` list exactly what deleting the
+/// manifests, then unlinking, would make `unreferenced_links` and `unlinked_blobs` add.
+async fn dry_run_reads_foresee_what_deleting_frees(store: &dyn MetadataStore) {
+    let (a, b) = (repo("foresee/a"), repo("foresee/b"));
+    let shared = Digest::sha256_of(b"foresee: layer in both repositories");
+    let own = Digest::sha256_of(b"foresee: layer only a's first image uses");
+    let common = Digest::sha256_of(b"foresee: layer both of a's images use");
+    for (r, blob, size) in [
+        (&a, &shared, 1),
+        (&b, &shared, 1),
+        (&a, &own, 2),
+        (&a, &common, 3),
+    ] {
+        store.link_blob(r, blob, size).await.unwrap();
+    }
+    let first = manifest(
+        "{\"foresee\":1}",
+        vec![shared.clone(), own.clone(), common.clone()],
+        vec![],
+    );
+    let second = manifest("{\"foresee\":2}", vec![common.clone()], vec![]);
+    let in_b = manifest("{\"foresee\":3}", vec![shared.clone()], vec![]);
+    store.put_manifest(&a, &first, &[], None).await.unwrap();
+    store.put_manifest(&a, &second, &[], None).await.unwrap();
+    store.put_manifest(&b, &in_b, &[], None).await.unwrap();
+    let sorted = |mut digests: Vec<Digest>| {
+        digests.sort();
+        digests
+    };
+    let absent = Digest::sha256_of(b"foresee: never pushed");
+    let foreseen = store
+        .links_unreferenced_without(
+            &a,
+            &[first.digest.clone(), first.digest.clone(), absent],
+            i64::MAX,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        foreseen,
+        sorted(vec![shared.clone(), own.clone()]),
+        "the second image still references the common layer"
+    );
+    assert!(store
+        .links_unreferenced_without(&a, std::slice::from_ref(&first.digest), 0)
+        .await
+        .unwrap()
+        .is_empty());
+    let both = [first.digest.clone(), second.digest.clone()];
+    let all_of_a = store
+        .links_unreferenced_without(&a, &both, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(
+        all_of_a,
+        sorted(vec![shared.clone(), own.clone(), common.clone()])
+    );
+
+    let links: Vec<(RepoName, Digest)> = all_of_a.iter().map(|d| (a.clone(), d.clone())).collect();
+    let blobs = store
+        .blobs_unlinked_without(&links, i64::MAX)
+        .await
+        .unwrap();
+    let mut expected = vec![(own.clone(), 2), (common.clone(), 3)];
+    expected.sort();
+    assert_eq!(blobs, expected, "b still links the shared layer");
+    assert!(store
+        .blobs_unlinked_without(&links, 0)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // What a real run then does agrees.
+    for digest in &both {
+        assert!(store.delete_manifest(&a, digest, None).await.unwrap());
+    }
+    let mut unreferenced: Vec<Digest> = store
+        .unreferenced_links(i64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(r, _)| *r == a)
+        .map(|(_, d)| d)
+        .collect();
+    unreferenced.sort();
+    assert_eq!(unreferenced, all_of_a);
+    for digest in &all_of_a {
+        assert!(store
+            .unlink_unreferenced(&a, digest, i64::MAX)
+            .await
+            .unwrap());
+    }
+    let unlinked = store.unlinked_blobs(i64::MAX).await.unwrap();
+    for blob in &blobs {
+        assert!(unlinked.contains(blob), "{blob:?} in {unlinked:?}");
+    }
+    assert!(!unlinked.iter().any(|(d, _)| *d == shared));
+    let from_b = [(b.clone(), shared.clone())];
+    assert_eq!(
+        store
+            .blobs_unlinked_without(&from_b, i64::MAX)
+            .await
+            .unwrap(),
+        vec![(shared.clone(), 1)],
+        "b's link is the last one left; the read asks about links, not references"
     );
 }

@@ -237,7 +237,8 @@ impl Fixture {
     }
 }
 
-/// The data directory holds only the metadata database, committed blobs and staged uploads.
+/// The data directory holds only its owner's lock, the metadata database, committed blobs and
+/// staged uploads.
 fn assert_data_dir_layout(data_dir: &Path) {
     for path in files_under(data_dir) {
         let relative = path
@@ -247,7 +248,7 @@ fn assert_data_dir_layout(data_dir: &Path) {
             .into_owned();
         let allowed = matches!(
             relative.as_str(),
-            "metadata.db" | "metadata.db-wal" | "metadata.db-shm"
+            "berth.lock" | "metadata.db" | "metadata.db-wal" | "metadata.db-shm"
         ) || relative.starts_with("blobs/blobs/sha256/")
             || relative
                 .strip_prefix("blobs/uploads/")

@@ -38,12 +38,17 @@ impl TestServer {
 
     /// Starts a server with extra `berth serve` options.
     pub fn start_with(args: &[&str]) -> TestServer {
+        TestServer::start_on(free_port(), args)
+    }
+
+    /// Starts a server on `port` of loopback with extra `berth serve` options.
+    pub fn start_on(port: u16, args: &[&str]) -> TestServer {
         let data = tempfile::tempdir().expect("temp dir");
         let mut server = TestServer {
             child: None,
             extra_args: args.iter().map(|a| a.to_string()).collect(),
             data,
-            port: free_port(),
+            port,
         };
         server.spawn();
         server
@@ -90,6 +95,11 @@ impl TestServer {
 
     pub fn data_dir(&self) -> PathBuf {
         self.data.path().join("data")
+    }
+
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     pub fn log(&self) -> String {

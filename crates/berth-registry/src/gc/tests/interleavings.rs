@@ -206,6 +206,6 @@ async fn a_collection_asked_for_while_one_runs_waits_for_it() {
     pause.resume();
     let first = first.await.unwrap();
     let second = second.await.unwrap();
-    assert_eq!(first.manifests, vec![collected(&f.repo, &sig)]);
+    assert_eq!(first.manifests, vec![CollectedManifest::new(&f.repo, &sig)]);
     assert_eq!(second.manifests_deleted, 0, "nothing was left for it");
 }

@@ -1,7 +1,10 @@
-//! Collection scenarios on the embedded backends: every policy, chains, dry runs, blobs,
-//! retention, and interleavings with clients at named pause points.
+//! Collection scenarios on the embedded backends: every policy, chains, dry runs (by example
+//! and over random graphs), blobs, retention, and interleavings with clients at named pause
+//! points.
 
 mod blobs;
+mod dry_runs;
+mod dry_runs_property;
 mod interleavings;
 mod policies;
 mod retention;
@@ -161,4 +164,14 @@ fn now(untagged: Untagged, orphaned_referrers: OrphanedReferrers) -> GcOptions {
 
 fn rule_for(pattern: &str) -> RetentionRule {
     RetentionRule::for_repositories(glob::Pattern::new(pattern).unwrap())
+}
+
+/// `report` without what differs between a dry run and the real run that follows it.
+fn comparable(report: &GcReport) -> GcReport {
+    GcReport {
+        dry_run: false,
+        finished_at: String::new(),
+        duration_ms: 0,
+        ..report.clone()
+    }
 }

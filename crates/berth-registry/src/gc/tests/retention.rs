@@ -101,3 +101,37 @@ async fn retention_keeps_only_the_newest_referrers_of_each_type() {
     assert!(!f.exists(&scans[0]).await && !f.exists(&scans[1]).await);
     assert!(f.exists(&scans[2]).await && f.exists(&signature).await && f.exists(&image).await);
 }
+
+#[tokio::test]
+async fn referrers_of_a_superseded_referrer_wait_their_delay_from_its_deletion() {
+    let delay = Duration::from_millis(300);
+    let f = fixture().await;
+    let image = f.image("v1", "image").await;
+    let old_scan = f.put("", scan(&f, &image, 0)).await;
+    let sig_on_old = f.referrer(&old_scan, "signature of the old scan").await;
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let new_scan = f.put("", scan(&f, &image, 1)).await;
+    // Older than the delay: counted from its own push, it would go at once.
+    tokio::time::sleep(delay + Duration::from_millis(100)).await;
+    let options = GcOptions {
+        retention: vec![RetentionRule {
+            keep_newest_referrers: Some(1),
+            ..rule_for("*")
+        }],
+        ..now(Untagged::Keep, OrphanedReferrers::After(delay))
+    };
+    let (dry, real) = f.dry_then_real(options.clone()).await;
+    assert_eq!(comparable(&dry), comparable(&real));
+    assert_eq!(
+        real.manifests,
+        vec![CollectedManifest::new(&f.repo, &old_scan)],
+        "the signature is orphaned from the old scan's deletion on"
+    );
+    assert!(f.exists(&sig_on_old).await && f.exists(&new_scan).await);
+    tokio::time::sleep(delay).await;
+    let later = f.collect(options).await;
+    assert_eq!(
+        later.manifests,
+        vec![CollectedManifest::new(&f.repo, &sig_on_old)]
+    );
+}

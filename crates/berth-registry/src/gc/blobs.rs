@@ -1,0 +1,97 @@
+//! The blob half of a real collection: links no manifest uses, blobs no repository links, and
+//! blob files metadata never recorded, each past the grace period.
+
+use berth_blobstore::BlobStoreError;
+use berth_oci::Digest;
+use futures::future::try_join_all;
+use tracing::warn;
+
+use super::{GcOptions, GcReport, IN_FLIGHT};
+use crate::error::Result;
+use crate::Registry;
+
+impl Registry {
+    /// Removes links older than `cutoff` that no manifest of their repository uses, then
+    /// deletes blobs created before `cutoff` that no repository links any more.
+    pub(super) async fn collect_blobs(&self, cutoff: i64, report: &mut GcReport) -> Result<()> {
+        let links = self.meta.unreferenced_links(cutoff).await?;
+        self.pause_at("gc.links_listed").await;
+        for chunk in links.chunks(IN_FLIGHT) {
+            let unlinks = chunk
+                .iter()
+                .map(|(repo, digest)| self.meta.unlink_unreferenced(repo, digest, cutoff));
+            report.links_removed += try_join_all(unlinks)
+                .await?
+                .into_iter()
+                .filter(|removed| *removed)
+                .count();
+        }
+        // Blobs whose last link went just now are past the grace period too.
+        let candidates = self.meta.unlinked_blobs(cutoff).await?;
+        self.pause_at("gc.blobs_listed").await;
+        for chunk in candidates.chunks(IN_FLIGHT) {
+            let deletes = chunk
+                .iter()
+                .map(|(digest, _)| self.delete_unlinked_blob(digest));
+            let deleted = try_join_all(deletes).await?;
+            for ((digest, size), _) in chunk.iter().zip(deleted).filter(|(_, gone)| *gone) {
+                report.blobs.push(digest.to_string());
+                report.blobs_deleted += 1;
+                report.bytes_freed += size;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes blob files that metadata never recorded (a crash between an upload's commit and
+    /// its link leaves such files), older than the grace period, under each blob's lock; a dry
+    /// run only reports them.
+    pub(super) async fn collect_unrecorded_blobs(
+        &self,
+        options: &GcOptions,
+        report: &mut GcReport,
+    ) -> Result<()> {
+        let cutoff = std::time::SystemTime::now() - options.grace;
+        for (digest, committed) in self.blobs.list_blobs().await? {
+            if committed > cutoff {
+                continue;
+            }
+            let _locked = self.blob_locks.lock(&digest).await;
+            if self.meta.blob_size(&digest).await?.is_some() {
+                continue;
+            }
+            let size = match self.blobs.stat(&digest).await {
+                Ok(size) => size,
+                Err(BlobStoreError::BlobNotFound) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if !options.dry_run {
+                match self.blobs.delete(&digest).await {
+                    Ok(()) | Err(BlobStoreError::BlobNotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            report.blobs.push(digest.to_string());
+            report.blobs_deleted += 1;
+            report.bytes_freed += size;
+        }
+        Ok(())
+    }
+
+    /// Forgets and deletes a blob no repository links, under the blob's lock so that an upload
+    /// or mount of the same digest cannot interleave with it.
+    async fn delete_unlinked_blob(&self, digest: &Digest) -> Result<bool> {
+        let _locked = self.blob_locks.lock(digest).await;
+        if !self.meta.forget_unlinked_blob(digest).await? {
+            return Ok(false);
+        }
+        self.pause_at("gc.blob_forgotten").await;
+        match self.blobs.delete(digest).await {
+            Ok(()) | Err(BlobStoreError::BlobNotFound) => Ok(true),
+            Err(e) => {
+                warn!(digest = %digest, error = %e, "blob forgotten but its bytes could not be deleted");
+                Err(e.into())
+            }
+        }
+    }
+}

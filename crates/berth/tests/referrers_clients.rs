@@ -6,8 +6,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
 use bytes::Bytes;
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
@@ -20,7 +18,8 @@ use oci_client::{Client, Reference};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use support::http::{
-    assert_log_clean, digest_of, header, pseudo_random, Image, Registry, OCI_INDEX, OCI_MANIFEST,
+    assert_log_clean, digest_of, header, next_link_target, pseudo_random, require_python_oras,
+    run_oras_script, Image, Registry, OCI_INDEX, OCI_MANIFEST,
 };
 use support::TestServer;
 
@@ -57,7 +56,7 @@ async fn referrers_at(registry: &Registry, path: &str) -> Listing {
     let status = response.status();
     let content_type = header(&response, "content-type");
     let filters_applied = header(&response, "oci-filters-applied");
-    let next = header(&response, "link").map(|link| next_target(&link));
+    let next = header(&response, "link").map(|link| next_link_target(&link));
     let body = response.bytes().await.expect("referrers body");
     let text = String::from_utf8_lossy(&body);
     assert_eq!(status, StatusCode::OK, "GET {path}: {text}");
@@ -78,17 +77,6 @@ async fn referrers_at(registry: &Registry, path: &str) -> Listing {
         filters_applied,
         next,
     }
-}
-
-/// The target of a `Link: <target>; rel="next"` header.
-fn next_target(link: &str) -> String {
-    assert!(
-        link.contains("rel=\"next\""),
-        "Link without rel=next: {link}"
-    );
-    let start = link.find('<').expect("Link opens with <") + 1;
-    let end = link.find('>').expect("Link closes with >");
-    link[start..end].to_owned()
 }
 
 /// `GET` of a JSON document; asserts 200.
@@ -190,54 +178,6 @@ fn sorted(mut items: Vec<String>) -> Vec<String> {
 // 1. The ORAS Python SDK.
 // ---------------------------------------------------------------------------------------------
 
-/// Checks that `python3` runs and imports `oras`; fails the test with a clear message if not.
-fn require_python_oras() -> String {
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg("import oras, oras.client, oras.oci; print(getattr(oras, '__version__', 'unknown'))")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "python3 cannot be run ({e}); these tests need Python 3 with the `oras` package: \
-                 run ./scripts/test.sh, which installs it into target/python-venv"
-            )
-        });
-    assert!(
-        output.status.success(),
-        "python3 cannot import the `oras` package: run ./scripts/test.sh, which installs it into \
-         target/python-venv and puts that first on PATH: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-/// Runs `tests/oras/push_referrers.py` against the server and returns its `RESULT` object.
-fn run_oras_script(server: &TestServer, repo: &str, workdir: &Path) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oras/push_referrers.py");
-    let output = Command::new("python3")
-        .arg(&script)
-        .arg(server.host())
-        .arg(repo)
-        .arg(workdir)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .expect("python3 runs the ORAS script");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the ORAS script failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}\nserver log:\n{}",
-        output.status,
-        server.log()
-    );
-    let line = stdout
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .unwrap_or_else(|| panic!("the ORAS script printed no RESULT line:\n{stdout}\n{stderr}"));
-    serde_json::from_str(line).expect("RESULT is JSON")
-}
-
 fn field<'a>(result: &'a Value, artifact: &str, key: &str) -> &'a Value {
     let value = &result[artifact][key];
     assert!(!value.is_null(), "RESULT has no {artifact}.{key}: {result}");
@@ -258,7 +198,7 @@ async fn oras_python_sdk_pushes_referrers_that_every_api_lists() {
     let registry = Registry::new(server.url());
     let repo = "oras/app";
     let workdir = tempfile::tempdir().expect("work dir");
-    let result = run_oras_script(&server, repo, workdir.path());
+    let result = run_oras_script(&server, "oras/push_referrers.py", repo, workdir.path());
 
     let image = digest_in(&result, "image");
     let signature = digest_in(&result, "signature");

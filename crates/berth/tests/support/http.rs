@@ -1,7 +1,8 @@
 //! The helpers every end-to-end target imports as `support::http::*`: digests, deterministic
 //! and slowly streamed bodies, upload ranges and the reqwest client. The image builder, the
-//! `Registry` client, reply checks, raw-socket requests and on-disk checks live in their own
-//! modules and are re-exported here, so the targets' imports do not depend on that split.
+//! `Registry` client, reply checks, raw-socket requests, on-disk checks and the ORAS script
+//! runner live in their own modules and are re-exported here, so the targets' imports do not
+//! depend on that split.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use reqwest::Client;
 
 // Each target uses only part of these, like the rest of the harness (see `mod.rs`).
 #[allow(unused_imports)]
-pub use super::{disk::*, image::*, raw::*, registry::*, replies::*};
+pub use super::{disk::*, image::*, oras::*, raw::*, registry::*, replies::*};
 
 /// The canonical `sha256:<hex>` digest of `data`.
 pub fn digest_of(data: &[u8]) -> String {

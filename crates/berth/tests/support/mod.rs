@@ -6,6 +6,7 @@
 pub mod disk;
 pub mod http;
 pub mod image;
+pub mod oras;
 pub mod raw;
 pub mod registry;
 pub mod replies;

@@ -1,5 +1,5 @@
-//! Reading and checking reqwest replies: headers, expected statuses (with the body shown when
-//! they differ), `201 Created` with its digest header, and OCI error bodies.
+//! Reading and checking reqwest replies: headers, `Link` targets, expected statuses (with the
+//! body shown when they differ), `201 Created` with its digest header, and OCI error bodies.
 
 use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode};
@@ -16,6 +16,17 @@ pub fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
 /// A response header as a string.
 pub fn header(response: &Response, name: &str) -> Option<String> {
     header_value(response.headers(), name)
+}
+
+/// The target of a `Link: <target>; rel="next"` header, as listings page on.
+pub fn next_link_target(link: &str) -> String {
+    assert!(
+        link.contains("rel=\"next\""),
+        "Link without rel=next: {link}"
+    );
+    let start = link.find('<').expect("Link opens with <") + 1;
+    let end = link.find('>').expect("Link closes with >");
+    link[start..end].to_owned()
 }
 
 /// The `Location` header, which every upload reply must carry.

@@ -155,9 +155,10 @@ fn registry_reply(e: &RegistryError) -> ErrorReply {
         RegistryError::UploadInvalid(_) => reply(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", e),
         RegistryError::SizeInvalid(_) => reply(StatusCode::BAD_REQUEST, "SIZE_INVALID", e),
         RegistryError::DigestMismatch { .. } => reply(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e),
+        // The blob exists; the requested range lies outside it.
         RegistryError::RangeNotSatisfiable { size } => ErrorReply {
             content_range: Some(format!("bytes */{size}")),
-            ..reply(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", e)
+            ..reply(StatusCode::RANGE_NOT_SATISFIABLE, "SIZE_INVALID", e)
         },
         RegistryError::ManifestUnknown(_) => reply(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", e),
         RegistryError::ManifestBlobUnknown(_) => {

@@ -34,6 +34,9 @@ pub struct RegistryConfig {
     pub max_page_entries: u32,
     /// Most descriptors in one referrers response; longer lists continue through `Link`.
     pub referrers_page_size: u32,
+    /// Upload sessions started longer ago than this are abandoned: the periodic sweep and every
+    /// collection remove them (a client may resume a session until then).
+    pub upload_expiry: std::time::Duration,
     /// The collection policy used by the scheduled task and the admin endpoint.
     pub gc: gc::GcOptions,
 }
@@ -44,6 +47,7 @@ impl Default for RegistryConfig {
             max_manifest_bytes: 4 * 1024 * 1024,
             max_page_entries: 100_000,
             referrers_page_size: 1_000,
+            upload_expiry: std::time::Duration::from_secs(24 * 3600),
             gc: gc::GcOptions::default(),
         }
     }

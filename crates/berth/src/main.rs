@@ -6,15 +6,23 @@ mod lock;
 mod serve;
 mod settings;
 
+use std::process::ExitCode;
+
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+/// Errors are printed as one line of causes (`berth: reading config file x: ...`), never as a
+/// backtrace, whatever `RUST_BACKTRACE` says: they are the operator's to read.
+fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match cli.command {
-        cli::Command::Serve(args) => {
-            let settings = settings::Settings::load(&args)?;
-            serve::run(settings)
-        }
+    let outcome = match cli.command {
+        cli::Command::Serve(args) => settings::Settings::load(&args).and_then(serve::run),
         cli::Command::Gc(args) => gc::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("berth: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -51,6 +51,7 @@ pub async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
         max_manifest_bytes: settings.max_manifest_bytes,
         max_page_entries: settings.max_page_entries,
         referrers_page_size: settings.referrers_page_size,
+        upload_expiry: settings.upload_expiry,
         gc: settings.gc.clone(),
     };
     Ok(Registry::new(Arc::new(blobs), Arc::new(meta), config))
@@ -71,7 +72,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     lock.announce(&listening)
         .with_context(|| format!("writing {}", lock.path().display()))?;
-    tokio::spawn(sweep_uploads(registry.clone(), settings.upload_expiry));
+    tokio::spawn(sweep_uploads(registry.clone()));
     if !settings.gc_interval.is_zero() {
         tokio::spawn(collect_garbage(registry.clone(), settings.gc_interval));
     }
@@ -101,11 +102,14 @@ pub fn data_directory(settings: &Settings) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("resolving data directory {}", settings.data_dir.display()))
 }
 
-async fn sweep_uploads(registry: Registry, expiry: Duration) {
+async fn sweep_uploads(registry: Registry) {
     let mut ticker = tokio::time::interval(UPLOAD_SWEEP_INTERVAL);
     loop {
         ticker.tick().await;
-        if let Err(e) = registry.expire_uploads(expiry).await {
+        if let Err(e) = registry
+            .expire_uploads(registry.config().upload_expiry)
+            .await
+        {
             warn!(error = %e, "upload expiry failed");
         }
     }

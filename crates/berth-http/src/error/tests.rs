@@ -131,7 +131,7 @@ fn every_error_maps_to_its_status_and_code() {
         ),
         (
             416,
-            "BLOB_UNKNOWN",
+            "SIZE_INVALID",
             vec![RegistryError::RangeNotSatisfiable { size: 1 }.into()],
         ),
         (

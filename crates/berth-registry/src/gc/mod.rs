@@ -37,7 +37,8 @@ fn now_millis() -> i64 {
 
 impl Registry {
     /// Collects garbage once: unreachable manifests, blob links no manifest uses, blobs no
-    /// repository links, and abandoned uploads, each older than the grace period.
+    /// repository links, each older than the grace period, and upload sessions older than the
+    /// configured upload expiry (a collection never cuts short a session a client may resume).
     ///
     /// A dry run deletes nothing and reports exactly what a real run would delete on the same
     /// state: the manifests it dooms, and the links and blobs their deletion would free.
@@ -66,9 +67,9 @@ impl Registry {
         }
         self.collect_unrecorded_blobs(options, &mut report).await?;
         report.uploads_expired = if options.dry_run {
-            self.expiring_uploads(options.grace).await?
+            self.expiring_uploads(self.config.upload_expiry).await?
         } else {
-            self.expire_uploads(options.grace).await?
+            self.expire_uploads(self.config.upload_expiry).await?
         };
         report.sort();
         report.duration_ms = started.elapsed().as_millis() as u64;

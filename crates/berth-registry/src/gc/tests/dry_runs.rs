@@ -53,21 +53,26 @@ async fn a_dry_run_reports_exactly_what_the_real_run_deletes() {
 
 #[tokio::test]
 async fn a_dry_run_counts_the_uploads_the_real_run_expires() {
-    let f = fixture().await;
+    // Sessions expire by the configured upload expiry, not the collection's grace period.
+    let young = fixture().await;
+    young.registry.start_upload(&young.repo).await.unwrap();
+    let (dry, real) = young
+        .dry_then_real(now(Untagged::Keep, OrphanedReferrers::Delete))
+        .await;
+    assert_eq!(
+        (dry.uploads_expired, real.uploads_expired),
+        (0, 0),
+        "a collection never cuts short a session its client may resume"
+    );
+    let f = fixture_with(RegistryConfig {
+        upload_expiry: Duration::ZERO,
+        ..RegistryConfig::default()
+    })
+    .await;
     let abandoned = f.registry.start_upload(&f.repo).await.unwrap();
     // What a crash leaves: a staged object whose session row is gone.
     let staged = berth_oci::UploadId::new_random(uuid::Uuid::new_v4());
     f.registry.blobs.create_upload(&staged).await.unwrap();
-    let kept = GcOptions {
-        dry_run: true,
-        grace: Duration::from_secs(3600),
-        ..GcOptions::default()
-    };
-    assert_eq!(
-        f.collect(kept).await.uploads_expired,
-        1,
-        "a young session stays, the leftover object goes"
-    );
     let (dry, real) = f
         .dry_then_real(now(Untagged::Keep, OrphanedReferrers::Delete))
         .await;

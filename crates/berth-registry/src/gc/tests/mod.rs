@@ -29,12 +29,16 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
+    fixture_with(RegistryConfig::default()).await
+}
+
+async fn fixture_with(config: RegistryConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let blobs = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
     let meta = SqliteMetadataStore::open(&dir.path().join("meta.db"))
         .await
         .unwrap();
-    let registry = Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig::default());
+    let registry = Registry::new(Arc::new(blobs), Arc::new(meta), config);
     let repo: RepoName = "gc/app".parse().unwrap();
     let config = push_blob(&registry, &repo, b"{}").await;
     Fixture {

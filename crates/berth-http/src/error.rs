@@ -20,6 +20,8 @@ pub enum RequestError {
     DigestMissing,
     #[error("invalid query parameter {name}: {reason}")]
     QueryInvalid { name: &'static str, reason: String },
+    #[error("unknown query parameter {name:?}; this endpoint takes {known}")]
+    QueryUnknown { name: String, known: String },
     #[error("invalid Content-Range {0:?}: expected <start>-<end>")]
     ContentRangeInvalid(String),
     #[error("Content-Length {content_length} does not match Content-Range length {range_length}")]
@@ -33,8 +35,11 @@ pub enum RequestError {
     ManifestBodyUnreadable,
     #[error("no garbage collection has finished since the registry started")]
     NoCollectionYet,
-    /// A conditional header that cannot be read: a write must not proceed as if it had none.
-    #[error("malformed {0} header: expected \"*\" or quoted entity tags such as \"sha256:<hex>\", or an HTTP date")]
+    /// A conditional date header that cannot be read: a write must not proceed as if it had
+    /// none.
+    #[error(
+        "malformed {0} header: expected an HTTP date such as \"Sun, 06 Nov 1994 08:49:37 GMT\""
+    )]
     ConditionInvalid(String),
 }
 
@@ -118,7 +123,7 @@ impl ApiError {
                     ..reply(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", e)
                 },
                 RequestError::DigestMissing => reply(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e),
-                RequestError::QueryInvalid { .. } => {
+                RequestError::QueryInvalid { .. } | RequestError::QueryUnknown { .. } => {
                     reply(StatusCode::BAD_REQUEST, "UNSUPPORTED", e)
                 }
                 RequestError::ContentRangeInvalid(_) => {

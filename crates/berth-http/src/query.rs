@@ -26,6 +26,30 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Refuses a parameter not in `known`: an administration request with a typo in a policy
+    /// name must not run with the configured policy instead.
+    pub fn only(&self, known: &'static [&'static str]) -> Result<(), RequestError> {
+        match self.0.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some((name, _)) => Err(RequestError::QueryUnknown {
+                name: name.clone(),
+                known: known.join(", "),
+            }),
+        }
+    }
+
+    /// A non-negative integer parameter (`n`, `depth`), when present.
+    pub fn count(&self, name: &'static str) -> Result<Option<u32>, RequestError> {
+        self.get(name)
+            .map(|v| {
+                v.parse().map_err(|_| RequestError::QueryInvalid {
+                    name,
+                    reason: format!("{v:?} is not a whole number from 0 to {}", u32::MAX),
+                })
+            })
+            .transpose()
+    }
+
     /// A value that must parse as `T` when present.
     pub fn parsed<T: std::str::FromStr>(
         &self,

@@ -32,7 +32,9 @@ pub enum RegistryError {
     )]
     SubjectUnknown(Digest),
     /// A conditional request's precondition did not hold for the named reference.
-    #[error("precondition failed: {0} does not match the request's If-Match, If-None-Match or If-Unmodified-Since")]
+    #[error(
+        "precondition failed on {0}: it now names another manifest, or none, or changed since the given date (entity tags are the digest in double quotes: \"sha256:<hex>\")"
+    )]
     PreconditionFailed(String),
     #[error("manifest is larger than the limit of {limit} bytes")]
     ManifestTooLarge { limit: usize },

@@ -32,9 +32,15 @@ pub struct GcArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// TOML config file (the server's): `data_dir`, `listen`, `log` and `[gc]` are read.
+    /// TOML config file (the server's): `data_dir`, `listen`, `log`, `upload_expiry` and `[gc]`
+    /// are read. A direct collection applies this file's policy, not a stopped server's: pass
+    /// the server's file.
     #[arg(long, env = "BERTH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Age after which an unfinished upload session is removed, in a direct collection (one
+    /// through the server applies the server's) [default: 24h].
+    #[arg(long, env = "BERTH_UPLOAD_EXPIRY", value_name = "DURATION")]
+    pub upload_expiry: Option<humantime::Duration>,
     /// The data directory to collect [default: ./berth-data].
     #[arg(long, env = "BERTH_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -69,6 +75,7 @@ impl GcArgs {
             gc_grace: self.gc_grace,
             gc_untagged: self.gc_untagged.clone(),
             gc_orphaned_referrers: self.gc_orphaned_referrers.clone(),
+            upload_expiry: self.upload_expiry,
             log: self.log.clone(),
             ..ServeArgs::default()
         }

@@ -82,6 +82,11 @@ fn every_error_maps_to_its_status_and_code() {
                     reason: x(),
                 }
                 .into(),
+                RequestError::QueryUnknown {
+                    name: "untaged".into(),
+                    known: x(),
+                }
+                .into(),
                 RegistryError::Oci(OciError::ManifestUnsupported(x())).into(),
                 RequestError::ConditionInvalid("if-match".into()).into(),
             ],

@@ -16,6 +16,7 @@ use crate::status::ServerStatus;
 /// replace the configured global policy for this run, as the `--gc-*` flags of `berth serve`
 /// would; retention rules that set their own policy still win for their repositories.
 pub async fn collect_garbage(registry: &Registry, query: &Query) -> Result<Response, ApiError> {
+    query.only(&["dry_run", "grace", "untagged", "orphaned_referrers"])?;
     let configured = &registry.config().gc;
     let options = GcOptions {
         dry_run: query.parsed::<bool>("dry_run")?.unwrap_or(false),

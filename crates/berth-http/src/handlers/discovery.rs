@@ -27,7 +27,7 @@ pub async fn tags(
     repo: &RepoName,
     query: &Query,
 ) -> Result<Response, ApiError> {
-    let n = query.parsed::<u32>("n")?;
+    let n = query.count("n")?;
     let page = registry.list_tags(repo, n, query.get("last")).await?;
     let response = Json(json!({ "name": repo.as_str(), "tags": page.items })).into_response();
     Ok(with_next_link(
@@ -39,7 +39,7 @@ pub async fn tags(
 }
 
 pub async fn catalog(registry: &Registry, query: &Query) -> Result<Response, ApiError> {
-    let n = query.parsed::<u32>("n")?;
+    let n = query.count("n")?;
     let page = registry.catalog(n, query.get("last")).await?;
     let response = Json(json!({ "repositories": page.items })).into_response();
     Ok(with_next_link(response, "/v2/_catalog", n, &page))

@@ -20,7 +20,8 @@ fn lookup(reference: Result<Reference, OciError>) -> Result<Reference, ApiError>
             OciError::TagInvalid(s) | OciError::ReferenceInvalid(s) => s,
             other => other.to_string(),
         };
-        RegistryError::ManifestUnknown(named).into()
+        let why = format!("{named:?} (not a valid tag or digest, so no manifest has it)");
+        RegistryError::ManifestUnknown(why).into()
     })
 }
 

@@ -67,7 +67,7 @@ impl ListingQuery {
         }
         Ok(ListingQuery {
             artifact_types,
-            n: query.parsed::<u32>("n")?,
+            n: query.count("n")?,
         })
     }
 }
@@ -253,7 +253,7 @@ pub async fn graph(
     query: &Query,
 ) -> Result<Response, ApiError> {
     let depth = query
-        .parsed::<u32>("depth")?
+        .count("depth")?
         .unwrap_or(GRAPH_DEPTH.0)
         .min(GRAPH_DEPTH.1);
     let nodes = registry.referrers_graph(repo, subject, depth).await?;

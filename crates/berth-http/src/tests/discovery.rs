@@ -129,7 +129,13 @@ async fn invalid_n_is_400() {
             format!("/v2/app/tags/list?n={n}"),
             format!("/v2/_catalog?n={n}"),
         ] {
-            assert_eq!(app.get(&uri).await.status, StatusCode::BAD_REQUEST, "{uri}");
+            let reply = app.get(&uri).await;
+            reply.assert_error(StatusCode::BAD_REQUEST, "UNSUPPORTED");
+            let message = reply.json()["errors"][0]["message"].clone();
+            assert!(
+                message.as_str().unwrap().contains("is not a whole number"),
+                "{uri}: {message}"
+            );
         }
     }
 }

@@ -257,6 +257,10 @@ async fn bad_policy_overrides_are_400_naming_the_parameter_and_collect_nothing()
             "orphaned_referrers must be \"delete\", \"keep\" or a delay such as \"7d\"",
         ),
         ("dry_run=true&grace=0s&untagged=Keep", "untagged must be"),
+        (
+            "grace=0s&untaged=delete",
+            "unknown query parameter \"untaged\"; this endpoint takes dry_run, grace",
+        ),
     ] {
         let reply = app.post(&format!("/berth/v1/gc?{query}")).await;
         reply.assert_error(StatusCode::BAD_REQUEST, "UNSUPPORTED");

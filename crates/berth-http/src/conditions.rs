@@ -47,21 +47,50 @@ pub struct Conditions {
     if_modified_since: Option<IfModifiedSince>,
 }
 
-/// A typed header, or `ConditionInvalid` naming it when it is present but malformed: a write
-/// whose condition cannot be read must not go ahead as if it had none.
-fn typed<H: headers::Header>(headers: &HeaderMap) -> Result<Option<H>, RequestError> {
+/// An entity-tag condition (`If-Match`, `If-None-Match`), or `ConditionInvalid` naming it
+/// when any of its values is neither `*` alone nor a list of quoted entity tags: a write whose
+/// condition cannot be read must not go ahead as if it had none (the typed header alone
+/// would drop the members it cannot read).
+fn entity_tags<H: headers::Header>(headers: &HeaderMap) -> Result<Option<H>, RequestError> {
+    let name = H::name();
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str())
+        .collect::<Result<_, _>>()
+        .map_err(|_| RequestError::ConditionInvalid(name.as_str().to_owned()))?;
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let members: Vec<&str> = values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let valid = members == ["*"] || members.iter().all(|m| m.parse::<ETag>().is_ok());
+    if !valid {
+        return Err(RequestError::ConditionInvalid(name.as_str().to_owned()));
+    }
     headers
         .typed_try_get::<H>()
-        .map_err(|_| RequestError::ConditionInvalid(H::name().as_str().to_owned()))
+        .map_err(|_| RequestError::ConditionInvalid(name.as_str().to_owned()))
+}
+
+/// A date condition; one whose value is not a valid HTTP date is ignored, as RFC 9110
+/// (13.1.3, 13.1.4) requires.
+fn date<H: headers::Header>(headers: &HeaderMap) -> Option<H> {
+    headers.typed_try_get::<H>().ok().flatten()
 }
 
 impl Conditions {
+    /// The request's conditions; `ConditionInvalid` for a malformed `If-Match` or
+    /// `If-None-Match`.
     pub fn parse(headers: &HeaderMap) -> Result<Conditions, RequestError> {
         Ok(Conditions {
-            if_match: typed(headers)?,
-            if_none_match: typed(headers)?,
-            if_unmodified_since: typed(headers)?,
-            if_modified_since: typed(headers)?,
+            if_match: entity_tags(headers)?,
+            if_none_match: entity_tags(headers)?,
+            if_unmodified_since: date(headers),
+            if_modified_since: date(headers),
         })
     }
 
@@ -295,21 +324,39 @@ mod tests {
     }
 
     #[test]
-    fn malformed_conditions_never_let_a_write_through() {
-        let mut headers = HeaderMap::new();
-        headers.insert("if-unmodified-since", "last tuesday".parse().unwrap());
-        assert!(matches!(
-            Conditions::parse(&headers),
-            Err(RequestError::ConditionInvalid(name)) if name == "if-unmodified-since"
-        ));
-        // An unquoted entity tag matches nothing, so If-Match fails closed.
+    fn malformed_entity_tags_are_refused_and_unusable_dates_ignored() {
         let digest = Digest::sha256_of(b"a");
-        let unquoted = conditions(&[("if-match", digest.as_str())]);
-        let current = Some(Target {
-            digest: &digest,
-            modified: None,
-        });
-        assert_eq!(unquoted.evaluate(current, false), Outcome::Failed);
+        let quoted = format!("\"{digest}\"");
+        for (name, value) in [
+            ("if-match", digest.to_string()),
+            ("if-none-match", digest.to_string()),
+            ("if-none-match", format!("\"{digest}")),
+            ("if-none-match", "*, \"x\"".to_owned()),
+            ("if-none-match", format!("W/{digest}")),
+            ("if-none-match", String::new()),
+            ("if-match", format!("{quoted}, garbage")),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, value.parse().unwrap());
+            assert!(
+                matches!(Conditions::parse(&headers), Err(RequestError::ConditionInvalid(n)) if n == name),
+                "{name}: {value:?}"
+            );
+        }
+        let mut twice = HeaderMap::new();
+        twice.append("if-none-match", "*".parse().unwrap());
+        twice.append("if-none-match", "*".parse().unwrap());
+        assert!(Conditions::parse(&twice).is_err(), "`*, *` is not `*`");
+        let mut listed = HeaderMap::new();
+        listed.append("if-none-match", quoted.parse().unwrap());
+        listed.append("if-none-match", "W/\"other\"".parse().unwrap());
+        assert!(Conditions::parse(&listed).is_ok());
+        for date in ["last tuesday", "Mon, 01 Jan 1900 00:00:00 GMT"] {
+            let mut headers = HeaderMap::new();
+            headers.insert("if-unmodified-since", date.parse().unwrap());
+            headers.insert("if-modified-since", date.parse().unwrap());
+            assert!(Conditions::parse(&headers).unwrap().is_empty(), "{date}");
+        }
     }
 
     #[test]

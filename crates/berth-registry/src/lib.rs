@@ -109,4 +109,6 @@ impl Registry {
 }
 
 #[cfg(test)]
+mod cancellation_tests;
+#[cfg(test)]
 mod tests;

@@ -89,12 +89,14 @@ impl Registry {
             created_at: parsed.oras_created_millis(),
             body,
         };
-        self.meta
-            .put_manifest(repo, &manifest, &tags, target.precondition.as_ref())
-            .await?;
-        if !tags.is_empty() {
-            self.generations.bump(repo);
-        }
+        let (meta, stored_tags) = (self.meta.clone(), tags.clone());
+        let precondition = target.precondition;
+        let to = repo.clone();
+        self.write_then_invalidate(repo, async move {
+            meta.put_manifest(&to, &manifest, &stored_tags, precondition.as_ref())
+                .await
+        })
+        .await?;
         info!(repo = %repo, digest = %digest, tags = tags.len(), "manifest stored");
         Ok(ManifestPushed {
             digest,
@@ -144,20 +146,46 @@ impl Registry {
         reference: &Reference,
         precondition: Option<&Precondition>,
     ) -> Result<()> {
-        let deleted = match reference {
-            Reference::Tag(tag) => self.meta.delete_tag(repo, tag, precondition).await?,
-            Reference::Digest(digest) => {
-                self.meta
-                    .delete_manifest(repo, digest, precondition)
-                    .await?
-            }
-        };
+        let (meta, from, reference_owned) = (self.meta.clone(), repo.clone(), reference.clone());
+        let precondition = precondition.cloned();
+        let deleted = self
+            .write_then_invalidate(repo, async move {
+                let precondition = precondition.as_ref();
+                match &reference_owned {
+                    Reference::Tag(tag) => meta.delete_tag(&from, tag, precondition).await,
+                    Reference::Digest(d) => meta.delete_manifest(&from, d, precondition).await,
+                }
+            })
+            .await?;
         if !deleted {
             return Err(self.manifest_not_found(repo, reference).await?);
         }
-        self.generations.bump(repo);
         info!(repo = %repo, reference = %reference, "manifest reference deleted");
         Ok(())
+    }
+
+    /// Runs a metadata write that can change what the read caches of `repo` hold in a task of
+    /// its own, and marks those caches stale once it has finished. The writer commits a queued
+    /// write even when the request that queued it is gone (a client disconnect drops the
+    /// handler's future), so the invalidation must not depend on that future: otherwise
+    /// readers would be served the state from before a committed write.
+    async fn write_then_invalidate<T, F>(&self, repo: &RepoName, write: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, berth_metadata::MetadataError>> + Send + 'static,
+    {
+        let (generations, repo) = (self.generations.clone(), repo.clone());
+        let task = tokio::spawn(async move {
+            let outcome = write.await;
+            generations.bump(&repo);
+            outcome
+        });
+        match task.await {
+            Ok(outcome) => Ok(outcome?),
+            Err(e) => Err(RegistryError::Metadata(
+                berth_metadata::MetadataError::CommitFailed(format!("the write task ended: {e}")),
+            )),
+        }
     }
 
     /// `NameUnknown` for a repository that does not exist, else `ManifestUnknown`.

@@ -28,9 +28,16 @@ impl Registry {
         after: Option<&ReferrerCursor>,
         n: Option<u32>,
     ) -> Result<ReferrersPage> {
+        if n == Some(0) {
+            // As for tag lists: `n=0` asks for an empty page with no next one.
+            return Ok(ReferrersPage {
+                referrers: Vec::new(),
+                next: None,
+            });
+        }
         let limit = n
             .unwrap_or(self.config.referrers_page_size)
-            .clamp(1, self.config.referrers_page_size);
+            .clamp(1, self.config.referrers_page_size.max(1));
         let mut referrers = self
             .meta
             .list_referrers(repo, subject, artifact_types, order, after, limit + 1)

@@ -11,10 +11,10 @@ use futures::TryStreamExt;
 
 use super::*;
 
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
     path: std::path::PathBuf,
-    registry: Registry,
+    pub(crate) registry: Registry,
 }
 
 async fn open_registry(path: &std::path::Path) -> Registry {
@@ -25,7 +25,7 @@ async fn open_registry(path: &std::path::Path) -> Registry {
     Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig::default())
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let registry = open_registry(&path).await;
@@ -36,7 +36,7 @@ async fn fixture() -> Fixture {
     }
 }
 
-fn repo(name: &str) -> RepoName {
+pub(crate) fn repo(name: &str) -> RepoName {
     name.parse().unwrap()
 }
 
@@ -50,7 +50,7 @@ async fn read_all(registry: &Registry, r: &RepoName, d: &Digest) -> Vec<u8> {
     read.body.map_ok(|b| b.to_vec()).try_concat().await.unwrap()
 }
 
-async fn push_blob(registry: &Registry, r: &RepoName, bytes: &[u8]) -> Digest {
+pub(crate) async fn push_blob(registry: &Registry, r: &RepoName, bytes: &[u8]) -> Digest {
     let digest = Digest::sha256_of(bytes);
     registry
         .upload_monolithic(r, &digest, Some(bytes.len() as u64), body(bytes))
@@ -59,7 +59,7 @@ async fn push_blob(registry: &Registry, r: &RepoName, bytes: &[u8]) -> Digest {
     digest
 }
 
-fn image_manifest(config: &Digest, layers: &[&Digest]) -> Bytes {
+pub(crate) fn image_manifest(config: &Digest, layers: &[&Digest]) -> Bytes {
     let layers: Vec<_> = layers
         .iter()
         .map(|d| serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d.as_str(), "size": 1}))
@@ -73,7 +73,7 @@ fn image_manifest(config: &Digest, layers: &[&Digest]) -> Bytes {
     Bytes::from(serde_json::to_vec(&m).unwrap())
 }
 
-fn tag_target(tag: &str) -> ManifestTarget {
+pub(crate) fn tag_target(tag: &str) -> ManifestTarget {
     ManifestTarget {
         reference: Reference::Tag(tag.parse().unwrap()),
         extra_tags: vec![],

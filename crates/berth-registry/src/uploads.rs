@@ -144,7 +144,7 @@ impl Registry {
         &self,
         max_age: std::time::Duration,
     ) -> Result<(Vec<UploadId>, Vec<UploadId>)> {
-        let cutoff = now_millis() - max_age.as_millis() as i64;
+        let cutoff = now_millis().saturating_sub(crate::gc::millis(max_age));
         let sessions = self.meta.uploads_created_before(cutoff).await?;
         let mut orphans = Vec::new();
         // A session's row is written before its staged object: an object without a row is

@@ -47,8 +47,13 @@ impl std::fmt::Display for Owner {
 }
 
 /// The exclusive lock on a data directory, held until dropped (or the process ends).
+///
+/// Two OS locks are held: one on the directory itself, which cannot be deleted from under a
+/// live owner the way a file can (removing `berth.lock` by hand must not let a second server
+/// in), and one on `berth.lock`, which names the owner for the refusal message.
 #[derive(Debug)]
 pub struct DataDirLock {
+    _dir: File,
     file: File,
     path: PathBuf,
 }
@@ -80,6 +85,21 @@ impl DataDirLock {
             path: path.clone(),
             source,
         };
+        let directory = File::open(dir).map_err(|source| LockError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        match fs4::FileExt::try_lock(&directory) {
+            Ok(()) => {}
+            Err(fs4::TryLockError::WouldBlock) => {
+                let owner = File::open(&path).ok().and_then(|f| read_owner(&f));
+                return Err(LockError::Held {
+                    dir: dir.to_owned(),
+                    owner,
+                });
+            }
+            Err(fs4::TryLockError::Error(e)) => return Err(io_error(e)),
+        }
         // Opened without truncating: the holder's name must survive a refused attempt.
         let file = OpenOptions::new()
             .read(true)
@@ -99,6 +119,7 @@ impl DataDirLock {
             Err(fs4::TryLockError::Error(e)) => return Err(io_error(e)),
         }
         let mut lock = DataDirLock {
+            _dir: directory,
             file,
             path: path.clone(),
         };
@@ -167,6 +188,19 @@ mod tests {
             read_owner(&File::open(second.path()).unwrap()),
             Some(Owner::this_process("gc"))
         );
+    }
+
+    #[test]
+    fn deleting_the_lock_file_does_not_free_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DataDirLock::acquire(dir.path(), &Owner::this_process("serve")).unwrap();
+        std::fs::remove_file(first.path()).unwrap();
+        assert!(matches!(
+            DataDirLock::acquire(dir.path(), &Owner::this_process("serve")),
+            Err(LockError::Held { .. })
+        ));
+        drop(first);
+        DataDirLock::acquire(dir.path(), &Owner::this_process("serve")).unwrap();
     }
 
     #[test]

@@ -183,7 +183,7 @@ impl Settings {
             )?
             .unwrap_or(defaults.gc.orphaned_referrers),
         };
-        Ok(Settings {
+        Settings {
             listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
             data_dir: args
                 .data_dir
@@ -210,7 +210,23 @@ impl Settings {
             log: args.log.clone().or(file.log).unwrap_or(defaults.log),
             gc_interval,
             gc,
-        })
+        }
+        .checked()
+    }
+
+    /// Refuses limits that would make every listing empty or unanswerable.
+    fn checked(self) -> anyhow::Result<Settings> {
+        for (name, value) in [
+            ("max_page_entries", self.max_page_entries),
+            ("referrers_page_size", self.referrers_page_size),
+        ] {
+            anyhow::ensure!(value >= 1, "{name} must be at least 1, not {value}");
+        }
+        anyhow::ensure!(
+            self.max_manifest_bytes >= 1,
+            "max_manifest_bytes must be at least 1"
+        );
+        Ok(self)
     }
 }
 
@@ -218,6 +234,23 @@ impl Settings {
 mod tests {
     use super::*;
     use berth_registry::gc::{OrphanedReferrers, Untagged};
+
+    #[test]
+    fn page_sizes_of_zero_are_refused() {
+        for args in [
+            ServeArgs {
+                referrers_page_size: Some(0),
+                ..ServeArgs::default()
+            },
+            ServeArgs {
+                max_page_entries: Some(0),
+                ..ServeArgs::default()
+            },
+        ] {
+            let error = Settings::merge(&args, FileSettings::default()).unwrap_err();
+            assert!(error.to_string().contains("must be at least 1"), "{error}");
+        }
+    }
 
     #[test]
     fn no_configuration_gives_the_embedded_default() {

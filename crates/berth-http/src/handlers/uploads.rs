@@ -60,7 +60,8 @@ fn chunk_bounds(headers: &HeaderMap) -> Result<ChunkBounds, RequestError> {
     if end < start {
         return Err(invalid());
     }
-    let range_length = end - start + 1;
+    // `0-18446744073709551615` declares more bytes than any count can hold.
+    let range_length = (end - start).checked_add(1).ok_or_else(invalid)?;
     if let Some(content_length) = length.filter(|&l| l != range_length) {
         return Err(RequestError::LengthMismatch {
             content_length,

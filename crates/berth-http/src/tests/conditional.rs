@@ -172,10 +172,16 @@ async fn conditional_pushes_and_deletes_guard_the_tag() {
     .await
     .assert_status(StatusCode::ACCEPTED);
     app.assert_manifest_unknown("app", "v1").await;
-    // A malformed date is refused, not ignored.
-    put_with(&app, "v1", &first.body, &[("if-unmodified-since", "soon")])
-        .await
-        .assert_error(StatusCode::BAD_REQUEST, "UNSUPPORTED");
+    // A malformed entity tag is refused, never read as "no condition".
+    put_with(
+        &app,
+        "v1",
+        &first.body,
+        &[("if-none-match", first.digest.as_str())],
+    )
+    .await
+    .assert_error(StatusCode::BAD_REQUEST, "UNSUPPORTED");
+    app.assert_manifest_unknown("app", "v1").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -292,3 +292,27 @@ async fn the_status_endpoint_says_which_server_this_is() {
         .await
         .assert_error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED");
 }
+
+#[tokio::test]
+async fn an_enormous_grace_keeps_everything_instead_of_wrapping_to_none() {
+    let app = TestApp::new().await;
+    let image = app.push_image("app", "v1", "untagged soon").await;
+    app.delete_manifest("app", "v1").await;
+    let report = |query: &'static str| {
+        let app = &app;
+        async move {
+            let reply = app
+                .post(&format!(
+                    "/berth/v1/gc?dry_run=true&untagged=delete&{query}"
+                ))
+                .await;
+            reply.assert_status(StatusCode::OK);
+            reply.json()
+        }
+    };
+    for forever in ["grace=300000000y", "grace=10000000000000000s"] {
+        assert_eq!(report(forever).await["manifests_deleted"], 0, "{forever}");
+    }
+    let now = report("grace=0s").await;
+    assert_eq!(now["manifests"][0]["digest"], image.digest.as_str());
+}

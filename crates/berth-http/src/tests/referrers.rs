@@ -430,3 +430,30 @@ async fn artifact_manifests_need_their_blobs() {
     reply.assert_error(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN");
     assert!(referrers(&app, &image.digest).await.is_empty());
 }
+
+#[tokio::test]
+async fn n_zero_asks_for_an_empty_page_without_a_next_one() {
+    let (app, image, empty) = app_with_subject().await;
+    push_artifact(
+        &app,
+        &empty,
+        "application/vnd.example.sig",
+        &image.digest,
+        "a",
+    )
+    .await;
+    for uri in [
+        format!("/v2/app/referrers/{}?n=0", image.digest),
+        format!(
+            "/v2/app/_oras/artifacts/referrers?digest={}&n=0",
+            image.digest
+        ),
+    ] {
+        let reply = app.get(&uri).await;
+        reply.assert_status(StatusCode::OK);
+        let body = reply.json();
+        let listed = body.get("manifests").or(body.get("referrers")).unwrap();
+        assert_eq!(listed, &json!([]), "{uri}");
+        assert!(reply.headers.get(header::LINK).is_none(), "{uri}");
+    }
+}

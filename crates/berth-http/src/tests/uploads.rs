@@ -387,3 +387,15 @@ async fn chunk_that_fails_midway_keeps_what_arrived_and_the_upload_resumes() {
         .assert_status(StatusCode::ACCEPTED);
     assert_completes_hello(&app, "app", &location, b"").await;
 }
+
+#[tokio::test]
+async fn a_content_range_beyond_any_count_is_invalid() {
+    let app = TestApp::new().await;
+    let location = app.start_upload("app").await;
+    for body in [&b""[..], b"x"] {
+        patch(&app, &location, Some("0-18446744073709551615"), body)
+            .await
+            .assert_error(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID");
+    }
+    assert_upload_range(&app, &location, "0-0").await;
+}

@@ -54,7 +54,9 @@ pub fn doomed(
             match orphans {
                 OrphanedReferrers::Delete => false,
                 OrphanedReferrers::Keep => true,
-                OrphanedReferrers::After(delay) => orphaned_since > now - delay.as_millis() as i64,
+                OrphanedReferrers::After(delay) => {
+                    orphaned_since > now.saturating_sub(super::millis(delay))
+                }
             }
         });
         if m.pushed_at >= cutoff || kept_untagged || kept_orphan {

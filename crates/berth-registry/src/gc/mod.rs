@@ -17,7 +17,7 @@ pub use options::{GcOptions, OrphanedReferrers, Untagged};
 pub use report::{CollectedManifest, CollectedTag, GcReport};
 pub use retention::RetentionRule;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use berth_oci::RepoName;
 use tracing::info;
@@ -27,6 +27,12 @@ use crate::Registry;
 
 /// Deletions in flight at once: they share commits in the metadata writer's batches.
 const IN_FLIGHT: usize = 64;
+
+/// A duration in whole milliseconds, saturating: a delay of millions of years is "forever",
+/// never a wrapped negative number that would make everything old enough to delete.
+pub(crate) fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
 
 fn now_millis() -> i64 {
     SystemTime::now()
@@ -45,10 +51,26 @@ impl Registry {
     ///
     /// Collections run one at a time (a scheduled one and one asked for through the endpoint
     /// would otherwise race each other for the same work); a second waits for the first.
+    ///
+    /// The collection runs in a task of its own: when the caller goes away (a client that
+    /// disconnects from `POST /berth/v1/gc`), it still finishes, invalidates the read caches
+    /// of what it deleted, and records its report.
     pub async fn gc(&self, options: &GcOptions) -> Result<GcReport> {
+        let (registry, options) = (self.clone(), options.clone());
+        match tokio::spawn(async move { registry.collect(&options).await }).await {
+            Ok(report) => report,
+            Err(e) => Err(crate::RegistryError::Metadata(
+                berth_metadata::MetadataError::CommitFailed(format!(
+                    "the collection task ended: {e}"
+                )),
+            )),
+        }
+    }
+
+    async fn collect(&self, options: &GcOptions) -> Result<GcReport> {
         let _one_at_a_time = self.collecting.lock().await;
         let started = std::time::Instant::now();
-        let cutoff = now_millis() - options.grace.as_millis() as i64;
+        let cutoff = now_millis().saturating_sub(millis(options.grace));
         let mut report = GcReport {
             dry_run: options.dry_run,
             ..GcReport::default()

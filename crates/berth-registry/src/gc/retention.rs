@@ -71,7 +71,7 @@ pub fn expired_tags(
             let over_count = newest_kept.is_some_and(|n| *rank >= n);
             let too_old = rules.iter().any(|r| {
                 r.expire_tags_after
-                    .is_some_and(|age| tag.updated_at < now - age.as_millis() as i64)
+                    .is_some_and(|age| tag.updated_at < now.saturating_sub(super::millis(age)))
             });
             !protected && (over_count || too_old)
         })

@@ -5,11 +5,13 @@
 //! - [`TokenIssuer`] signs Docker registry tokens (auth-jwt.md); [`TokenVerifier`] checks
 //!   them for this server and for trusted external issuers.
 //! - [`Scope`] parses the Docker scope grammar (auth-scope.md).
+//! - [`LoginLimiter`] slows password guessing.
 
 mod error;
 mod htpasswd;
 mod identity;
 mod keys;
+mod limiter;
 mod policy;
 mod scope;
 mod token;
@@ -20,6 +22,7 @@ pub use error::{AuthError, TokenRejection};
 pub use htpasswd::UserFile;
 pub use identity::{Groups, Identity};
 pub use keys::{PublicKey, SigningKey, SIGNING_ALGORITHM};
+pub use limiter::{LoginBlocked, LoginLimiter, LoginLimiterOptions};
 pub use policy::{AdminsConfig, Decision, Policy, PolicyConfig, RuleConfig};
 pub use scope::{Access, Action, Resource, Scope};
 pub use token::{

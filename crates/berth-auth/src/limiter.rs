@@ -60,6 +60,16 @@ impl LoginLimiter {
         }
     }
 
+    /// How many (client, user) pairs are remembered; at most about `capacity`.
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Whether no pair is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
     /// Whether `user` may try a password from `client` now.
     pub fn check(&self, client: IpAddr, user: &str) -> Result<(), LoginBlocked> {
         self.check_at(client, user, Instant::now())

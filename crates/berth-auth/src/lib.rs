@@ -14,6 +14,7 @@ mod keys;
 mod limiter;
 mod policy;
 mod scope;
+mod signing_key;
 mod token;
 mod users;
 mod verify;
@@ -21,10 +22,11 @@ mod verify;
 pub use error::{AuthError, TokenRejection};
 pub use htpasswd::UserFile;
 pub use identity::{Groups, Identity};
-pub use keys::{PublicKey, SigningKey, SIGNING_ALGORITHM};
+pub use keys::PublicKey;
 pub use limiter::{LoginBlocked, LoginLimiter, LoginLimiterOptions};
 pub use policy::{AdminsConfig, Decision, Policy, PolicyConfig, RuleConfig};
 pub use scope::{Access, Action, Resource, Scope};
+pub use signing_key::{SigningKey, SIGNING_ALGORITHM};
 pub use token::{
     IssuedToken, IssuerConfig, TokenIssuer, DEFAULT_REFRESH_TTL, DEFAULT_TOKEN_TTL, MIN_TOKEN_TTL,
 };

@@ -5,10 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::SIGNING_ALGORITHM;
 use crate::scope::AccessEntry;
 use crate::verify::{verify_claims, TrustedIssuer};
-use crate::{Access, AuthError, SigningKey, TokenRejection};
+use crate::{Access, AuthError, SigningKey, TokenRejection, SIGNING_ALGORITHM};
 
 /// Default lifetime of an access token: 5 minutes.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);

@@ -1,0 +1,131 @@
+//! Failed-login limiter: too many wrong passwords for one user from one client pause logins.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use quick_cache::sync::{Cache, EntryAction, EntryResult};
+use sha2::{Digest, Sha256};
+
+/// Tuning of [`LoginLimiter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginLimiterOptions {
+    /// Failures allowed within one window before logins are refused. Default 5.
+    pub max_failures: u32,
+    /// The window, counted from its first failure. Default 1 minute.
+    pub window: Duration,
+    /// Most (client, user) pairs remembered; the least useful are evicted. Default 10 000.
+    pub capacity: usize,
+}
+
+impl Default for LoginLimiterOptions {
+    fn default() -> LoginLimiterOptions {
+        LoginLimiterOptions {
+            max_failures: 5,
+            window: Duration::from_secs(60),
+            capacity: 10_000,
+        }
+    }
+}
+
+/// Logins for a (client, user) pair are paused; try again after `retry_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginBlocked {
+    /// Time left until the window that holds the failures ends (the `Retry-After` header).
+    pub retry_after: Duration,
+}
+
+/// Counts failed logins per (client address, user name) in fixed windows that start at the
+/// first failure. After `max_failures` failures, [`LoginLimiter::check`] refuses until the
+/// window ends; successful logins are not counted. Memory is bounded: pairs are kept in a
+/// cache of `capacity` fixed-size entries (SHA-256 of the pair, a time and a count).
+///
+/// Call `check` before verifying a password, and `record_failure` when it was wrong.
+pub struct LoginLimiter {
+    options: LoginLimiterOptions,
+    windows: Cache<[u8; 32], Window>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    started: Instant,
+    failures: u32,
+}
+
+impl LoginLimiter {
+    /// A limiter with `options`.
+    pub fn new(options: LoginLimiterOptions) -> LoginLimiter {
+        LoginLimiter {
+            windows: Cache::new(options.capacity.max(1)),
+            options,
+        }
+    }
+
+    /// How many (client, user) pairs are remembered; at most about `capacity`.
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Whether no pair is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// Whether `user` may try a password from `client` now.
+    pub fn check(&self, client: IpAddr, user: &str) -> Result<(), LoginBlocked> {
+        self.check_at(client, user, Instant::now())
+    }
+
+    /// Counts a wrong password for `user` from `client` now.
+    pub fn record_failure(&self, client: IpAddr, user: &str) {
+        self.record_failure_at(client, user, Instant::now())
+    }
+
+    /// [`LoginLimiter::check`] at the instant `now`.
+    pub fn check_at(&self, client: IpAddr, user: &str, now: Instant) -> Result<(), LoginBlocked> {
+        let Some(window) = self.windows.get(&key(client, user)) else {
+            return Ok(());
+        };
+        let ends = window.started + self.options.window;
+        if now < ends && window.failures >= self.options.max_failures {
+            return Err(LoginBlocked {
+                retry_after: ends - now,
+            });
+        }
+        Ok(())
+    }
+
+    /// [`LoginLimiter::record_failure`] at the instant `now`.
+    pub fn record_failure_at(&self, client: IpAddr, user: &str, now: Instant) {
+        let key = key(client, user);
+        let fresh = Window {
+            started: now,
+            failures: 1,
+        };
+        let length = self.options.window;
+        let result = self.windows.entry(&key, None, |_, window| {
+            if now >= window.started + length {
+                *window = fresh;
+            } else {
+                window.failures = window.failures.saturating_add(1);
+            }
+            EntryAction::Retain(())
+        });
+        if let EntryResult::Vacant(guard) = result {
+            let _ = guard.insert(fresh);
+        }
+    }
+}
+
+/// SHA-256 of the client and the user name: fixed-size keys whatever the name's length. An
+/// IPv6 client counts as its /64 (one host usually holds the whole prefix); an IPv4-mapped
+/// address as its IPv4 address.
+fn key(client: IpAddr, user: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    match client.to_canonical() {
+        IpAddr::V4(v4) => hasher.update(v4.octets()),
+        IpAddr::V6(v6) => hasher.update(&v6.octets()[..8]),
+    }
+    hasher.update([0]);
+    hasher.update(user.as_bytes());
+    hasher.finalize().into()
+}

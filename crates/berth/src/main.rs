@@ -5,6 +5,7 @@ mod gc;
 mod lock;
 mod serve;
 mod settings;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -3,6 +3,7 @@
 mod cli;
 mod gc;
 mod lock;
+mod pinned;
 mod serve;
 mod settings;
 mod tls;

@@ -78,8 +78,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let address = listener.local_addr()?;
+    let tls_cert = tls
+        .as_ref()
+        .map(|(files, _, _)| std::path::absolute(&files.cert))
+        .transpose()
+        .context("resolving the TLS certificate's path")?;
     let listening = Owner {
         listen: Some(address),
+        tls_cert,
         ..Owner::this_process("serve")
     };
     lock.announce(&listening)

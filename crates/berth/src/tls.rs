@@ -182,27 +182,31 @@ impl Stamps {
 
 /// Checks the files every `RELOAD_POLL`; when either changed, reads both and serves them to
 /// new connections from then on. A pair that cannot be served (half written, mismatched,
-/// unreadable) leaves the current one in place, logged once per change.
+/// unreadable) leaves the current one in place. It is logged once the files have stayed as they
+/// are for one more check, so that replacing the two files one after the other, which a check
+/// may fall between, logs nothing.
 pub async fn reload_on_change(config: RustlsConfig, files: TlsFiles, mut seen: Stamps) {
     let mut ticker = tokio::time::interval(RELOAD_POLL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut refused: Option<TlsError> = None;
     loop {
         ticker.tick().await;
         let now = Stamps::of(&files);
         if now == seen {
+            if let Some(e) = refused.take() {
+                warn!(
+                    error = %e,
+                    "TLS certificate files changed but cannot be served; the previous \
+                     certificate stays in use"
+                );
+            }
             continue;
         }
         seen = now;
         let reading = files.clone();
-        let loaded = match tokio::task::spawn_blocking(move || load(&reading)).await {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                warn!(error = %e, "reloading the TLS certificate failed");
-                continue;
-            }
-        };
-        match loaded {
-            Ok(loaded) => {
+        match tokio::task::spawn_blocking(move || load(&reading)).await {
+            Ok(Ok(loaded)) => {
+                refused = None;
                 config.reload_from_config(loaded.config);
                 info!(
                     cert = %files.cert.display(),
@@ -211,11 +215,8 @@ pub async fn reload_on_change(config: RustlsConfig, files: TlsFiles, mut seen: S
                     "TLS certificate reloaded"
                 );
             }
-            Err(e) => warn!(
-                error = %e,
-                "TLS certificate files changed but cannot be served; the previous certificate \
-                 stays in use"
-            ),
+            Ok(Err(e)) => refused = Some(e),
+            Err(e) => warn!(error = %e, "reloading the TLS certificate failed"),
         }
     }
 }

@@ -15,8 +15,10 @@ mod content;
 #[allow(dead_code)]
 mod layout;
 
+mod gc;
 mod https;
 mod pki;
 mod reload;
+mod shutdown;
 mod skopeo;
 mod startup;

@@ -1,6 +1,7 @@
 //! The registry API over HTTPS: a blob and a manifest pushed and pulled back, HTTP/2 chosen by
 //! ALPN (and HTTP/1.1 still served), plain HTTP refused on the TLS port, and clients that do not
-//! trust the CA refused at the handshake.
+//! trust the CA refused at the handshake; without TLS, HTTP/1.1 as before (and h2c with prior
+//! knowledge).
 
 use bytes::Bytes;
 use reqwest::{StatusCode, Version};
@@ -170,4 +171,26 @@ async fn plain_http_and_untrusting_clients_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_tls_http1_is_served_as_before_and_h2c_with_prior_knowledge() {
+    let server = crate::support::TestServer::start();
+    let http1 = crate::support::http::client()
+        .get(format!("{}/v2/", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(http1.status(), StatusCode::OK);
+    assert_eq!(http1.version(), Version::HTTP_11);
+    let h2c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap()
+        .get(format!("{}/v2/", server.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h2c.status(), StatusCode::OK);
+    assert_eq!(h2c.version(), Version::HTTP_2);
 }

@@ -21,6 +21,11 @@ use http::HeaderValue;
 pub use error::ApiError;
 pub use status::ServerStatus;
 
+/// Marks a request that reached the server over TLS (the server inserts it, e.g. with
+/// `axum::Extension(ServedOverTls)`), so that absolute links say `https`.
+#[derive(Debug, Clone, Copy)]
+pub struct ServedOverTls;
+
 /// The header every response carries, which Docker clients check on `/v2/`.
 const API_VERSION: (&str, &str) = ("docker-distribution-api-version", "registry/2.0");
 

@@ -119,6 +119,13 @@ pub struct ServeArgs {
     /// after the subject's deletion [default: delete].
     #[arg(long, env = "BERTH_GC_ORPHANED_REFERRERS", value_name = "POLICY")]
     pub gc_orphaned_referrers: Option<String>,
+    /// PEM certificate chain (server certificate first) to serve HTTPS with; needs --tls-key.
+    /// Re-read when the file changes [default: none, plain HTTP].
+    #[arg(long, env = "BERTH_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the certificate; needs --tls-cert.
+    #[arg(long, env = "BERTH_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// Log filter, e.g. `info` or `berth_registry=debug,info` [default: info].
     #[arg(long, env = "BERTH_LOG", value_name = "FILTER")]
     pub log: Option<String>,

@@ -120,26 +120,56 @@ async fn collect(args: &GcArgs, loaded: &GcSettings) -> anyhow::Result<(GcReport
                     }
                 ),
             };
+            let tls_cert = owner.as_ref().and_then(|o| o.tls_cert.clone());
             let owner = owner.map_or("a server".to_owned(), |o| o.to_string());
-            let report = through_server(address, &data_dir, &owner, args).await?;
+            let server = Server {
+                address,
+                owner,
+                tls_cert,
+            };
+            let report = through_server(&server, &data_dir, args).await?;
             Ok((report, Target::Server { address, data_dir }))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// Asks the server at `address` to collect, once its status says it serves `data_dir`; the
-/// policy flags given to `berth gc` go along and replace the server's for this run.
-async fn through_server(
+/// The server that owns a data directory, as its lock file (and `--listen`) name it.
+struct Server {
     address: SocketAddr,
+    /// How the lock file names the owner, for messages.
+    owner: String,
+    /// The certificate file it serves HTTPS with, if it does.
+    tls_cert: Option<PathBuf>,
+}
+
+impl Server {
+    /// Its base URL and a client for it: over HTTPS trusting exactly the certificate in its
+    /// certificate file, else plain HTTP.
+    fn client(&self) -> anyhow::Result<(String, reqwest::Client)> {
+        let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(2));
+        let address = reachable(self.address);
+        Ok(match &self.tls_cert {
+            None => (format!("http://{address}"), builder.build()?),
+            Some(cert) => (
+                format!("https://{address}"),
+                builder
+                    .use_preconfigured_tls(crate::pinned::trusting_only(cert)?)
+                    .build()?,
+            ),
+        })
+    }
+}
+
+/// Asks the server to collect, once its status says it serves `data_dir`; the policy flags
+/// given to `berth gc` go along and replace the server's for this run.
+async fn through_server(
+    server: &Server,
     data_dir: &Path,
-    owner: &str,
     args: &GcArgs,
 ) -> anyhow::Result<GcReport> {
-    let base = format!("http://{}", reachable(address));
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .build()?;
+    let (address, owner) = (server.address, &server.owner);
+    let (base, client) = server.client()?;
     let response = client
         .get(format!("{base}/berth/v1/status"))
         .timeout(Duration::from_secs(10))
@@ -148,8 +178,16 @@ async fn through_server(
         .with_context(|| {
             format!(
                 "refusing to collect directly: {} is in use by {owner}, and asking the server at \
-                 {address} which data directory it serves failed",
-                data_dir.display()
+                 {address} which data directory it serves failed{}",
+                data_dir.display(),
+                match &server.tls_cert {
+                    Some(cert) => format!(
+                        " (over HTTPS, trusting only the certificate in {}; if it was just \
+                         replaced, the server takes it within seconds: try again)",
+                        cert.display()
+                    ),
+                    None => String::new(),
+                }
             )
         })?;
     if !response.status().is_success() {

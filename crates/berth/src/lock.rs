@@ -23,6 +23,10 @@ pub struct Owner {
     pub command: String,
     /// Where a serving owner answers HTTP, once it is listening.
     pub listen: Option<SocketAddr>,
+    /// The certificate file of a serving owner that serves HTTPS (an absolute path): `berth
+    /// gc` trusts exactly the certificate in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
 }
 
 impl Owner {
@@ -32,6 +36,7 @@ impl Owner {
             pid: std::process::id(),
             command: command.to_owned(),
             listen: None,
+            tls_cert: None,
         }
     }
 }
@@ -39,9 +44,10 @@ impl Owner {
 impl std::fmt::Display for Owner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "`berth {}` (pid {})", self.command, self.pid)?;
-        match self.listen {
-            Some(address) => write!(f, " listening on {address}"),
-            None => Ok(()),
+        match (self.listen, &self.tls_cert) {
+            (Some(address), None) => write!(f, " listening on {address}"),
+            (Some(address), Some(_)) => write!(f, " listening on {address} (HTTPS)"),
+            (None, _) => Ok(()),
         }
     }
 }

@@ -3,8 +3,10 @@
 mod cli;
 mod gc;
 mod lock;
+mod pinned;
 mod serve;
 mod settings;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -1,4 +1,5 @@
-//! `berth serve`: wires the backends, the registry and the HTTP server, and runs background tasks.
+//! `berth serve`: wires the backends, the registry and the HTTP server (plain HTTP, or HTTPS
+//! when a certificate is configured), and runs background tasks.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -10,11 +11,13 @@ use berth_blobstore::fs::FsBlobStore;
 use berth_http::ServerStatus;
 use berth_metadata::sqlite::SqliteMetadataStore;
 use berth_registry::{Registry, RegistryConfig};
-use tracing::{info, warn};
+use tokio::net::TcpListener;
+use tracing::{debug, info, warn};
 use tracing_subscriber::EnvFilter;
 
 use crate::lock::{DataDirLock, Owner};
-use crate::settings::Settings;
+use crate::settings::{Settings, TlsFiles};
+use crate::tls;
 
 /// How often abandoned upload sessions are looked for.
 const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(600);
@@ -58,6 +61,15 @@ pub async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // A certificate that cannot be served stops the start before anything else happens.
+    let tls = settings
+        .tls
+        .clone()
+        .map(|files| {
+            let stamps = tls::Stamps::of(&files);
+            tls::load(&files).map(|loaded| (files, stamps, loaded))
+        })
+        .transpose()?;
     let data_dir = data_directory(&settings)?;
     let mut lock = DataDirLock::acquire(&data_dir, &Owner::this_process("serve"))
         .map_err(|e| anyhow::anyhow!("refusing to serve: {e}"))?;
@@ -66,8 +78,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let address = listener.local_addr()?;
+    let tls_cert = tls
+        .as_ref()
+        .map(|(files, _, _)| std::path::absolute(&files.cert))
+        .transpose()
+        .context("resolving the TLS certificate's path")?;
     let listening = Owner {
         listen: Some(address),
+        tls_cert,
         ..Owner::this_process("serve")
     };
     lock.announce(&listening)
@@ -81,13 +99,62 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    info!(address = %address, data_dir = %data_dir.display(), "berth listening");
-    axum::serve(listener, berth_http::router(registry, status))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving")?;
+    let router = berth_http::router(registry, status);
+    match tls {
+        None => {
+            info!(address = %address, data_dir = %data_dir.display(), "berth listening");
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("serving")?;
+        }
+        Some((files, stamps, loaded)) => {
+            info!(
+                address = %address,
+                data_dir = %data_dir.display(),
+                cert = %files.cert.display(),
+                sha256 = %loaded.fingerprint,
+                "berth listening with TLS"
+            );
+            serve_tls(listener, router, files, stamps, loaded).await?;
+        }
+    }
     info!("berth stopped");
     drop(lock);
+    Ok(())
+}
+
+/// HTTPS on `listener`: HTTP/2 or HTTP/1.1 as ALPN chooses, the certificate re-read when its
+/// files change, and the same graceful shutdown as plain HTTP (stop accepting, let requests in
+/// flight finish).
+async fn serve_tls(
+    listener: TcpListener,
+    router: axum::Router,
+    files: TlsFiles,
+    stamps: tls::Stamps,
+    loaded: tls::Loaded,
+) -> anyhow::Result<()> {
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(loaded.config);
+    let reload = tokio::spawn(tls::reload_on_change(config.clone(), files, stamps));
+    let handle = axum_server::Handle::new();
+    let stopping = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stopping.graceful_shutdown(None);
+    });
+    let listener = listener.into_std().context("handing over the listener")?;
+    axum_server::from_tcp_rustls(listener, config)
+        .context("serving TLS on the listener")?
+        .handle(handle)
+        .accept_error_handler(|peer, e| debug!(peer = ?peer, error = %e, "connection not accepted"))
+        .serve(
+            router
+                .layer(axum::Extension(berth_http::ServedOverTls))
+                .into_make_service(),
+        )
+        .await
+        .context("serving")?;
+    reload.abort();
     Ok(())
 }
 

@@ -22,6 +22,36 @@ pub struct Settings {
     /// Time between scheduled collections; zero turns them off.
     pub gc_interval: Duration,
     pub gc: GcOptions,
+    /// The certificate and key to serve HTTPS with; none serves plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files `berth serve` reads its TLS certificate chain and private key from (and
+/// re-reads when they change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Both files or neither: one alone is a mistake worth refusing to start over.
+    fn pair(cert: Option<PathBuf>, key: Option<PathBuf>) -> anyhow::Result<Option<TlsFiles>> {
+        match (cert, key) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+            (None, None) => Ok(None),
+            (Some(cert), None) => anyhow::bail!(
+                "TLS needs a certificate and its key: the certificate {} is given, but no key \
+                 (--tls-key, BERTH_TLS_KEY or `key` in the config file's [tls] table)",
+                cert.display()
+            ),
+            (None, Some(key)) => anyhow::bail!(
+                "TLS needs a certificate and its key: the key {} is given, but no certificate \
+                 (--tls-cert, BERTH_TLS_CERT or `cert` in the config file's [tls] table)",
+                key.display()
+            ),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -36,6 +66,7 @@ impl Default for Settings {
             log: "info".into(),
             gc_interval: Duration::from_secs(3600),
             gc: GcOptions::default(),
+            tls: None,
         }
     }
 }
@@ -52,6 +83,15 @@ struct FileSettings {
     upload_expiry: Option<String>,
     log: Option<String>,
     gc: Option<FileGcSettings>,
+    tls: Option<FileTlsSettings>,
+}
+
+/// The config file's `[tls]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTlsSettings {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
 }
 
 /// The config file's `[gc]` table.
@@ -156,6 +196,11 @@ impl Settings {
             })
             .transpose()?;
         let file_gc = file.gc.unwrap_or_default();
+        let file_tls = file.tls.unwrap_or_default();
+        let tls = TlsFiles::pair(
+            args.tls_cert.clone().or(file_tls.cert),
+            args.tls_key.clone().or(file_tls.key),
+        )?;
         let gc_interval = args
             .gc_interval
             .map(Into::into)
@@ -210,6 +255,7 @@ impl Settings {
             log: args.log.clone().or(file.log).unwrap_or(defaults.log),
             gc_interval,
             gc,
+            tls,
         }
         .checked()
     }
@@ -234,6 +280,7 @@ impl Settings {
 mod tests {
     use super::*;
     use berth_registry::gc::{OrphanedReferrers, Untagged};
+    use clap::Parser;
 
     #[test]
     fn page_sizes_of_zero_are_refused() {
@@ -365,6 +412,76 @@ mod tests {
             ..GcArgs::default()
         };
         assert!(Settings::load_for_gc(&bad).is_err());
+    }
+
+    #[test]
+    fn tls_files_come_from_flags_over_the_environment_over_the_file() {
+        let file = || -> FileSettings {
+            toml::from_str("[tls]\ncert = \"/etc/berth/file.crt\"\nkey = \"/etc/berth/file.key\"")
+                .unwrap()
+        };
+        let pair = |cert: &str, key: &str| {
+            Some(TlsFiles {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            })
+        };
+        assert_eq!(Settings::default().tls, None, "plain HTTP by default");
+        let settings = Settings::merge(&ServeArgs::default(), file()).unwrap();
+        assert_eq!(
+            settings.tls,
+            pair("/etc/berth/file.crt", "/etc/berth/file.key")
+        );
+
+        // The environment reaches the same fields as the flags, through clap; no other test
+        // parses the command line, so setting these variables here races with nothing.
+        let serve_args = |argv: &[&str]| {
+            let argv = ["berth", "serve"].iter().chain(argv);
+            match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+                crate::cli::Command::Serve(args) => args,
+                other => panic!("{other:?}"),
+            }
+        };
+        std::env::set_var("BERTH_TLS_CERT", "/env.crt");
+        std::env::set_var("BERTH_TLS_KEY", "/env.key");
+        let from_env = serve_args(&[]);
+        let from_flag = serve_args(&["--tls-cert", "/flag.crt"]);
+        std::env::remove_var("BERTH_TLS_CERT");
+        std::env::remove_var("BERTH_TLS_KEY");
+        let settings = Settings::merge(&from_env, file()).unwrap();
+        assert_eq!(
+            settings.tls,
+            pair("/env.crt", "/env.key"),
+            "environment over file"
+        );
+        let settings = Settings::merge(&from_flag, file()).unwrap();
+        assert_eq!(
+            settings.tls,
+            pair("/flag.crt", "/env.key"),
+            "flag over environment"
+        );
+
+        // Each file is layered on its own, but the result needs both.
+        let key_only: FileSettings =
+            toml::from_str("[tls]\nkey = \"/etc/berth/file.key\"").unwrap();
+        let args = ServeArgs {
+            tls_cert: Some("/flag.crt".into()),
+            ..ServeArgs::default()
+        };
+        let settings = Settings::merge(&args, key_only).unwrap();
+        assert_eq!(settings.tls, pair("/flag.crt", "/etc/berth/file.key"));
+        let error = Settings::merge(&args, FileSettings::default()).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("no key (--tls-key, BERTH_TLS_KEY"),
+            "{error:#}"
+        );
+        let cert_missing: FileSettings = toml::from_str("[tls]\nkey = \"/k.pem\"").unwrap();
+        let error = Settings::merge(&ServeArgs::default(), cert_missing).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("the key /k.pem is given, but no certificate"),
+            "{error:#}"
+        );
+        assert!(toml::from_str::<FileSettings>("[tls]\ncertificate = \"x\"").is_err());
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub async fn handle(
         (Endpoint::Referrers { repo, digest }, Method::GET | Method::HEAD) => {
             referrers::list(registry, &repo, &digest, &query).await
         }
-        (Endpoint::Discover, Method::GET | Method::HEAD) => Ok(referrers::discover(headers)),
+        (Endpoint::Discover, Method::GET | Method::HEAD) => Ok(referrers::discover(&parts)),
         (Endpoint::ExtensionDoc, Method::GET | Method::HEAD) => Ok(referrers::graph_doc()),
         (Endpoint::CollectGarbage, Method::POST) => admin::collect_garbage(registry, &query).await,
         (Endpoint::CollectGarbage, Method::GET | Method::HEAD) => admin::last_collection(registry),

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::endpoint::GRAPH_DOC_PATH;
 use crate::error::ApiError;
 use crate::query::Query;
+use crate::ServedOverTls;
 
 /// The descriptor of a referrer as the spec lists it: artifactType and annotations included.
 fn descriptor(referrer: &Referrer) -> Value {
@@ -164,19 +165,28 @@ pub fn graph_doc() -> Response {
         .into_response()
 }
 
-/// `scheme://host` as the client addressed the registry (`X-Forwarded-Proto` and
-/// `X-Forwarded-Host` from a proxy in front of it, else `Host`), so that links are absolute.
-fn base_url(headers: &http::HeaderMap) -> String {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let scheme = text("x-forwarded-proto").unwrap_or("http");
+/// `scheme://host` as the client addressed the registry, so that links are absolute: from
+/// `X-Forwarded-Proto` and `X-Forwarded-Host` of a proxy in front of it, else from the request
+/// (HTTP/2 sends scheme and authority in the URI and no `Host`; HTTP/1.1 sends `Host`, and the
+/// server marks requests that came over TLS with `ServedOverTls`).
+fn base_url(parts: &http::request::Parts) -> String {
+    let text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = text("x-forwarded-proto")
+        .or(parts.uri.scheme_str())
+        .unwrap_or(if parts.extensions.get::<ServedOverTls>().is_some() {
+            "https"
+        } else {
+            "http"
+        });
     let host = text("x-forwarded-host")
         .or_else(|| text(header::HOST.as_str()))
+        .or(parts.uri.authority().map(|a| a.as_str()))
         .unwrap_or("localhost");
     format!("{scheme}://{host}")
 }
 
 /// Extensions announced by `_oci/ext/discover`; every `url` is absolute.
-pub fn discover(headers: &http::HeaderMap) -> Response {
+pub fn discover(parts: &http::request::Parts) -> Response {
     let body = json!({
         "extensions": [
             {
@@ -187,7 +197,7 @@ pub fn discover(headers: &http::HeaderMap) -> Response {
             },
             {
                 "name": "_berth",
-                "url": format!("{}{GRAPH_DOC_PATH}", base_url(headers)),
+                "url": format!("{}{GRAPH_DOC_PATH}", base_url(parts)),
                 "description": "The whole referrers graph of a manifest in one request, to ?depth= levels",
                 "endpoints": ["_berth/referrers-graph"],
             },

@@ -236,6 +236,45 @@ async fn extension_urls_are_absolute_and_served() {
     }
 }
 
+/// The `_berth` extension's URL as `discover` answers `request`.
+async fn graph_doc_url(app: &TestApp, request: Request<Body>) -> String {
+    let reply = app.request(request).await;
+    reply.assert_status(StatusCode::OK);
+    let extensions = reply.json()["extensions"].clone();
+    extensions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "_berth")
+        .and_then(|e| e["url"].as_str())
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn extension_urls_follow_tls_and_http2_authorities() {
+    let app = TestApp::new().await;
+    let doc = "/berth/v1/extensions/referrers-graph";
+    // HTTP/1.1 over TLS: the server marks the request, the client sends `Host`.
+    let mut request = Request::get("/v2/_oci/ext/discover")
+        .header("host", "registry.example:5443")
+        .body(Body::empty())
+        .unwrap();
+    request.extensions_mut().insert(crate::ServedOverTls);
+    assert_eq!(
+        graph_doc_url(&app, request).await,
+        format!("https://registry.example:5443{doc}")
+    );
+    // HTTP/2: scheme and authority in the URI, no `Host` header.
+    let request = Request::get("https://registry.example:5443/v2/_oci/ext/discover")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        graph_doc_url(&app, request).await,
+        format!("https://registry.example:5443{doc}")
+    );
+}
+
 #[tokio::test]
 async fn a_repository_whose_manifests_are_all_deleted_leaves_the_catalog() {
     let app = TestApp::new().await;

@@ -3,7 +3,10 @@
 //! Repository names contain slashes, so `/v2/{*rest}` is parsed here from the end of the
 //! path: the trailing segments say which endpoint it is, everything before is the name.
 
+use berth_auth::{Access, Action};
 use berth_oci::{Digest, OciError, Reference, RepoName, UploadId};
+
+use crate::query::Query;
 
 /// Where Berth serves the documentation of its `_berth` extension.
 pub const GRAPH_DOC_PATH: &str = "/berth/v1/extensions/referrers-graph";
@@ -62,14 +65,6 @@ pub enum EndpointError {
     Invalid(#[from] OciError),
     #[error("upload session id is not valid")]
     UploadIdInvalid,
-}
-
-/// What an endpoint lets a caller do to its repository, for access control.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Pull,
-    Push,
-    Delete,
 }
 
 impl Endpoint {
@@ -200,29 +195,51 @@ impl Endpoint {
         }
     }
 
-    /// The repository and the kind of access a request with `method` needs.
-    pub fn access(&self, method: &http::Method) -> Option<(&RepoName, Action)> {
+    /// Every access a request with `method` and `query` needs; all must be allowed.
+    ///
+    /// Repository endpoints need pull (GET, HEAD), delete (DELETE) or push (anything else) on
+    /// their repository, uploads always push; `_catalog` needs [`Access::catalog`]; the
+    /// administration endpoints need [`Access::admin`] (pull to read, push to run); `/v2/`,
+    /// discovery and the extension documentation need nothing. The source of a cross-mount is
+    /// not among them: see [`Endpoint::mount_source`].
+    pub fn accesses(&self, method: &http::Method, _query: &Query) -> Vec<Access> {
         let action = match *method {
             http::Method::GET | http::Method::HEAD => Action::Pull,
             http::Method::DELETE => Action::Delete,
             _ => Action::Push,
         };
+        let read_or_run = match *method {
+            http::Method::GET | http::Method::HEAD => Action::Pull,
+            _ => Action::Push,
+        };
         match self {
-            Endpoint::ApiVersion
-            | Endpoint::Catalog
-            | Endpoint::Discover
-            | Endpoint::ExtensionDoc
-            | Endpoint::CollectGarbage
-            | Endpoint::Status => None,
+            Endpoint::ApiVersion | Endpoint::Discover | Endpoint::ExtensionDoc => Vec::new(),
+            Endpoint::Catalog => vec![Access::catalog()],
+            Endpoint::CollectGarbage | Endpoint::Status => vec![Access::admin(read_or_run)],
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {
-                Some((repo, Action::Push))
+                vec![Access::repository(repo.clone(), Action::Push)]
             }
             Endpoint::Tags { repo }
             | Endpoint::Referrers { repo, .. }
             | Endpoint::OrasReferrers { repo, .. }
             | Endpoint::ReferrersGraph { repo, .. }
             | Endpoint::Manifest { repo, .. }
-            | Endpoint::Blob { repo, .. } => Some((repo, action)),
+            | Endpoint::Blob { repo, .. } => vec![Access::repository(repo.clone(), action)],
+        }
+    }
+
+    /// The optional access of a cross-repository mount (`POST <name>/blobs/uploads/?mount=
+    /// <digest>&from=<other>`): pull on `from`. Without it the request is not refused; it
+    /// becomes an ordinary upload (distribution-spec, "Mounting a blob from another
+    /// repository").
+    pub fn mount_source(&self, method: &http::Method, query: &Query) -> Option<Access> {
+        match self {
+            Endpoint::Uploads { .. } if *method == http::Method::POST => {
+                query.get("mount")?;
+                let from: RepoName = query.get("from")?.parse().ok()?;
+                Some(Access::repository(from, Action::Pull))
+            }
+            _ => None,
         }
     }
 }
@@ -394,19 +411,103 @@ mod tests {
 
     #[test]
     fn endpoints_say_which_access_they_need() {
-        let e = Endpoint::parse("/v2/a/manifests/latest").unwrap();
+        use http::Method;
+        let none = Query::default();
+        let access =
+            |path: &str, method: Method| Endpoint::parse(path).unwrap().accesses(&method, &none);
+        let repo_access = |name: &str, action| vec![Access::repository(repo(name), action)];
+        let manifest = "/v2/a/b/manifests/latest";
         assert_eq!(
-            e.access(&http::Method::GET),
-            Some((&repo("a"), Action::Pull))
+            access(manifest, Method::GET),
+            repo_access("a/b", Action::Pull)
         );
         assert_eq!(
-            e.access(&http::Method::PUT),
-            Some((&repo("a"), Action::Push))
+            access(manifest, Method::HEAD),
+            repo_access("a/b", Action::Pull)
         );
         assert_eq!(
-            e.access(&http::Method::DELETE),
-            Some((&repo("a"), Action::Delete))
+            access(manifest, Method::PUT),
+            repo_access("a/b", Action::Push)
         );
-        assert_eq!(Endpoint::ApiVersion.access(&http::Method::GET), None);
+        assert_eq!(
+            access(manifest, Method::DELETE),
+            repo_access("a/b", Action::Delete)
+        );
+        let blob = format!("/v2/a/blobs/{DIGEST}");
+        assert_eq!(access(&blob, Method::GET), repo_access("a", Action::Pull));
+        assert_eq!(
+            access(&blob, Method::DELETE),
+            repo_access("a", Action::Delete)
+        );
+        assert_eq!(
+            access("/v2/a/tags/list", Method::GET),
+            repo_access("a", Action::Pull)
+        );
+        assert_eq!(
+            access(&format!("/v2/a/referrers/{DIGEST}"), Method::GET),
+            repo_access("a", Action::Pull)
+        );
+        assert_eq!(
+            access(
+                &format!("/v2/a/_berth/referrers-graph/{DIGEST}"),
+                Method::GET
+            ),
+            repo_access("a", Action::Pull)
+        );
+        assert_eq!(
+            access("/v2/a/_oras/artifacts/referrers", Method::GET),
+            repo_access("a", Action::Pull)
+        );
+        assert_eq!(
+            access("/v2/a/blobs/uploads/", Method::POST),
+            repo_access("a", Action::Push)
+        );
+        let upload = "/v2/a/blobs/uploads/0b1e5cfa-3f6b-4a3c-9f0e-2d3c4b5a6978";
+        assert_eq!(access(upload, Method::GET), repo_access("a", Action::Push));
+        assert_eq!(
+            access(upload, Method::DELETE),
+            repo_access("a", Action::Push)
+        );
+        assert_eq!(access("/v2/_catalog", Method::GET), vec![Access::catalog()]);
+        assert_eq!(
+            access("/berth/v1/gc", Method::GET),
+            vec![Access::admin(Action::Pull)]
+        );
+        assert_eq!(
+            access("/berth/v1/gc", Method::POST),
+            vec![Access::admin(Action::Push)]
+        );
+        assert_eq!(
+            access("/berth/v1/status", Method::GET),
+            vec![Access::admin(Action::Pull)]
+        );
+        for open in [
+            "/v2/",
+            "/v2/_oci/ext/discover",
+            "/v2/a/_oci/ext/discover",
+            GRAPH_DOC_PATH,
+        ] {
+            assert_eq!(access(open, Method::GET), Vec::new(), "{open}");
+        }
+    }
+
+    #[test]
+    fn a_mount_needs_pull_on_its_source_only_optionally() {
+        use http::Method;
+        let uploads = Endpoint::parse("/v2/a/blobs/uploads/").unwrap();
+        let mount = Query::parse(Some(&format!("mount={DIGEST}&from=b/c")));
+        assert_eq!(
+            uploads.accesses(&Method::POST, &mount),
+            vec![Access::repository(repo("a"), Action::Push)]
+        );
+        assert_eq!(
+            uploads.mount_source(&Method::POST, &mount),
+            Some(Access::repository(repo("b/c"), Action::Pull))
+        );
+        let no_from = Query::parse(Some(&format!("mount={DIGEST}")));
+        assert_eq!(uploads.mount_source(&Method::POST, &no_from), None);
+        assert_eq!(uploads.mount_source(&Method::POST, &Query::default()), None);
+        let bad_from = Query::parse(Some(&format!("mount={DIGEST}&from=UPPER")));
+        assert_eq!(uploads.mount_source(&Method::POST, &bad_from), None);
     }
 }

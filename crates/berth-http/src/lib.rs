@@ -5,7 +5,7 @@ mod conditions;
 pub mod endpoint;
 pub mod error;
 mod handlers;
-mod query;
+pub mod query;
 mod range;
 mod status;
 

@@ -1,6 +1,7 @@
 //! The one place where errors become HTTP responses: status, OCI error code, message, headers.
 
 use axum::response::{IntoResponse, Response};
+use berth_auth::AuthError;
 use berth_blobstore::BlobStoreError;
 use berth_metadata::MetadataError;
 use berth_oci::OciError;
@@ -43,6 +44,31 @@ pub enum RequestError {
     ConditionInvalid(String),
 }
 
+/// A request that authorization refused. Messages never contain credentials or tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    /// Anonymous, wrong credentials, or an invalid token: logging in (again) may help.
+    /// `challenge` is the `WWW-Authenticate` value.
+    #[error("authentication required")]
+    Unauthenticated { challenge: String },
+    /// A valid token that does not grant what the request needs (auth-token.md:
+    /// `error="insufficient_scope"` in the challenge).
+    #[error("the token does not grant the access this request needs")]
+    InsufficientScope { challenge: String },
+    /// An authenticated user the policy does not allow.
+    #[error("requested access to the resource is denied")]
+    Denied,
+    /// Too many failed logins for this user from this client.
+    #[error("too many failed login attempts; try again later")]
+    TooManyAttempts { retry_after: std::time::Duration },
+    /// The token endpoint was asked by a client that cannot have a token for this service.
+    #[error("the token endpoint is not configured on this server")]
+    NoTokenService,
+    /// A refused scope, refresh token or an internal failure of the auth layer.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
 /// Every error a handler can return.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -52,6 +78,8 @@ pub enum ApiError {
     Request(#[from] RequestError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Auth(#[from] AuthFailure),
 }
 
 /// How an error is answered.
@@ -66,6 +94,10 @@ pub struct ErrorReply {
     pub allow: Option<&'static str>,
     /// `Content-Range` to send with a 416 on a blob read: `bytes */<size>` (RFC 9110 15.5.17).
     pub content_range: Option<String>,
+    /// `WWW-Authenticate` to send with a 401.
+    pub challenge: Option<String>,
+    /// `Retry-After` (seconds) to send with a 429.
+    pub retry_after: Option<u64>,
 }
 
 fn reply(status: StatusCode, code: &'static str, message: impl ToString) -> ErrorReply {
@@ -76,6 +108,8 @@ fn reply(status: StatusCode, code: &'static str, message: impl ToString) -> Erro
         upload_range: None,
         allow: None,
         content_range: None,
+        challenge: None,
+        retry_after: None,
     }
 }
 
@@ -144,7 +178,38 @@ impl ApiError {
                 }
             },
             ApiError::Registry(e) => registry_reply(e),
+            ApiError::Auth(e) => auth_reply(e),
         }
+    }
+}
+
+fn auth_reply(e: &AuthFailure) -> ErrorReply {
+    match e {
+        AuthFailure::Unauthenticated { challenge }
+        | AuthFailure::InsufficientScope { challenge } => ErrorReply {
+            challenge: Some(challenge.clone()),
+            ..reply(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", e)
+        },
+        AuthFailure::Denied => reply(StatusCode::FORBIDDEN, "DENIED", e),
+        AuthFailure::TooManyAttempts { retry_after } => ErrorReply {
+            retry_after: Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+            ..reply(StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS", e)
+        },
+        AuthFailure::NoTokenService => reply(StatusCode::NOT_FOUND, "UNSUPPORTED", e),
+        AuthFailure::Auth(auth) => match auth {
+            AuthError::InvalidScope { .. } => reply(StatusCode::BAD_REQUEST, "UNSUPPORTED", auth),
+            // The reason is for the log; the client only learns that the token is invalid.
+            AuthError::InvalidToken(reason) => {
+                tracing::info!(%reason, "token refused");
+                reply(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "invalid token")
+            }
+            AuthError::HtpasswdMalformed { .. }
+            | AuthError::HtpasswdUnsupportedHash { .. }
+            | AuthError::Config(_)
+            | AuthError::Key { .. }
+            | AuthError::Io { .. }
+            | AuthError::Signing(_) => internal(auth),
+        },
     }
 }
 
@@ -245,6 +310,12 @@ impl IntoResponse for ApiError {
             .and_then(|r| HeaderValue::from_str(&r).ok())
         {
             headers.insert(header::CONTENT_RANGE, range);
+        }
+        if let Some(challenge) = reply.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(seconds) = reply.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -1,6 +1,7 @@
 //! The HTTP API: the only crate that knows HTTP. Requests are parsed into an `Endpoint`,
 //! handled by one domain call each, and every error is mapped in `error`.
 
+mod auth;
 mod conditions;
 pub mod endpoint;
 pub mod error;
@@ -18,6 +19,7 @@ use axum::Router;
 use berth_registry::Registry;
 use http::HeaderValue;
 
+pub use auth::{Auth, AuthConfig};
 pub use error::ApiError;
 pub use status::ServerStatus;
 
@@ -34,13 +36,23 @@ const API_VERSION: (&str, &str) = ("docker-distribution-api-version", "registry/
 struct AppState {
     registry: Registry,
     status: Arc<ServerStatus>,
+    auth: Auth,
 }
 
-/// The registry's HTTP router; `status` is what `GET /berth/v1/status` answers.
+/// The registry's HTTP router without access control; `status` is what `GET /berth/v1/status`
+/// answers.
 pub fn router(registry: Registry, status: ServerStatus) -> Router {
+    secured_router(registry, status, Auth::open())
+}
+
+/// The registry's HTTP router, every request authorized by `auth` before its handler runs.
+/// Serve it with `into_make_service_with_connect_info::<SocketAddr>` so that failed logins
+/// are counted per client address.
+pub fn secured_router(registry: Registry, status: ServerStatus, auth: Auth) -> Router {
     let state = AppState {
         registry,
         status: Arc::new(status),
+        auth,
     };
     Router::new()
         .route("/v2", any(dispatch))
@@ -52,7 +64,13 @@ pub fn router(registry: Registry, status: ServerStatus) -> Router {
 }
 
 async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
-    match handlers::handle(&state.registry, &state.status, request).await {
+    let (parts, body) = request.into_parts();
+    let authorized = match auth::authorize(&state.auth, &parts).await {
+        Ok(authorized) => authorized,
+        Err(e) => return e.into_response(),
+    };
+    let request = Request::from_parts(parts, body);
+    match handlers::handle(&state.registry, &state.status, &authorized, request).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }

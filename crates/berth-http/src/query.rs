@@ -11,6 +11,17 @@ impl Query {
         Query(pairs.unwrap_or_default())
     }
 
+    /// The same parameters without those named in `names`.
+    pub fn without(&self, names: &[&str]) -> Query {
+        Query(
+            self.0
+                .iter()
+                .filter(|(k, _)| !names.contains(&k.as_str()))
+                .cloned()
+                .collect(),
+        )
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

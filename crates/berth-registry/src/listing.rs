@@ -63,6 +63,46 @@ impl Registry {
         Ok(page)
     }
 
+    /// Repository names for which `keep` holds, in lexical order, after `last`, at most `n`:
+    /// the catalog as a caller who may see only some repositories sees it. Pages stay correct
+    /// (`next` is set only when a kept name follows), however many names `keep` skips.
+    pub async fn catalog_filtered(
+        &self,
+        n: Option<u32>,
+        last: Option<&str>,
+        keep: &(dyn Fn(&str) -> bool + Send + Sync),
+    ) -> Result<Page> {
+        let limit = self.page_limit(n);
+        if limit == 0 {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
+        let batch = limit.saturating_add(1);
+        let mut kept = Vec::new();
+        let mut cursor = last.map(str::to_owned);
+        loop {
+            let fetched = self
+                .meta
+                .list_repositories(cursor.as_deref(), batch)
+                .await?;
+            let exhausted = fetched.len() < batch as usize;
+            if let Some(last_seen) = fetched.last() {
+                cursor = Some(last_seen.as_str().to_owned());
+            }
+            kept.extend(
+                fetched
+                    .into_iter()
+                    .map(|r| r.as_str().to_owned())
+                    .filter(|name| keep(name)),
+            );
+            if exhausted || kept.len() > limit as usize {
+                return Ok(Page::from_fetched(kept, limit));
+            }
+        }
+    }
+
     /// Repository names in lexical order, after `last`, at most `n`.
     pub async fn catalog(&self, n: Option<u32>, last: Option<&str>) -> Result<Page> {
         let limit = self.page_limit(n);

@@ -6,6 +6,7 @@ use berth_oci::RepoName;
 use berth_registry::{Page, Registry};
 use serde_json::json;
 
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::query::Query;
 
@@ -38,9 +39,21 @@ pub async fn tags(
     ))
 }
 
-pub async fn catalog(registry: &Registry, query: &Query) -> Result<Response, ApiError> {
+/// The repositories the caller may pull.
+pub async fn catalog(
+    registry: &Registry,
+    query: &Query,
+    caller: &Caller,
+) -> Result<Response, ApiError> {
     let n = query.count("n")?;
-    let page = registry.catalog(n, query.get("last")).await?;
+    let last = query.get("last");
+    let page = match caller {
+        Caller::Open => registry.catalog(n, last).await?,
+        _ => {
+            let keep = |name: &str| caller.may_pull(name);
+            registry.catalog_filtered(n, last, &keep).await?
+        }
+    };
     let response = Json(json!({ "repositories": page.items })).into_response();
     Ok(with_next_link(response, "/v2/_catalog", n, &page))
 }

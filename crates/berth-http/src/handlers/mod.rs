@@ -17,6 +17,7 @@ use berth_registry::Registry;
 use futures::TryStreamExt;
 use http::{HeaderMap, Method};
 
+use crate::auth::Authorized;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, RequestError};
 use crate::query::Query;
@@ -26,6 +27,7 @@ use crate::status::ServerStatus;
 pub async fn handle(
     registry: &Registry,
     status: &ServerStatus,
+    authorized: &Authorized,
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
@@ -38,7 +40,7 @@ pub async fn handle(
         (Endpoint::ApiVersion, Method::GET | Method::HEAD) => Ok(discovery::api_version()),
         // Axum drops the body of a response to HEAD; every GET endpoint answers HEAD too.
         (Endpoint::Catalog, Method::GET | Method::HEAD) => {
-            discovery::catalog(registry, &query).await
+            discovery::catalog(registry, &query, &authorized.caller).await
         }
         (Endpoint::Tags { repo }, Method::GET | Method::HEAD) => {
             discovery::tags(registry, &repo, &query).await
@@ -57,6 +59,11 @@ pub async fn handle(
         }
         (Endpoint::Blob { repo, digest }, Method::DELETE) => {
             blobs::delete(registry, &repo, &digest).await
+        }
+        (Endpoint::Uploads { repo }, Method::POST) if !authorized.mount_allowed => {
+            // No pull on the mount's source: an ordinary upload, as if no mount was asked.
+            let query = query.without(&["mount", "from"]);
+            uploads::start(registry, &repo, &query, headers, body).await
         }
         (Endpoint::Uploads { repo }, Method::POST) => {
             uploads::start(registry, &repo, &query, headers, body).await

@@ -1,0 +1,281 @@
+//! The one authorization layer: credentials -> identity (or a verified token) -> a decision
+//! for every access the endpoint needs, before any handler or repository lookup runs.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use base64::Engine;
+use berth_auth::{
+    Access, Action, Decision, Identity, LoginLimiter, Policy, Scope, TokenIssuer, TokenVerifier,
+    Users, VerifiedToken,
+};
+use berth_oci::RepoName;
+use http::request::Parts;
+use http::{header, HeaderMap};
+
+use crate::endpoint::Endpoint;
+use crate::error::{ApiError, AuthFailure};
+use crate::query::Query;
+
+/// What an enforcing server needs to authenticate and authorize requests.
+pub struct AuthConfig {
+    /// Who may do what; default deny.
+    pub policy: Policy,
+    /// The htpasswd users, for Basic credentials; `None` accepts tokens only.
+    pub users: Option<Users>,
+    /// Signs tokens at `/berth/v1/token`; `None` when only external issuers are trusted.
+    pub issuer: Option<TokenIssuer>,
+    /// Checks bearer tokens (this server's own and trusted external issuers).
+    pub verifier: TokenVerifier,
+    /// Slows password guessing, keyed by client address and user.
+    pub limiter: LoginLimiter,
+    /// The `service` of challenges and tokens (the tokens' audience).
+    pub service: String,
+    /// The token endpoint's absolute URL, the `realm` of challenges.
+    pub realm: String,
+}
+
+/// The authorization of a server: open (everything allowed, as without auth) or enforced.
+#[derive(Clone)]
+pub struct Auth(Option<Arc<AuthConfig>>);
+
+impl Auth {
+    /// No authentication: every request is allowed.
+    pub fn open() -> Auth {
+        Auth(None)
+    }
+
+    /// Enforces `config` on every request.
+    pub fn enforced(config: AuthConfig) -> Auth {
+        Auth(Some(Arc::new(config)))
+    }
+
+    pub(crate) fn config(&self) -> Option<&Arc<AuthConfig>> {
+        self.0.as_ref()
+    }
+}
+
+/// Whose rights a request carries, once its credentials are checked.
+#[derive(Clone)]
+pub(crate) enum Caller {
+    /// No auth configured.
+    Open,
+    /// Anonymous or a password-authenticated user, judged by the policy.
+    Identity(Arc<AuthConfig>, Identity),
+    /// A bearer token: its rights are exactly its `access`.
+    Token(VerifiedToken),
+}
+
+impl Caller {
+    pub(crate) fn decide(&self, access: &Access) -> Decision {
+        match self {
+            Caller::Open => Decision::Allow,
+            Caller::Identity(config, identity) => config.policy.decide(identity, access),
+            Caller::Token(token) if token.allows(access) => Decision::Allow,
+            Caller::Token(_) => Decision::Unauthenticated,
+        }
+    }
+
+    pub(crate) fn allows(&self, access: &Access) -> bool {
+        self.decide(access) == Decision::Allow
+    }
+
+    /// Whether the caller may pull `repo`: what the catalog lists.
+    pub(crate) fn may_pull(&self, repo: &str) -> bool {
+        match repo.parse::<RepoName>() {
+            Ok(name) => self.allows(&Access::repository(name, Action::Pull)),
+            Err(_) => matches!(self, Caller::Open),
+        }
+    }
+}
+
+/// What authorization decided for a request that may proceed.
+pub(crate) struct Authorized {
+    pub caller: Caller,
+    /// Whether a cross-mount may read its source; otherwise it becomes a plain upload.
+    pub mount_allowed: bool,
+}
+
+/// The client's address, when the server recorded it, else `0.0.0.0`.
+pub(crate) fn client_address(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
+}
+
+/// `WWW-Authenticate: Bearer realm=..,service=..[,scope=..][,error=..]`.
+pub(crate) fn challenge(config: &AuthConfig, accesses: &[Access], error: Option<&str>) -> String {
+    let mut value = format!(
+        "Bearer realm=\"{}\",service=\"{}\"",
+        config.realm, config.service
+    );
+    let scope = Scope::from_accesses(accesses.iter().cloned());
+    if !scope.is_empty() {
+        value.push_str(&format!(",scope=\"{scope}\""));
+    }
+    if let Some(error) = error {
+        value.push_str(&format!(",error=\"{error}\""));
+    }
+    value
+}
+
+/// The credentials of an `Authorization` header.
+enum Credentials {
+    None,
+    Basic { user: String, password: String },
+    Bearer(String),
+    Unreadable,
+}
+
+fn credentials(headers: &HeaderMap) -> Credentials {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Credentials::None;
+    };
+    let Ok(text) = value.to_str() else {
+        return Credentials::Unreadable;
+    };
+    let (scheme, rest) = text.trim().split_once(' ').unwrap_or((text, ""));
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        match decoded.as_deref().and_then(|d| d.split_once(':')) {
+            Some((user, password)) => Credentials::Basic {
+                user: user.to_owned(),
+                password: password.to_owned(),
+            },
+            None => Credentials::Unreadable,
+        }
+    } else if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
+        Credentials::Bearer(rest.to_owned())
+    } else {
+        Credentials::Unreadable
+    }
+}
+
+/// Checks Basic credentials through the login limiter; `Ok(None)` when none were sent.
+///
+/// Errors: too many failures (429), wrong credentials or no user file (401 with `challenge`).
+pub(crate) async fn basic_identity(
+    config: &Arc<AuthConfig>,
+    parts: &Parts,
+    challenge: &str,
+) -> Result<Option<Identity>, AuthFailure> {
+    match credentials(&parts.headers) {
+        Credentials::None => Ok(None),
+        Credentials::Basic { user, password } => {
+            let client = client_address(parts);
+            login(config, client, user, password, challenge)
+                .await
+                .map(Some)
+        }
+        Credentials::Bearer(_) | Credentials::Unreadable => Err(AuthFailure::Unauthenticated {
+            challenge: challenge.to_owned(),
+        }),
+    }
+}
+
+/// Verifies `password` for `user` off the async threads (bcrypt is slow on purpose).
+pub(crate) async fn login(
+    config: &Arc<AuthConfig>,
+    client: IpAddr,
+    user: String,
+    password: String,
+    challenge: &str,
+) -> Result<Identity, AuthFailure> {
+    let refused = || AuthFailure::Unauthenticated {
+        challenge: challenge.to_owned(),
+    };
+    if config.users.is_none() {
+        return Err(refused());
+    }
+    if let Err(blocked) = config.limiter.check(client, &user) {
+        tracing::warn!(%client, user = %user, "login refused: too many failures");
+        return Err(AuthFailure::TooManyAttempts {
+            retry_after: blocked.retry_after,
+        });
+    }
+    let shared = Arc::clone(config);
+    let name = user.clone();
+    let verified = tokio::task::spawn_blocking(move || {
+        shared
+            .users
+            .as_ref()
+            .and_then(|users| users.verify(&name, &password))
+    })
+    .await
+    .unwrap_or(None);
+    match verified {
+        Some(identity) => Ok(identity),
+        None => {
+            config.limiter.record_failure(client, &user);
+            tracing::info!(%client, user = %user, "login failed");
+            Err(refused())
+        }
+    }
+}
+
+/// Authorizes a request before its handler runs. A path that names no endpoint is let through
+/// for the handler to refuse.
+pub(crate) async fn authorize(auth: &Auth, parts: &Parts) -> Result<Authorized, ApiError> {
+    let Some(config) = auth.config() else {
+        return Ok(Authorized {
+            caller: Caller::Open,
+            mount_allowed: true,
+        });
+    };
+    let endpoint = Endpoint::parse(parts.uri.path()).ok();
+    let query = Query::parse(parts.uri.query());
+    let needed = endpoint
+        .as_ref()
+        .map(|e| e.accesses(&parts.method, &query))
+        .unwrap_or_default();
+    let source = endpoint
+        .as_ref()
+        .and_then(|e| e.mount_source(&parts.method, &query));
+    let ask = challenge(config, &needed, None);
+    let caller = match credentials(&parts.headers) {
+        Credentials::Bearer(token) => match config.verifier.verify(&token) {
+            Ok(verified) => Caller::Token(verified),
+            Err(e) => {
+                if let berth_auth::AuthError::InvalidToken(reason) = &e {
+                    tracing::info!(%reason, "bearer token refused");
+                }
+                return Err(AuthFailure::Unauthenticated {
+                    challenge: challenge(config, &needed, Some("invalid_token")),
+                }
+                .into());
+            }
+        },
+        _ => {
+            let identity = basic_identity(config, parts, &ask)
+                .await?
+                .unwrap_or(Identity::Anonymous);
+            Caller::Identity(Arc::clone(config), identity)
+        }
+    };
+    for access in &needed {
+        match caller.decide(access) {
+            Decision::Allow => {}
+            Decision::Unauthenticated if matches!(caller, Caller::Token(_)) => {
+                return Err(AuthFailure::InsufficientScope {
+                    challenge: challenge(config, &needed, Some("insufficient_scope")),
+                }
+                .into())
+            }
+            Decision::Unauthenticated => {
+                return Err(AuthFailure::Unauthenticated { challenge: ask }.into())
+            }
+            Decision::Forbidden => return Err(AuthFailure::Denied.into()),
+        }
+    }
+    let mount_allowed = source.is_none_or(|source| caller.allows(&source));
+    Ok(Authorized {
+        caller,
+        mount_allowed,
+    })
+}

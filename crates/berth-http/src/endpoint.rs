@@ -54,7 +54,13 @@ pub enum Endpoint {
     CollectGarbage,
     /// `/berth/v1/status`: which server this is and which data it serves (GET)
     Status,
+    /// `/berth/v1/token`: the token endpoint (GET with optional Basic credentials, POST with
+    /// an OAuth2 form); it checks credentials itself and needs no access
+    Token,
 }
+
+/// Where Berth's token endpoint answers.
+pub const TOKEN_PATH: &str = "/berth/v1/token";
 
 /// Why a path names no endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +84,9 @@ impl Endpoint {
         }
         if path == "/berth/v1/status" {
             return Ok(Endpoint::Status);
+        }
+        if path == TOKEN_PATH {
+            return Ok(Endpoint::Token);
         }
         if let Some(rest) = path.strip_prefix("/oras/artifacts/v1/") {
             return Endpoint::parse_oras_v1(rest);
@@ -177,6 +186,7 @@ impl Endpoint {
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
             Endpoint::Uploads { .. } => "POST",
             Endpoint::CollectGarbage => "GET, HEAD, POST",
+            Endpoint::Token => "GET, POST",
             Endpoint::Upload { .. } => "GET, HEAD, PATCH, PUT, DELETE",
         }
     }
@@ -213,7 +223,10 @@ impl Endpoint {
             _ => Action::Push,
         };
         match self {
-            Endpoint::ApiVersion | Endpoint::Discover | Endpoint::ExtensionDoc => Vec::new(),
+            Endpoint::ApiVersion
+            | Endpoint::Discover
+            | Endpoint::ExtensionDoc
+            | Endpoint::Token => Vec::new(),
             Endpoint::Catalog => vec![Access::catalog()],
             Endpoint::CollectGarbage | Endpoint::Status => vec![Access::admin(read_or_run)],
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {

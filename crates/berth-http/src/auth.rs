@@ -273,7 +273,14 @@ pub(crate) async fn authorize(auth: &Auth, parts: &Parts) -> Result<Authorized, 
             Decision::Forbidden => return Err(AuthFailure::Denied.into()),
         }
     }
-    let mount_allowed = source.is_none_or(|source| caller.allows(&source));
+    // A mount without a readable `from` would search every repository: never under auth.
+    let mount_asked = matches!(endpoint, Some(Endpoint::Uploads { .. }))
+        && parts.method == http::Method::POST
+        && query.get("mount").is_some();
+    let mount_allowed = match source {
+        Some(source) => caller.allows(&source),
+        None => !mount_asked,
+    };
     Ok(Authorized {
         caller,
         mount_allowed,

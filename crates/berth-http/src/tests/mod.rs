@@ -5,6 +5,7 @@
 //! every error the JSON error body with its content type.
 
 mod artifacts;
+mod auth;
 mod conditional;
 mod discovery;
 mod errors;
@@ -116,15 +117,22 @@ pub fn test_status() -> crate::ServerStatus {
 
 impl TestApp {
     pub async fn new() -> TestApp {
+        TestApp::with_auth(|_| crate::Auth::open()).await
+    }
+
+    /// A router over a fresh registry whose access is controlled by what `auth` builds from
+    /// the temporary directory (where it may write its user file and key).
+    pub async fn with_auth(auth: impl FnOnce(&std::path::Path) -> crate::Auth) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let blobs = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
         let meta = SqliteMetadataStore::open(&dir.path().join("meta.db"))
             .await
             .unwrap();
         let registry = Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig::default());
+        let auth = auth(dir.path());
         TestApp {
             _dir: dir,
-            router: crate::router(registry, test_status()),
+            router: crate::secured_router(registry, test_status(), auth),
         }
     }
 

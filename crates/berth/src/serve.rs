@@ -70,6 +70,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             tls::load(&files).map(|loaded| (files, stamps, loaded))
         })
         .transpose()?;
+    check_exposure(&settings)?;
     let data_dir = data_directory(&settings)?;
     let mut lock = DataDirLock::acquire(&data_dir, &Owner::this_process("serve"))
         .map_err(|e| anyhow::anyhow!("refusing to serve: {e}"))?;
@@ -99,14 +100,18 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    let router = berth_http::router(registry, status);
+    let auth = build_auth(&settings, &data_dir, address)?;
+    let router = berth_http::secured_router(registry, status, auth);
     match tls {
         None => {
             info!(address = %address, data_dir = %data_dir.display(), "berth listening");
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .context("serving")?;
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving")?;
         }
         Some((files, stamps, loaded)) => {
             info!(
@@ -150,7 +155,7 @@ async fn serve_tls(
         .serve(
             router
                 .layer(axum::Extension(berth_http::ServedOverTls))
-                .into_make_service(),
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .await
         .context("serving")?;
@@ -207,4 +212,105 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// Refuses to serve everything to everyone on an address other than loopback, unless the
+/// configuration says `open_registry = true`.
+fn check_exposure(settings: &Settings) -> anyhow::Result<()> {
+    if settings.auth.is_none() && !settings.open_registry && !settings.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "refusing to serve {} without access control: configure [auth], listen on a \
+             loopback address, or set open_registry = true in the config file",
+            settings.listen
+        );
+    }
+    Ok(())
+}
+
+/// The authorization of `[auth]`, or an open registry without it.
+fn build_auth(
+    settings: &Settings,
+    data_dir: &std::path::Path,
+    address: std::net::SocketAddr,
+) -> anyhow::Result<berth_http::Auth> {
+    use berth_auth::{
+        IssuerConfig, LoginLimiter, LoginLimiterOptions, Policy, SigningKey, TokenIssuer,
+        TokenVerifier, TrustedIssuer, Users, UsersOptions,
+    };
+    let Some(auth) = &settings.auth else {
+        return Ok(berth_http::Auth::open());
+    };
+    let policy = Policy::from_config(&auth.policy)?;
+    let users = auth
+        .htpasswd
+        .as_ref()
+        .map(|path| Users::open(path, policy.groups().clone(), UsersOptions::default()))
+        .transpose()?;
+    let key_path = auth
+        .signing_key
+        .clone()
+        .unwrap_or_else(|| data_dir.join("auth").join("token.key"));
+    if let Some(parent) = key_path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let key = SigningKey::load_or_generate(&key_path)?;
+    let service = auth.service.clone().unwrap_or_else(|| "berth".to_owned());
+    let mut issuer_config = IssuerConfig::new(service.clone(), service.clone());
+    if let Some(ttl) = &auth.token_ttl {
+        issuer_config.ttl =
+            humantime::parse_duration(ttl).with_context(|| format!("auth.token_ttl {ttl:?}"))?;
+    }
+    let issuer = TokenIssuer::new(issuer_config, key)?;
+    let mut trusted = vec![issuer.trusted()];
+    for external in &auth.trusted_issuers {
+        trusted.push(TrustedIssuer::from_config(external)?);
+    }
+    let verifier = TokenVerifier::new(trusted)?;
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let realm = auth
+        .realm
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{address}{}", berth_http::endpoint::TOKEN_PATH));
+    info!(service = %service, realm = %realm, "access control enabled");
+    Ok(berth_http::Auth::enforced(berth_http::AuthConfig {
+        policy,
+        users,
+        issuer: Some(issuer),
+        verifier,
+        limiter: LoginLimiter::new(LoginLimiterOptions::default()),
+        service,
+        realm,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_registry_is_refused_beyond_loopback_unless_asked_for() {
+        let mut settings = Settings::default();
+        assert!(check_exposure(&settings).is_ok());
+        settings.listen = "0.0.0.0:5000".parse().unwrap();
+        let error = check_exposure(&settings).unwrap_err();
+        assert!(error.to_string().contains("open_registry"), "{error}");
+        settings.open_registry = true;
+        assert!(check_exposure(&settings).is_ok());
+        settings.open_registry = false;
+        settings.auth = Some(crate::settings::AuthSettings {
+            htpasswd: None,
+            policy: Default::default(),
+            service: None,
+            realm: None,
+            signing_key: None,
+            token_ttl: None,
+            trusted_issuers: Vec::new(),
+        });
+        assert!(check_exposure(&settings).is_ok());
+    }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use berth_auth::{ExternalIssuerConfig, PolicyConfig};
 use berth_registry::gc::{GcOptions, RetentionRule};
 use serde::Deserialize;
 
@@ -24,6 +25,43 @@ pub struct Settings {
     pub gc: GcOptions,
     /// The certificate and key to serve HTTPS with; none serves plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Access control; none serves everything to everyone.
+    pub auth: Option<AuthSettings>,
+    /// Serve without access control on an address other than loopback, knowingly.
+    pub open_registry: bool,
+}
+
+/// The config file's `[auth]` table: users, policy, tokens.
+///
+/// ```toml
+/// [auth]
+/// htpasswd = "/etc/berth/htpasswd"
+/// service = "registry.example.com"
+/// realm = "https://registry.example.com/berth/v1/token"
+///
+/// [auth.policy]
+/// anonymous_pull = ["public/*"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The bcrypt htpasswd file of users; none accepts tokens only.
+    pub htpasswd: Option<PathBuf>,
+    /// Who may do what (default deny).
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// The service name of challenges and tokens (their audience). Default `berth`.
+    pub service: Option<String>,
+    /// The token endpoint's absolute URL in challenges; default derived from the address.
+    pub realm: Option<String>,
+    /// The token signing key (ES256 PEM), generated when missing; default
+    /// `<data_dir>/auth/token.key`.
+    pub signing_key: Option<PathBuf>,
+    /// Lifetime of access tokens, such as `5m`.
+    pub token_ttl: Option<String>,
+    /// Other token issuers whose tokens this server accepts.
+    #[serde(default)]
+    pub trusted_issuers: Vec<ExternalIssuerConfig>,
 }
 
 /// The PEM files `berth serve` reads its TLS certificate chain and private key from (and
@@ -67,6 +105,8 @@ impl Default for Settings {
             gc_interval: Duration::from_secs(3600),
             gc: GcOptions::default(),
             tls: None,
+            auth: None,
+            open_registry: false,
         }
     }
 }
@@ -84,6 +124,8 @@ struct FileSettings {
     log: Option<String>,
     gc: Option<FileGcSettings>,
     tls: Option<FileTlsSettings>,
+    auth: Option<AuthSettings>,
+    open_registry: Option<bool>,
 }
 
 /// The config file's `[tls]` table.
@@ -256,6 +298,8 @@ impl Settings {
             gc_interval,
             gc,
             tls,
+            auth: file.auth,
+            open_registry: file.open_registry.unwrap_or(defaults.open_registry),
         }
         .checked()
     }
@@ -297,6 +341,30 @@ mod tests {
             let error = Settings::merge(&args, FileSettings::default()).unwrap_err();
             assert!(error.to_string().contains("must be at least 1"), "{error}");
         }
+    }
+
+    #[test]
+    fn the_auth_table_and_open_registry_are_read() {
+        let file: FileSettings = toml::from_str(
+            "open_registry = true\n\
+             [auth]\nhtpasswd = \"/etc/berth/htpasswd\"\nservice = \"registry.test\"\n\
+             [auth.policy]\nanonymous_pull = [\"public/*\"]\n\
+             [[auth.policy.rules]]\nrepositories = \"team/*\"\nusers = [\"alice\"]\n\
+             actions = [\"pull\"]",
+        )
+        .unwrap();
+        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
+        assert!(settings.open_registry);
+        let auth = settings.auth.unwrap();
+        assert_eq!(auth.htpasswd, Some(PathBuf::from("/etc/berth/htpasswd")));
+        assert_eq!(auth.service.as_deref(), Some("registry.test"));
+        assert_eq!(auth.policy.anonymous_pull, vec!["public/*".to_owned()]);
+        assert_eq!(auth.policy.rules.len(), 1);
+        let typo = toml::from_str::<FileSettings>(
+            "[auth]
+htpassword = \"x\"",
+        );
+        assert!(typo.is_err());
     }
 
     #[test]

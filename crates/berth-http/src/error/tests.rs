@@ -1,5 +1,6 @@
 //! One table of every error and the (status, code) it is answered with.
 
+use berth_auth::TokenRejection;
 use berth_oci::Digest;
 
 use super::*;
@@ -11,6 +12,7 @@ fn every_error_maps_to_its_status_and_code() {
     let invalid = |e: OciError| ApiError::from(EndpointError::Invalid(e));
     let storage = |e: BlobStoreError| ApiError::from(RegistryError::Storage(e));
     let metadata = |e: MetadataError| ApiError::from(RegistryError::Metadata(e));
+    let auth = |e: AuthError| ApiError::from(AuthFailure::Auth(e));
     // Grouped by the (status, code) every error of a group is answered with.
     let table: Vec<(u16, &str, Vec<ApiError>)> = vec![
         (
@@ -114,7 +116,40 @@ fn every_error_maps_to_its_status_and_code() {
             "NAME_UNKNOWN",
             vec![RegistryError::NameUnknown("a".parse().unwrap()).into()],
         ),
-        (404, "UNSUPPORTED", vec![EndpointError::NotFound.into()]),
+        (
+            400,
+            "UNSUPPORTED",
+            vec![auth(AuthError::InvalidScope {
+                scope: x(),
+                problem: x(),
+            })],
+        ),
+        (
+            401,
+            "UNAUTHORIZED",
+            vec![
+                AuthFailure::Unauthenticated { challenge: x() }.into(),
+                AuthFailure::InsufficientScope { challenge: x() }.into(),
+                auth(AuthError::InvalidToken(TokenRejection::Expired)),
+            ],
+        ),
+        (403, "DENIED", vec![AuthFailure::Denied.into()]),
+        (
+            429,
+            "TOOMANYREQUESTS",
+            vec![AuthFailure::TooManyAttempts {
+                retry_after: std::time::Duration::from_millis(1500),
+            }
+            .into()],
+        ),
+        (
+            404,
+            "UNSUPPORTED",
+            vec![
+                EndpointError::NotFound.into(),
+                AuthFailure::NoTokenService.into(),
+            ],
+        ),
         (404, "NOT_FOUND", vec![RequestError::NoCollectionYet.into()]),
         (
             405,
@@ -154,6 +189,8 @@ fn every_error_maps_to_its_status_and_code() {
                 metadata(MetadataError::CommitFailed("disk full".into())),
                 metadata(MetadataError::MissingSubject(d())),
                 metadata(MetadataError::PreconditionFailed(x())),
+                auth(AuthError::Config(x())),
+                auth(AuthError::Signing(x())),
             ],
         ),
     ];
@@ -189,4 +226,22 @@ fn out_of_order_chunks_report_the_current_range() {
     let error: ApiError = RegistryError::ChunkOutOfOrder { current: 10 }.into();
     assert_eq!(error.reply().upload_range.as_deref(), Some("0-9"));
     assert_eq!(range_header(0), "0-0");
+}
+
+#[test]
+fn auth_failures_carry_their_challenge_and_retry_after() {
+    let challenge = "Bearer realm=\"r\",service=\"s\"".to_owned();
+    let error: ApiError = AuthFailure::Unauthenticated {
+        challenge: challenge.clone(),
+    }
+    .into();
+    assert_eq!(error.reply().challenge, Some(challenge));
+    let error: ApiError = AuthFailure::TooManyAttempts {
+        retry_after: std::time::Duration::from_millis(1500),
+    }
+    .into();
+    assert_eq!(error.reply().retry_after, Some(2));
+    let error: ApiError =
+        AuthFailure::Auth(AuthError::InvalidToken(TokenRejection::BadSignature)).into();
+    assert_eq!(error.reply().message, "invalid token");
 }

@@ -258,6 +258,13 @@ pub(crate) async fn authorize(auth: &Auth, parts: &Parts) -> Result<Authorized, 
             Caller::Identity(Arc::clone(config), identity)
         }
     };
+    // `/v2/` needs no access, but an anonymous client is told how to log in, as Distribution
+    // does: `docker login` sends credentials only after this challenge, and would otherwise
+    // report success without checking them.
+    let anonymous = matches!(&caller, Caller::Identity(_, Identity::Anonymous));
+    if anonymous && endpoint == Some(Endpoint::ApiVersion) {
+        return Err(AuthFailure::Unauthenticated { challenge: ask }.into());
+    }
     for access in &needed {
         match caller.decide(access) {
             Decision::Allow => {}

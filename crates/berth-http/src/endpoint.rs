@@ -210,7 +210,8 @@ impl Endpoint {
     /// Repository endpoints need pull (GET, HEAD), delete (DELETE) or push (anything else) on
     /// their repository, uploads always push; `_catalog` needs [`Access::catalog`]; the
     /// administration endpoints need [`Access::admin`] (pull to read, push to run); `/v2/`,
-    /// discovery and the extension documentation need nothing. The source of a cross-mount is
+    /// discovery and the extension documentation need nothing (the auth layer still challenges
+    /// an anonymous `/v2/`, so that clients log in). The source of a cross-mount is
     /// not among them: see [`Endpoint::mount_source`].
     pub fn accesses(&self, method: &http::Method, _query: &Query) -> Vec<Access> {
         let action = match *method {

@@ -90,6 +90,51 @@ impl Caller {
     }
 }
 
+/// One structured line per authenticated write (who, what, from where), when access control is
+/// on: pushes, deletes, uploads and collections. Never the credentials themselves.
+pub(crate) struct WriteAudit {
+    who: String,
+    method: http::Method,
+    path: String,
+    client: IpAddr,
+}
+
+impl WriteAudit {
+    /// The audit of a request, when it writes and access control is on.
+    pub(crate) fn of(caller: &Caller, parts: &Parts) -> Option<WriteAudit> {
+        let writes = !matches!(
+            parts.method,
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+        );
+        let who = match caller {
+            Caller::Open => return None,
+            Caller::Identity(_, identity) => identity.subject().to_owned(),
+            Caller::Token(token) => token.subject.clone(),
+        };
+        writes.then(|| WriteAudit {
+            who: if who.is_empty() {
+                "anonymous".to_owned()
+            } else {
+                who
+            },
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            client: client_address(parts),
+        })
+    }
+
+    pub(crate) fn log(&self, status: http::StatusCode) {
+        tracing::info!(
+            user = %self.who,
+            method = %self.method,
+            path = %self.path,
+            client = %self.client,
+            status = status.as_u16(),
+            "authenticated write"
+        );
+    }
+}
+
 /// What authorization decided for a request that may proceed.
 pub(crate) struct Authorized {
     pub caller: Caller,

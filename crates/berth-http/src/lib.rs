@@ -69,11 +69,17 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
         Ok(authorized) => authorized,
         Err(e) => return e.into_response(),
     };
+    let audit = auth::WriteAudit::of(&authorized.caller, &parts);
     let request = Request::from_parts(parts, body);
-    match handlers::handle(&state.registry, &state.status, &authorized, request).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
+    let response =
+        match handlers::handle(&state.registry, &state.status, &authorized, request).await {
+            Ok(response) => response,
+            Err(e) => e.into_response(),
+        };
+    if let Some(audit) = audit {
+        audit.log(response.status());
     }
+    response
 }
 
 async fn with_api_version(mut response: Response) -> Response {

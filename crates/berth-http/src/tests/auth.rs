@@ -618,3 +618,58 @@ async fn repeated_wrong_passwords_are_paused_with_retry_after() {
     let writer = app.get_as(Role::Writer, &uri).await;
     assert_ne!(writer.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// A writer that keeps what the log says, for one test.
+#[derive(Clone, Default)]
+struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_authenticated_write_is_logged_once_without_credentials() {
+    let log = CapturedLog::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let app = secured_app().await;
+    let (_, digest, _) = app.admin_image(REPO).await;
+    app.get_as(Role::Reader, &format!("/v2/{REPO}/manifests/v1"))
+        .await
+        .assert_status(StatusCode::OK);
+    let uri = format!("/v2/{REPO}/manifests/{digest}");
+    app.send_as(Role::Reader, Method::DELETE, &uri, &[], Bytes::new())
+        .await
+        .assert_status(StatusCode::FORBIDDEN);
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let writes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("authenticated write"))
+        .collect();
+    // Two blobs and a manifest pushed by the admin; the reader's read is not a write, and its
+    // refused delete never reached a handler.
+    assert_eq!(writes.len(), 3, "{text}");
+    assert!(
+        writes
+            .iter()
+            .all(|l| l.contains("user=admin") && l.contains("client=") && l.contains("method=")),
+        "{text}"
+    );
+    assert!(writes
+        .iter()
+        .any(|l| l.contains("method=PUT") && l.contains("status=201")));
+    for secret in ROLES.iter().filter_map(|r| r.user()).map(password) {
+        assert!(!text.contains(&secret), "a password was logged: {text}");
+    }
+    assert!(!text.contains("Basic "), "credentials were logged: {text}");
+}

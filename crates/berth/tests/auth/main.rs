@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod oci_client_login;
 mod token_flow;
 
 use support::TestServer;

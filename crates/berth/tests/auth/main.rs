@@ -1,13 +1,21 @@
 //! Access control end to end on the real `berth` binary: a config file with an `[auth]`
-//! table, an htpasswd file of bcrypt hashes, and the clients that log in to it (raw HTTP
-//! walking the Docker token flow).
+//! table, an htpasswd file of bcrypt hashes, and the clients that log in to it (skopeo,
+//! oci-client, and raw HTTP walking the Docker token flow).
 //!
 //! This file holds the fixture; the modules hold the themes.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+// The hand-built OCI layout of the skopeo client tests; only part of it is used here.
+#[allow(dead_code)]
+#[path = "../clients/content.rs"]
+mod content;
+#[allow(dead_code)]
+#[path = "../clients/layout.rs"]
+mod layout;
 mod oci_client_login;
+mod skopeo_login;
 mod token_flow;
 
 use support::TestServer;

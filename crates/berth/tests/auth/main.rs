@@ -15,6 +15,9 @@ mod content;
 #[path = "../clients/layout.rs"]
 mod layout;
 mod oci_client_login;
+#[allow(dead_code)]
+#[path = "../interop/relay.rs"]
+mod relay;
 mod skopeo_login;
 mod token_flow;
 
@@ -32,6 +35,15 @@ pub struct AuthServer {
 
 impl AuthServer {
     pub fn start() -> AuthServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        AuthServer::start_on(port, None)
+    }
+
+    /// Starts on `port`, with the challenges' `realm` set to `realm` when given.
+    pub fn start_on(port: u16, realm: Option<&str>) -> AuthServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let alice = bcrypt::hash(ALICE_PW, 4).expect("bcrypt");
         let bob = bcrypt::hash(BOB_PW, 4).expect("bcrypt");
@@ -44,6 +56,7 @@ impl AuthServer {
                 r#"[auth]
 htpasswd = "{}"
 service = "berth-e2e"
+{}
 
 [auth.policy]
 anonymous_pull = ["public/*"]
@@ -63,11 +76,15 @@ repositories = "public/*"
 users = ["alice"]
 actions = ["pull", "push"]
 "#,
-                htpasswd.display()
+                htpasswd.display(),
+                realm
+                    .map(|r| format!("realm = \"{r}\""))
+                    .unwrap_or_default()
             ),
         )
         .expect("config");
-        let server = TestServer::start_with(&["--config", config.to_str().expect("utf-8 path")]);
+        let server =
+            TestServer::start_on(port, &["--config", config.to_str().expect("utf-8 path")]);
         AuthServer { server, _dir: dir }
     }
 

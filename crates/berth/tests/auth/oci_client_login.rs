@@ -7,6 +7,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde_json::json;
 
+use crate::relay::Relay;
 use crate::{AuthServer, ALICE_PW, BOB_PW};
 
 fn oci_client() -> Client {
@@ -109,6 +110,7 @@ async fn oci_client_logs_in_with_basic_and_bearer_and_pulls_public_anonymously()
         .await
         .expect("bob pulls team/app:v1");
     assert_eq!(pulled, data);
+    assert_bob_pulls_with_a_bearer_token(&data, &team).await;
 
     // bob may not push, and anonymous may not pull team/*.
     let other = Reference::with_tag(registry.clone(), "team/app".into(), "bob".into());
@@ -134,4 +136,35 @@ async fn oci_client_logs_in_with_basic_and_bearer_and_pulls_public_anonymously()
         .await
         .expect("anonymous pulls public/tool:v1");
     assert_eq!(pulled, data);
+}
+
+/// bob's pull seen through a recording relay that is also the challenges' realm: oci-client
+/// asks `/berth/v1/token` before it fetches the manifest and blobs.
+async fn assert_bob_pulls_with_a_bearer_token(data: &[u8], team: &Reference) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port");
+    let relay = Relay::start(format!("127.0.0.1:{port}")).await;
+    let realm = format!("http://{}/berth/v1/token", relay.host);
+    let auth = AuthServer::start_on(port, Some(&realm));
+    let direct = Reference::with_tag(auth.server.host(), "team/app".into(), "v1".into());
+    push(&oci_client(), &direct, data, &alice())
+        .await
+        .expect("alice pushes team/app:v1");
+    let via_relay = Reference::with_tag(relay.host.clone(), "team/app".into(), "v1".into());
+    let pulled = pull_layer(&oci_client(), &via_relay, &bob())
+        .await
+        .expect("bob pulls team/app:v1 through the relay");
+    assert_eq!(pulled, data);
+    let requests = relay.requests();
+    let token = requests
+        .iter()
+        .position(|r| r.starts_with("GET /berth/v1/token?"))
+        .unwrap_or_else(|| panic!("no token request in {requests:?}"));
+    let manifest = requests
+        .iter()
+        .position(|r| r.starts_with(&format!("GET /v2/{}/manifests/", team.repository())))
+        .unwrap_or_else(|| panic!("no manifest request in {requests:?}"));
+    assert!(token < manifest, "{requests:?}");
 }

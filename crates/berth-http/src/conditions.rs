@@ -139,6 +139,18 @@ impl Conditions {
         Outcome::Proceed
     }
 
+    /// Decides a read of `target`: `Ok(true)` to answer 304 Not Modified, `Ok(false)` to
+    /// serve it, `PreconditionFailed` (412) otherwise.
+    pub fn not_modified(&self, target: Target<'_>) -> Result<bool, berth_registry::RegistryError> {
+        match self.evaluate(Some(target), true) {
+            Outcome::Proceed => Ok(false),
+            Outcome::NotModified => Ok(true),
+            Outcome::Failed => Err(berth_registry::RegistryError::PreconditionFailed(
+                target.digest.to_string(),
+            )),
+        }
+    }
+
     /// The conditions as a precondition on `target` for a write's transaction; none when the
     /// request has no conditions.
     pub fn precondition(&self, target: Reference) -> Option<Precondition> {

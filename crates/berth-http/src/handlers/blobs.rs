@@ -7,7 +7,7 @@ use berth_registry::{Registry, RegistryError};
 use headers::{HeaderMapExt, IfRange};
 use http::{header, HeaderMap, StatusCode};
 
-use crate::conditions::{entity_tag, Conditions, Outcome, Target};
+use crate::conditions::{entity_tag, Conditions, Target};
 use crate::error::ApiError;
 use crate::range::{self, RangeChoice};
 
@@ -35,15 +35,8 @@ pub async fn get(
         digest,
         modified: None,
     };
-    match conditions.evaluate(Some(target), true) {
-        Outcome::Proceed => {}
-        Outcome::NotModified => {
-            return Ok(builder
-                .status(StatusCode::NOT_MODIFIED)
-                .body(Body::empty())
-                .expect("valid response"))
-        }
-        Outcome::Failed => return Err(RegistryError::PreconditionFailed(digest.to_string()).into()),
+    if conditions.not_modified(target)? {
+        return Ok(super::not_modified(builder));
     }
     if head {
         return Ok(builder

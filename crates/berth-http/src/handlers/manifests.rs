@@ -8,7 +8,7 @@ use headers::{HeaderMapExt, LastModified};
 use http::{header, HeaderMap, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use crate::conditions::{system_time, Conditions, Outcome, Target};
+use crate::conditions::{system_time, Conditions, Target};
 use crate::error::{ApiError, RequestError};
 use crate::query::Query;
 
@@ -46,17 +46,8 @@ pub async fn get(
         digest: &manifest.digest,
         modified: Some(modified),
     };
-    match conditions.evaluate(Some(target), true) {
-        Outcome::Proceed => {}
-        Outcome::NotModified => {
-            return Ok(builder
-                .status(StatusCode::NOT_MODIFIED)
-                .body(Body::empty())
-                .expect("valid response"))
-        }
-        Outcome::Failed => {
-            return Err(RegistryError::PreconditionFailed(manifest.digest.to_string()).into())
-        }
+    if conditions.not_modified(target)? {
+        return Ok(super::not_modified(builder));
     }
     let builder = builder.header(header::CONTENT_LENGTH, manifest.body.len());
     let body = if head {

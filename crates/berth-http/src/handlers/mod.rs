@@ -101,6 +101,15 @@ pub async fn handle(
     }
 }
 
+/// 304 Not Modified with the headers a 200 would carry (`ETag`, `Docker-Content-Digest`,
+/// `Last-Modified`) and no body.
+fn not_modified(builder: http::response::Builder) -> Response {
+    builder
+        .status(http::StatusCode::NOT_MODIFIED)
+        .body(Body::empty())
+        .expect("valid response")
+}
+
 /// A request body as a stream of chunks for the storage layer.
 fn body_stream(body: Body) -> ByteStream {
     Box::pin(body.into_data_stream().map_err(io::Error::other))

@@ -171,4 +171,25 @@ fn skopeo_copies_with_credentials_and_is_refused_without_access() {
     );
     let tags: serde_json::Value = serde_json::from_slice(&tags).expect("list-tags JSON");
     assert_eq!(tags["Tags"], serde_json::json!(["v1"]));
+    // Every authenticated write left one audit line naming who pushed; no secret was logged.
+    let log = auth.server.log();
+    let audited: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("authenticated write"))
+        .collect();
+    assert!(
+        audited.iter().any(|l| l.contains("user=alice")
+            && l.contains("method=PUT")
+            && l.contains("status=201")),
+        "{log}"
+    );
+    assert!(
+        !audited
+            .iter()
+            .any(|l| l.contains("user=bob") && l.contains("status=201")),
+        "{log}"
+    );
+    for secret in [ALICE_PW, BOB_PW] {
+        assert!(!log.contains(secret), "a password was logged: {log}");
+    }
 }

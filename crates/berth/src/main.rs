@@ -1,15 +1,8 @@
 //! The `berth` command: parses the command line and runs the chosen subcommand.
 
-mod cli;
-mod gc;
-mod lock;
-mod pinned;
-mod serve;
-mod settings;
-mod tls;
-
 use std::process::ExitCode;
 
+use berth::{cli, gc, serve, settings};
 use clap::Parser;
 
 /// Errors are printed as one line of causes (`berth: reading config file x: ...`), never as a

@@ -1,0 +1,11 @@
+//! The `berth` command's library: command line, configuration, `serve` and `gc`. The binary in
+//! `main.rs` only dispatches; keeping the rest here lets fuzz targets and property tests reach
+//! the configuration parser the way `berth serve` uses it.
+
+pub mod cli;
+pub mod gc;
+pub mod lock;
+pub mod pinned;
+pub mod serve;
+pub mod settings;
+pub mod tls;

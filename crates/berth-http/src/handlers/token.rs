@@ -26,6 +26,7 @@ pub async fn get(caller: &Caller, query: &Query) -> Result<Response, ApiError> {
         // A token does not buy another token; only passwords and refresh tokens do.
         Caller::Token(_) => return Err(AuthFailure::Denied.into()),
     };
+    check_service(config, query)?;
     let offline = query.parsed::<bool>("offline_token")?.unwrap_or(false);
     answer(config, &identity, &scopes(query)?, offline, None)
 }
@@ -47,6 +48,7 @@ pub async fn post(caller: &Caller, parts: &Parts, body: Body) -> Result<Response
                 reason: format!("the form must be at most {FORM_LIMIT} bytes"),
             })?;
     let form = Query::parse(std::str::from_utf8(&bytes).ok());
+    check_service(config, &form)?;
     let requested = scopes(&form)?;
     let missing = |name: &'static str| RequestError::QueryInvalid {
         name,
@@ -85,6 +87,23 @@ pub async fn post(caller: &Caller, parts: &Parts, body: Body) -> Result<Response
             reason: "use password or refresh_token".into(),
         }
         .into()),
+    }
+}
+
+/// A token names its service as its audience, so one asked for another service could only be
+/// refused where it is used; the request is refused here instead, where the mistake is plain.
+/// Clients that leave `service` out get this registry's.
+fn check_service(config: &AuthConfig, query: &Query) -> Result<(), ApiError> {
+    match query.get("service") {
+        Some(service) if service != config.service => Err(RequestError::QueryInvalid {
+            name: "service",
+            reason: format!(
+                "this token service issues tokens for {:?} only",
+                config.service
+            ),
+        }
+        .into()),
+        _ => Ok(()),
     }
 }
 

@@ -63,6 +63,13 @@ pub struct GcArgs {
     /// Log filter, e.g. `info` or `berth_registry=debug,info` [default: info].
     #[arg(long, env = "BERTH_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// The user to collect as, through a server with access control (an admin of its
+    /// policy); the password comes from `BERTH_PASSWORD` or `--password-stdin`.
+    #[arg(long, env = "BERTH_USERNAME", value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 impl GcArgs {

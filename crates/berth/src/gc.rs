@@ -16,6 +16,7 @@ use berth_http::ServerStatus;
 use berth_registry::gc::{GcOptions, GcReport};
 
 use crate::cli::GcArgs;
+use crate::credentials::Credentials;
 use crate::lock::{DataDirLock, LockError, Owner};
 use crate::serve::{init_logging, open_registry};
 use crate::settings::{GcSettings, Settings};
@@ -49,12 +50,13 @@ impl fmt::Display for Target {
 
 pub fn run(args: &GcArgs) -> anyhow::Result<()> {
     let loaded = Settings::load_for_gc(args)?;
+    let credentials = Credentials::from_args(args)?;
     init_logging(&loaded.settings.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let (report, target) = runtime.block_on(collect(args, &loaded))?;
+    let (report, target) = runtime.block_on(collect(args, &loaded, credentials))?;
     // stdout holds the report alone (JSON with --json); where it ran goes to stderr.
     eprintln!("berth gc: collected {target}");
     if args.json {
@@ -79,7 +81,11 @@ pub fn run(args: &GcArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn collect(args: &GcArgs, loaded: &GcSettings) -> anyhow::Result<(GcReport, Target)> {
+async fn collect(
+    args: &GcArgs,
+    loaded: &GcSettings,
+    credentials: Option<Credentials>,
+) -> anyhow::Result<(GcReport, Target)> {
     let given = &loaded.settings.data_dir;
     if !given.is_dir() {
         bail!(
@@ -126,6 +132,7 @@ async fn collect(args: &GcArgs, loaded: &GcSettings) -> anyhow::Result<(GcReport
                 address,
                 owner,
                 tls_cert,
+                credentials,
             };
             let report = through_server(&server, &data_dir, args).await?;
             Ok((report, Target::Server { address, data_dir }))
@@ -141,6 +148,8 @@ struct Server {
     owner: String,
     /// The certificate file it serves HTTPS with, if it does.
     tls_cert: Option<PathBuf>,
+    /// Sent with every request when given; a server with access control needs an admin's.
+    credentials: Option<Credentials>,
 }
 
 impl Server {
@@ -159,6 +168,37 @@ impl Server {
             ),
         })
     }
+
+    /// `request` with the credentials, when there are any.
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credentials {
+            Some(credentials) => credentials.apply(request),
+            None => request,
+        }
+    }
+
+    /// Why the server refused a request with `status`, when access control is the reason.
+    fn refusal(&self, status: reqwest::StatusCode) -> Option<String> {
+        let address = self.address;
+        match (status.as_u16(), &self.credentials) {
+            (401, None) => Some(format!(
+                "the server at {address} has access control: give an admin's user name with                  --username and the password in {} or on standard input with --password-stdin",
+                crate::credentials::PASSWORD_ENV
+            )),
+            (401, Some(c)) => Some(format!(
+                "the server at {address} did not accept the password of {}",
+                c.username
+            )),
+            (403, Some(c)) => Some(format!(
+                "the server at {address} allows collections to admins only, and {} is not one",
+                c.username
+            )),
+            (429, _) => Some(format!(
+                "the server at {address} refuses logins from here for a while after repeated                  wrong passwords; try again later"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Asks the server to collect, once its status says it serves `data_dir`; the policy flags
@@ -170,8 +210,8 @@ async fn through_server(
 ) -> anyhow::Result<GcReport> {
     let (address, owner) = (server.address, &server.owner);
     let (base, client) = server.client()?;
-    let response = client
-        .get(format!("{base}/berth/v1/status"))
+    let response = server
+        .authorized(client.get(format!("{base}/berth/v1/status")))
         .timeout(Duration::from_secs(10))
         .send()
         .await
@@ -190,6 +230,9 @@ async fn through_server(
                 }
             )
         })?;
+    if let Some(refusal) = server.refusal(response.status()) {
+        bail!("{refusal}");
+    }
     if !response.status().is_success() {
         bail!(
             "the server at {address} does not say which data directory it serves (it answered \
@@ -210,8 +253,8 @@ async fn through_server(
             served.unwrap_or("no local data directory")
         ),
     }
-    let response = client
-        .post(format!("{base}/berth/v1/gc"))
+    let response = server
+        .authorized(client.post(format!("{base}/berth/v1/gc")))
         .query(&policy_query(args))
         .send()
         .await

@@ -3,6 +3,7 @@
 //! the configuration parser the way `berth serve` uses it.
 
 pub mod cli;
+pub mod credentials;
 pub mod gc;
 pub mod lock;
 pub mod pinned;

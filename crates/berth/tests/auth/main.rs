@@ -11,6 +11,7 @@ mod support;
 #[allow(dead_code)]
 #[path = "../clients/content.rs"]
 mod content;
+mod gc_login;
 #[allow(dead_code)]
 #[path = "../clients/layout.rs"]
 mod layout;
@@ -25,9 +26,10 @@ use support::TestServer;
 
 pub const ALICE_PW: &str = "alice-secret";
 pub const BOB_PW: &str = "bob-secret";
+pub const ROOT_PW: &str = "root-secret";
 
 /// A server with access control: `alice` may push, pull and delete `team/*`, `bob` may pull
-/// `team/*`, anyone may pull `public/*`. The config and htpasswd files live in `dir`.
+/// `team/*`, anyone may pull `public/*`, `root` is the admin. The config and htpasswd files live in `dir`.
 pub struct AuthServer {
     pub server: TestServer,
     _dir: tempfile::TempDir,
@@ -47,8 +49,13 @@ impl AuthServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let alice = bcrypt::hash(ALICE_PW, 4).expect("bcrypt");
         let bob = bcrypt::hash(BOB_PW, 4).expect("bcrypt");
+        let root = bcrypt::hash(ROOT_PW, 4).expect("bcrypt");
         let htpasswd = dir.path().join("htpasswd");
-        std::fs::write(&htpasswd, format!("alice:{alice}\nbob:{bob}\n")).expect("htpasswd");
+        std::fs::write(
+            &htpasswd,
+            format!("alice:{alice}\nbob:{bob}\nroot:{root}\n"),
+        )
+        .expect("htpasswd");
         let config = dir.path().join("berth.toml");
         std::fs::write(
             &config,
@@ -60,6 +67,7 @@ service = "berth-e2e"
 
 [auth.policy]
 anonymous_pull = ["public/*"]
+admins = {{ users = ["root"] }}
 
 [[auth.policy.rules]]
 repositories = "team/*"

@@ -166,6 +166,18 @@ pub(crate) fn challenge(config: &AuthConfig, accesses: &[Access], error: Option<
     value
 }
 
+/// What a token lacking `needed` should be exchanged for: `needed` and what the token already
+/// grants on the same repositories. Clients that hold one token at a time (the ORAS Python
+/// SDK) ask for exactly the challenge's scope; naming only `needed` would have them trade a
+/// pull token for a push token and back on every other request of a push.
+fn widened(needed: &[Access], token: &VerifiedToken) -> Vec<Access> {
+    let kept = token
+        .access
+        .iter()
+        .filter(|held| needed.iter().any(|n| n.resource == held.resource));
+    needed.iter().chain(kept).cloned().collect()
+}
+
 /// The credentials of an `Authorization` header.
 enum Credentials {
     None,
@@ -314,10 +326,17 @@ pub(crate) async fn authorize(auth: &Auth, parts: &Parts) -> Result<Authorized, 
         match caller.decide(access) {
             Decision::Allow => {}
             Decision::Unauthenticated if matches!(caller, Caller::Token(_)) => {
+                let Caller::Token(token) = &caller else {
+                    unreachable!()
+                };
                 return Err(AuthFailure::InsufficientScope {
-                    challenge: challenge(config, &needed, Some("insufficient_scope")),
+                    challenge: challenge(
+                        config,
+                        &widened(&needed, token),
+                        Some("insufficient_scope"),
+                    ),
                 }
-                .into())
+                .into());
             }
             Decision::Unauthenticated => {
                 return Err(AuthFailure::Unauthenticated { challenge: ask }.into())

@@ -51,8 +51,10 @@ pub enum AuthFailure {
     /// `challenge` is the `WWW-Authenticate` value.
     #[error("authentication required")]
     Unauthenticated { challenge: String },
-    /// A valid token that does not grant what the request needs (auth-token.md:
-    /// `error="insufficient_scope"` in the challenge).
+    /// A valid token that does not grant what the request needs: 403 as RFC 6750 (3.1) says,
+    /// with `error="insufficient_scope"` in a challenge that names the scope to ask for. The
+    /// 403 is what makes clients that hold one token at a time (the ORAS Python SDK) fetch a
+    /// wider one; clients that ask for every scope up front never see it.
     #[error("the token does not grant the access this request needs")]
     InsufficientScope { challenge: String },
     /// An authenticated user the policy does not allow.
@@ -185,10 +187,13 @@ impl ApiError {
 
 fn auth_reply(e: &AuthFailure) -> ErrorReply {
     match e {
-        AuthFailure::Unauthenticated { challenge }
-        | AuthFailure::InsufficientScope { challenge } => ErrorReply {
+        AuthFailure::Unauthenticated { challenge } => ErrorReply {
             challenge: Some(challenge.clone()),
             ..reply(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", e)
+        },
+        AuthFailure::InsufficientScope { challenge } => ErrorReply {
+            challenge: Some(challenge.clone()),
+            ..reply(StatusCode::FORBIDDEN, "DENIED", e)
         },
         AuthFailure::Denied => reply(StatusCode::FORBIDDEN, "DENIED", e),
         AuthFailure::TooManyAttempts { retry_after } => ErrorReply {

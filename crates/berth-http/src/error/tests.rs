@@ -129,11 +129,17 @@ fn every_error_maps_to_its_status_and_code() {
             "UNAUTHORIZED",
             vec![
                 AuthFailure::Unauthenticated { challenge: x() }.into(),
-                AuthFailure::InsufficientScope { challenge: x() }.into(),
                 auth(AuthError::InvalidToken(TokenRejection::Expired)),
             ],
         ),
-        (403, "DENIED", vec![AuthFailure::Denied.into()]),
+        (
+            403,
+            "DENIED",
+            vec![
+                AuthFailure::Denied.into(),
+                AuthFailure::InsufficientScope { challenge: x() }.into(),
+            ],
+        ),
         (
             429,
             "TOOMANYREQUESTS",

@@ -1,6 +1,6 @@
 //! Access control end to end on the real `berth` binary: a config file with an `[auth]`
 //! table, an htpasswd file of bcrypt hashes, and the clients that log in to it (skopeo,
-//! oci-client, and raw HTTP walking the Docker token flow).
+//! oci-client, the ORAS Python SDK, raw HTTP walking the Docker token flow, and `berth gc`).
 //!
 //! This file holds the fixture; the modules hold the themes.
 
@@ -16,6 +16,7 @@ mod gc_login;
 #[path = "../clients/layout.rs"]
 mod layout;
 mod oci_client_login;
+mod oras_login;
 #[allow(dead_code)]
 #[path = "../interop/relay.rs"]
 mod relay;

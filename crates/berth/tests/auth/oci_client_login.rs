@@ -74,7 +74,8 @@ async fn pull_layer(
     Ok(image.layers[0].data.to_vec())
 }
 
-/// An error that says access was refused, not that something went missing.
+/// An error that says access was refused, not that something went missing: oci-client words a
+/// 401 itself and passes on the message of a 403 (a token without the scope).
 fn is_refusal(error: &str) -> bool {
     let e = error.to_ascii_lowercase();
     [
@@ -84,6 +85,7 @@ fn is_refusal(error: &str) -> bool {
         "not authorized",
         "denied",
         "forbidden",
+        "does not grant the access",
     ]
     .iter()
     .any(|w| e.contains(w))

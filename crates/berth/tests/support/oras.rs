@@ -34,14 +34,19 @@ pub fn require_python_oras() -> String {
 /// against the server and returns the JSON of its last `RESULT <json>` line. A failing script
 /// fails the test with its output and the server log.
 pub fn run_oras_script(server: &TestServer, script: &str, repo: &str, workdir: &Path) -> Value {
+    let workdir = workdir.to_str().expect("a UTF-8 work directory");
+    run_python_script(server, script, &[&server.host(), repo, workdir])
+}
+
+/// Runs `tests/<script>` with `args` and returns the JSON of its last `RESULT <json>` line; a
+/// failing script fails the test with its output and the log of `server`.
+pub fn run_python_script(server: &TestServer, script: &str, args: &[&str]) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join(script);
     let output = Command::new("python3")
         .arg(&path)
-        .arg(server.host())
-        .arg(repo)
-        .arg(workdir)
+        .args(args)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .unwrap_or_else(|e| panic!("python3 runs {script}: {e}"));

@@ -57,10 +57,16 @@ async fn the_docker_token_flow_walked_raw() {
             b"{}".to_vec(),
         )
         .await;
-    assert_challenge(&push, Some(&format!("repository:{REPO}:push")));
-    assert!(push
-        .header("www-authenticate")
-        .contains("error=\"insufficient_scope\""));
+    // A token lacking a scope: 403 (RFC 6750 3.1) with the challenge naming the scope to ask for,
+    // which keeps what the token had on the repository.
+    push.assert_error(StatusCode::FORBIDDEN, "DENIED");
+    let challenge = push.header("www-authenticate");
+    assert!(challenge.starts_with("Bearer realm="), "{challenge}");
+    assert_eq!(
+        param(challenge, "scope"),
+        format!("repository:{REPO}:pull,push")
+    );
+    assert_eq!(param(challenge, "error"), "insufficient_scope");
 
     // A push scope asked by the reader is granted only its pull part.
     let both = format!("/berth/v1/token?service={SERVICE}&scope=repository:{REPO}:pull,push");
@@ -78,7 +84,29 @@ async fn the_docker_token_flow_walked_raw() {
             Bytes::new(),
         )
         .await;
-    assert_eq!(push.status, StatusCode::UNAUTHORIZED, "{push:?}");
+    assert_eq!(push.status, StatusCode::FORBIDDEN, "{push:?}");
+
+    // So is an anonymous token: the challenge says which scope to log in for.
+    let anonymous = app
+        .send(Method::GET, &token_uri, &[], Bytes::new())
+        .await
+        .json()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = format!("Bearer {anonymous}");
+    let anonymous = app
+        .send(
+            Method::GET,
+            &uri,
+            &[("authorization", &bearer)],
+            Bytes::new(),
+        )
+        .await;
+    anonymous.assert_error(StatusCode::FORBIDDEN, "DENIED");
+    let challenge = anonymous.header("www-authenticate");
+    assert_eq!(param(challenge, "scope"), format!("repository:{REPO}:pull"));
+    assert_eq!(param(challenge, "error"), "insufficient_scope");
 
     // A forged token is refused as invalid.
     let forged = app

@@ -60,6 +60,9 @@ fn check(method: &Method, path: &str, query: Option<&str>) {
         _ => return,
     };
     // A parsed name is one the parser accepts again, unchanged, and one the path contains.
-    assert_eq!(repo.as_str().parse::<berth_oci::RepoName>().as_ref(), Ok(repo));
+    assert_eq!(
+        repo.as_str().parse::<berth_oci::RepoName>().as_ref(),
+        Ok(repo)
+    );
     assert!(path.contains(repo.as_str()), "{path:?} names {repo}");
 }

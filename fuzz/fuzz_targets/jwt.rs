@@ -99,7 +99,10 @@ fuzz_target!(|input: Input| {
         assert_eq!(verified, f.expected);
     }
     if let Ok(subject) = f.issuer.verify_refresh(&token) {
-        assert_eq!(token, f.refresh, "a refresh token the issuer did not sign verified");
+        assert_eq!(
+            token, f.refresh,
+            "a refresh token the issuer did not sign verified"
+        );
         assert_eq!(subject, "alice");
     }
 });

@@ -7,7 +7,7 @@ pub mod endpoint;
 pub mod error;
 mod handlers;
 pub mod query;
-mod range;
+pub mod range;
 mod status;
 
 use std::sync::Arc;

@@ -1,8 +1,12 @@
 //! `Range: bytes=...` on blob reads (RFC 9110 section 14), parsed by `http-range-header` and
-//! resolved against the blob's size.
+//! resolved against the blob's size; and the `Content-Range` of an upload chunk. Public so
+//! that fuzz targets and property tests reach the parsers the handlers use.
 
 use berth_blobstore::ByteRange;
+use berth_registry::ChunkBounds;
 use http_range_header::{parse_range_header, EndPosition, RangeUnsatisfiableError, StartPosition};
+
+use crate::error::RequestError;
 
 /// What a blob read serves for a `Range` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +50,40 @@ pub fn choose(header: Option<&str>, size: u64) -> RangeChoice {
         return RangeChoice::Unsatisfiable;
     }
     RangeChoice::Part(ByteRange { start, end })
+}
+
+/// Reads an upload chunk's `Content-Range: <start>-<end>` (inclusive; also tolerating a
+/// `bytes ` or `bytes=` prefix and a `/size` suffix) and checks it against the request's
+/// `Content-Length`, when given.
+///
+/// Errors: [`RequestError::ContentRangeInvalid`] for anything but two whole numbers with
+/// `start <= end` whose length fits a `u64`; [`RequestError::LengthMismatch`] when
+/// `content_length` disagrees with the range's length.
+pub fn content_range(text: &str, content_length: Option<u64>) -> Result<ChunkBounds, RequestError> {
+    let invalid = || RequestError::ContentRangeInvalid(text.to_owned());
+    let spec = text
+        .trim()
+        .trim_start_matches("bytes")
+        .trim_start_matches(['=', ' ']);
+    let spec = spec.split('/').next().unwrap_or_default();
+    let (start, end) = spec.split_once('-').ok_or_else(invalid)?;
+    let start: u64 = start.parse().map_err(|_| invalid())?;
+    let end: u64 = end.parse().map_err(|_| invalid())?;
+    if end < start {
+        return Err(invalid());
+    }
+    // `0-18446744073709551615` declares more bytes than any count can hold.
+    let range_length = (end - start).checked_add(1).ok_or_else(invalid)?;
+    if let Some(content_length) = content_length.filter(|&l| l != range_length) {
+        return Err(RequestError::LengthMismatch {
+            content_length,
+            range_length,
+        });
+    }
+    Ok(ChunkBounds {
+        start: Some(start),
+        len: Some(range_length),
+    })
 }
 
 #[cfg(test)]

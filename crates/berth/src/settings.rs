@@ -169,7 +169,13 @@ impl FileSettings {
         };
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+        FileSettings::parse(&text)
+            .with_context(|| format!("parsing config file {}", path.display()))
+    }
+
+    /// The one parser of config file text, for files and for [`Settings::from_toml`].
+    fn parse(text: &str) -> anyhow::Result<FileSettings> {
+        Ok(toml::from_str(text)?)
     }
 }
 
@@ -215,6 +221,11 @@ pub struct GcSettings {
 }
 
 impl Settings {
+    /// `berth serve`'s settings: `args` (flags and environment) over the config file they name
+    /// over the defaults.
+    ///
+    /// Errors: the config file cannot be read or parsed, or a value is refused (see
+    /// [`Settings::from_toml`]).
     pub fn load(args: &ServeArgs) -> anyhow::Result<Settings> {
         Settings::merge(args, FileSettings::read(args.config.as_deref())?)
     }
@@ -227,6 +238,18 @@ impl Settings {
             settings: Settings::merge(&args.as_serve_args(), file)?,
             listen,
         })
+    }
+
+    /// The settings a config file whose content is `text` gives when no flag or environment
+    /// variable overrides it: the same parsing and merging as [`Settings::load`], without the
+    /// file system, so that fuzz targets and property tests reach exactly what `berth serve`
+    /// runs. For example `Settings::from_toml("listen = \"0.0.0.0:5000\"\n[gc]\ngrace = \"2h\"")`.
+    ///
+    /// Errors: malformed TOML, an unknown key or a value of the wrong type; a duration,
+    /// policy or glob pattern that does not parse; a TLS certificate without its key or the
+    /// reverse; a page size or manifest limit of zero.
+    pub fn from_toml(text: &str) -> anyhow::Result<Settings> {
+        Settings::merge(&ServeArgs::default(), FileSettings::parse(text)?)
     }
 
     fn merge(args: &ServeArgs, file: FileSettings) -> anyhow::Result<Settings> {
@@ -321,241 +344,5 @@ impl Settings {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use berth_registry::gc::{OrphanedReferrers, Untagged};
-    use clap::Parser;
-
-    #[test]
-    fn page_sizes_of_zero_are_refused() {
-        for args in [
-            ServeArgs {
-                referrers_page_size: Some(0),
-                ..ServeArgs::default()
-            },
-            ServeArgs {
-                max_page_entries: Some(0),
-                ..ServeArgs::default()
-            },
-        ] {
-            let error = Settings::merge(&args, FileSettings::default()).unwrap_err();
-            assert!(error.to_string().contains("must be at least 1"), "{error}");
-        }
-    }
-
-    #[test]
-    fn the_auth_table_and_open_registry_are_read() {
-        let file: FileSettings = toml::from_str(
-            "open_registry = true\n\
-             [auth]\nhtpasswd = \"/etc/berth/htpasswd\"\nservice = \"registry.test\"\n\
-             [auth.policy]\nanonymous_pull = [\"public/*\"]\n\
-             [[auth.policy.rules]]\nrepositories = \"team/*\"\nusers = [\"alice\"]\n\
-             actions = [\"pull\"]",
-        )
-        .unwrap();
-        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
-        assert!(settings.open_registry);
-        let auth = settings.auth.unwrap();
-        assert_eq!(auth.htpasswd, Some(PathBuf::from("/etc/berth/htpasswd")));
-        assert_eq!(auth.service.as_deref(), Some("registry.test"));
-        assert_eq!(auth.policy.anonymous_pull, vec!["public/*".to_owned()]);
-        assert_eq!(auth.policy.rules.len(), 1);
-        let typo = toml::from_str::<FileSettings>(
-            "[auth]
-htpassword = \"x\"",
-        );
-        assert!(typo.is_err());
-    }
-
-    #[test]
-    fn no_configuration_gives_the_embedded_default() {
-        let settings = Settings::merge(&ServeArgs::default(), FileSettings::default()).unwrap();
-        assert_eq!(settings, Settings::default());
-        assert_eq!(settings.listen.to_string(), "127.0.0.1:5000");
-    }
-
-    #[test]
-    fn command_line_overrides_file_which_overrides_defaults() {
-        let file: FileSettings = toml::from_str(
-            "listen = \"0.0.0.0:6000\"\ndata_dir = \"/srv/berth\"\nupload_expiry = \"2h\"\nlog = \"debug\"",
-        )
-        .unwrap();
-        let args = ServeArgs {
-            listen: Some("127.0.0.1:7000".parse().unwrap()),
-            ..ServeArgs::default()
-        };
-        let settings = Settings::merge(&args, file).unwrap();
-        assert_eq!(settings.listen.to_string(), "127.0.0.1:7000");
-        assert_eq!(settings.data_dir, PathBuf::from("/srv/berth"));
-        assert_eq!(settings.upload_expiry, Duration::from_secs(7200));
-        assert_eq!(settings.log, "debug");
-    }
-
-    #[test]
-    fn the_gc_table_sets_the_collection_policy() {
-        let file: FileSettings = toml::from_str(
-            "[gc]\ninterval = \"30m\"\ngrace = \"0s\"\nuntagged = \"delete\"\norphaned_referrers = \"keep\"",
-        )
-        .unwrap();
-        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
-        assert_eq!(settings.gc_interval, Duration::from_secs(1800));
-        assert_eq!(settings.gc.grace, Duration::ZERO);
-        assert_eq!(settings.gc.untagged, Untagged::Delete);
-        assert_eq!(settings.gc.orphaned_referrers, OrphanedReferrers::Keep);
-        let defaults = Settings::default();
-        assert_eq!(
-            defaults.gc.untagged,
-            Untagged::Keep,
-            "untagged manifests are kept by default"
-        );
-        assert_eq!(defaults.gc.orphaned_referrers, OrphanedReferrers::Delete);
-        let rules: FileSettings = toml::from_str(
-            "[[gc.retention]]\nrepositories = \"team/*\"\nkeep_newest_tags = 10\nkeep_tags_matching = \"v*\"\nexpire_tags_after = \"30d\"\n\n[[gc.retention]]\nkeep_newest_referrers = 3",
-        )
-        .unwrap();
-        let settings = Settings::merge(&ServeArgs::default(), rules).unwrap();
-        assert_eq!(settings.gc.retention.len(), 2);
-        assert!(settings.gc.retention[0].repositories.matches("team/app"));
-        assert_eq!(
-            settings.gc.retention[0].expire_tags_after,
-            Some(Duration::from_secs(30 * 86_400))
-        );
-        assert!(settings.gc.retention[1]
-            .repositories
-            .matches("anything/at/all"));
-        assert_eq!(settings.gc.retention[1].keep_newest_referrers, Some(3));
-        let bad: FileSettings = toml::from_str("[gc]\nuntagged = \"sometimes\"").unwrap();
-        assert!(Settings::merge(&ServeArgs::default(), bad).is_err());
-    }
-
-    #[test]
-    fn orphans_can_wait_a_delay_and_patterns_override_the_policies() {
-        let file: FileSettings = toml::from_str(
-            "[gc]\norphaned_referrers = \"7d\"\n\n[[gc.retention]]\nrepositories = \"ci/*\"\nuntagged = \"delete\"\norphaned_referrers = \"keep\"",
-        )
-        .unwrap();
-        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
-        assert_eq!(
-            settings.gc.orphaned_referrers,
-            OrphanedReferrers::After(Duration::from_secs(7 * 86_400))
-        );
-        let rule = &settings.gc.retention[0];
-        assert_eq!(rule.untagged, Some(Untagged::Delete));
-        assert_eq!(rule.orphaned_referrers, Some(OrphanedReferrers::Keep));
-        let bad: FileSettings =
-            toml::from_str("[[gc.retention]]\norphaned_referrers = \"later\"").unwrap();
-        let error = Settings::merge(&ServeArgs::default(), bad).unwrap_err();
-        assert!(
-            format!("{error:#}").contains("a delay such as"),
-            "{error:#}"
-        );
-    }
-
-    #[test]
-    fn gc_reads_the_config_file_and_knows_whether_an_address_was_given() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("berth.toml");
-        std::fs::write(&config, "data_dir = \"/srv/berth\"\n[gc]\ngrace = \"5m\"").unwrap();
-        let args = GcArgs {
-            config: Some(config.clone()),
-            gc_untagged: Some("delete".into()),
-            ..GcArgs::default()
-        };
-        let loaded = Settings::load_for_gc(&args).unwrap();
-        assert_eq!(loaded.listen, None, "only the default address applies");
-        assert_eq!(loaded.settings.data_dir, PathBuf::from("/srv/berth"));
-        assert_eq!(loaded.settings.gc.grace, Duration::from_secs(300));
-        assert_eq!(loaded.settings.gc.untagged, Untagged::Delete);
-        std::fs::write(&config, "listen = \"127.0.0.1:6000\"").unwrap();
-        let loaded = Settings::load_for_gc(&args).unwrap();
-        assert_eq!(loaded.listen, Some("127.0.0.1:6000".parse().unwrap()));
-        let flag = GcArgs {
-            listen: Some("127.0.0.1:7000".parse().unwrap()),
-            ..args
-        };
-        let loaded = Settings::load_for_gc(&flag).unwrap();
-        assert_eq!(loaded.listen, Some("127.0.0.1:7000".parse().unwrap()));
-        let bad = GcArgs {
-            gc_orphaned_referrers: Some("later".into()),
-            ..GcArgs::default()
-        };
-        assert!(Settings::load_for_gc(&bad).is_err());
-    }
-
-    #[test]
-    fn tls_files_come_from_flags_over_the_environment_over_the_file() {
-        let file = || -> FileSettings {
-            toml::from_str("[tls]\ncert = \"/etc/berth/file.crt\"\nkey = \"/etc/berth/file.key\"")
-                .unwrap()
-        };
-        let pair = |cert: &str, key: &str| {
-            Some(TlsFiles {
-                cert: PathBuf::from(cert),
-                key: PathBuf::from(key),
-            })
-        };
-        assert_eq!(Settings::default().tls, None, "plain HTTP by default");
-        let settings = Settings::merge(&ServeArgs::default(), file()).unwrap();
-        assert_eq!(
-            settings.tls,
-            pair("/etc/berth/file.crt", "/etc/berth/file.key")
-        );
-
-        // The environment reaches the same fields as the flags, through clap; no other test
-        // parses the command line, so setting these variables here races with nothing.
-        let serve_args = |argv: &[&str]| {
-            let argv = ["berth", "serve"].iter().chain(argv);
-            match crate::cli::Cli::try_parse_from(argv).unwrap().command {
-                crate::cli::Command::Serve(args) => args,
-                other => panic!("{other:?}"),
-            }
-        };
-        std::env::set_var("BERTH_TLS_CERT", "/env.crt");
-        std::env::set_var("BERTH_TLS_KEY", "/env.key");
-        let from_env = serve_args(&[]);
-        let from_flag = serve_args(&["--tls-cert", "/flag.crt"]);
-        std::env::remove_var("BERTH_TLS_CERT");
-        std::env::remove_var("BERTH_TLS_KEY");
-        let settings = Settings::merge(&from_env, file()).unwrap();
-        assert_eq!(
-            settings.tls,
-            pair("/env.crt", "/env.key"),
-            "environment over file"
-        );
-        let settings = Settings::merge(&from_flag, file()).unwrap();
-        assert_eq!(
-            settings.tls,
-            pair("/flag.crt", "/env.key"),
-            "flag over environment"
-        );
-
-        // Each file is layered on its own, but the result needs both.
-        let key_only: FileSettings =
-            toml::from_str("[tls]\nkey = \"/etc/berth/file.key\"").unwrap();
-        let args = ServeArgs {
-            tls_cert: Some("/flag.crt".into()),
-            ..ServeArgs::default()
-        };
-        let settings = Settings::merge(&args, key_only).unwrap();
-        assert_eq!(settings.tls, pair("/flag.crt", "/etc/berth/file.key"));
-        let error = Settings::merge(&args, FileSettings::default()).unwrap_err();
-        assert!(
-            format!("{error:#}").contains("no key (--tls-key, BERTH_TLS_KEY"),
-            "{error:#}"
-        );
-        let cert_missing: FileSettings = toml::from_str("[tls]\nkey = \"/k.pem\"").unwrap();
-        let error = Settings::merge(&ServeArgs::default(), cert_missing).unwrap_err();
-        assert!(
-            format!("{error:#}").contains("the key /k.pem is given, but no certificate"),
-            "{error:#}"
-        );
-        assert!(toml::from_str::<FileSettings>("[tls]\ncertificate = \"x\"").is_err());
-    }
-
-    #[test]
-    fn unknown_keys_and_bad_values_are_refused() {
-        assert!(toml::from_str::<FileSettings>("listn = \"x\"").is_err());
-        let file: FileSettings = toml::from_str("upload_expiry = \"soon\"").unwrap();
-        assert!(Settings::merge(&ServeArgs::default(), file).is_err());
-    }
-}
+#[path = "settings_tests.rs"]
+mod tests;

@@ -9,6 +9,7 @@ use http::{header, HeaderMap, StatusCode};
 use super::{body_stream, content_length};
 use crate::error::{range_header, ApiError, RequestError};
 use crate::query::Query;
+use crate::range;
 
 fn upload_location(status: &UploadStatus) -> String {
     format!("/v2/{}/blobs/uploads/{}", status.repo, status.id)
@@ -37,41 +38,17 @@ fn blob_created(repo: &RepoName, digest: &Digest) -> Response {
         .expect("valid response")
 }
 
-/// Reads `Content-Range: <start>-<end>` (also tolerating a `bytes ` prefix and `/size`) and
-/// checks it against `Content-Length`.
+/// The chunk a PATCH or PUT declares: its `Content-Range` (see [`range::content_range`]),
+/// else only its `Content-Length`.
 fn chunk_bounds(headers: &HeaderMap) -> Result<ChunkBounds, RequestError> {
     let length = content_length(headers);
-    let Some(value) = headers.get(header::CONTENT_RANGE) else {
-        return Ok(ChunkBounds {
+    match headers.get(header::CONTENT_RANGE) {
+        None => Ok(ChunkBounds {
             start: None,
             len: length,
-        });
-    };
-    let text = value.to_str().unwrap_or_default();
-    let invalid = || RequestError::ContentRangeInvalid(text.to_owned());
-    let spec = text
-        .trim()
-        .trim_start_matches("bytes")
-        .trim_start_matches(['=', ' ']);
-    let spec = spec.split('/').next().unwrap_or_default();
-    let (start, end) = spec.split_once('-').ok_or_else(invalid)?;
-    let start: u64 = start.parse().map_err(|_| invalid())?;
-    let end: u64 = end.parse().map_err(|_| invalid())?;
-    if end < start {
-        return Err(invalid());
+        }),
+        Some(value) => range::content_range(value.to_str().unwrap_or_default(), length),
     }
-    // `0-18446744073709551615` declares more bytes than any count can hold.
-    let range_length = (end - start).checked_add(1).ok_or_else(invalid)?;
-    if let Some(content_length) = length.filter(|&l| l != range_length) {
-        return Err(RequestError::LengthMismatch {
-            content_length,
-            range_length,
-        });
-    }
-    Ok(ChunkBounds {
-        start: Some(start),
-        len: Some(range_length),
-    })
 }
 
 pub async fn start(

@@ -56,7 +56,7 @@ impl Credential {
         match self {
             Credential::Anonymous => "anonymous",
             Credential::Bearer => "Bearer token",
-            Credential::Basic => "Basic (verified once, then cached)",
+            Credential::Basic => "Basic",
         }
     }
 }

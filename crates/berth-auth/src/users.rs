@@ -75,7 +75,8 @@ struct FileStamp {
 
 #[derive(Clone)]
 struct Cached {
-    user: String,
+    /// Shared, so that a cache hit (which clones the entry) allocates nothing.
+    user: Arc<str>,
     verified_at: Instant,
     generation: u64,
 }
@@ -114,12 +115,8 @@ impl Users {
         self.reload_if_changed();
         let table = self.current();
         let key = cache_key(user, password);
-        if let Some(hit) = self.cache.get(&key) {
-            let fresh = hit.verified_at.elapsed() < self.options.cache_ttl;
-            if fresh && hit.generation == table.generation && hit.user == user {
-                return Some(self.groups.identity(user));
-            }
-            self.cache.remove(&key);
+        if self.cached(&table, &key, user) {
+            return Some(self.groups.identity(user));
         }
         let verified = match table.file.hash_of(user) {
             Some(hash) => self.bcrypt_verify(password, hash),
@@ -132,12 +129,36 @@ impl Users {
             return None;
         }
         let cached = Cached {
-            user: user.to_owned(),
+            user: Arc::from(user),
             verified_at: Instant::now(),
             generation: table.generation,
         };
         self.cache.insert(key, cached);
         Some(self.groups.identity(user))
+    }
+
+    /// The identity of `user` when this pair was verified within `cache_ttl` (and the file
+    /// has not changed since), else `None`: then [`Users::verify`] must decide. No bcrypt
+    /// runs, so this may be called on an async thread, sparing the hand-off to a blocking
+    /// thread that would otherwise cost more than serving a cached manifest.
+    pub fn verify_cached(&self, user: &str, password: &str) -> Option<Identity> {
+        self.reload_if_changed();
+        let table = self.current();
+        self.cached(&table, &cache_key(user, password), user)
+            .then(|| self.groups.identity(user))
+    }
+
+    /// Whether `key` (of `user` and a password) holds a fresh verification of this table's
+    /// generation; a stale entry is dropped.
+    fn cached(&self, table: &Table, key: &[u8; 32], user: &str) -> bool {
+        if let Some(hit) = self.cache.get(key) {
+            let fresh = hit.verified_at.elapsed() < self.options.cache_ttl;
+            if fresh && hit.generation == table.generation && *hit.user == *user {
+                return true;
+            }
+            self.cache.remove(key);
+        }
+        false
     }
 
     /// The identity of `user` if the file (reloaded if it changed) still lists them; for

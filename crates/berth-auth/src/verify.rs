@@ -2,12 +2,14 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, Validation};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::scope::AccessEntry;
 use crate::token::{unix_now_f64, REFRESH_USE};
@@ -47,9 +49,38 @@ pub struct ExternalIssuerConfig {
     pub jwks: Option<PathBuf>,
 }
 
+/// Most verified tokens remembered by one [`TokenVerifier`]; the cache evicts beyond it.
+const VERIFIED_CAPACITY: usize = 4096;
+
 /// Checks bearer tokens of every trusted issuer.
+///
+/// A client sends the same token with every request until it expires, and an ES256 signature
+/// check costs tens of microseconds, more than serving a cached manifest. So a token that
+/// passed every check is remembered, keyed by SHA-256 of the token (the cache never holds the
+/// token itself), with its claims and validity window: later requests with it only compare
+/// times. The issuers and their keys never change for a verifier, so nothing else about a
+/// remembered token can change; a token that left its window is checked in full again, and
+/// refused for the reason it now fails.
 pub struct TokenVerifier {
     issuers: Vec<TrustedIssuer>,
+    verified: quick_cache::sync::Cache<[u8; 32], CachedToken>,
+    #[cfg(test)]
+    pub(crate) full_checks: std::sync::atomic::AtomicUsize,
+}
+
+/// A token that passed every check, and the window in which it stays valid.
+#[derive(Clone)]
+struct CachedToken {
+    token: Arc<VerifiedToken>,
+    exp: f64,
+    nbf: Option<f64>,
+}
+
+impl CachedToken {
+    /// The same time checks as `check_claims`, leeway included.
+    fn valid_at(&self, now: f64) -> bool {
+        now <= self.exp + LEEWAY_SECS && !self.nbf.is_some_and(|nbf| now + LEEWAY_SECS < nbf)
+    }
 }
 
 /// What a valid access token says.
@@ -143,7 +174,12 @@ impl TokenVerifier {
                 twice.name
             )));
         }
-        Ok(TokenVerifier { issuers })
+        Ok(TokenVerifier {
+            issuers,
+            verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
+            #[cfg(test)]
+            full_checks: Default::default(),
+        })
     }
 
     /// Verifies an access token: size, algorithm, key, signature, issuer, audience, times,
@@ -151,7 +187,26 @@ impl TokenVerifier {
     ///
     /// Errors: [`AuthError::InvalidToken`].
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
-        let verified = verify_claims(&self.issuers, token, unix_now_f64())?;
+        self.verify_at(token, unix_now_f64())
+    }
+
+    /// [`TokenVerifier::verify`] at `now` (seconds since the epoch): from the cache while the
+    /// token is inside its validity window, else by every check.
+    pub(crate) fn verify_at(&self, token: &str, now: f64) -> Result<VerifiedToken, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenRejection::TooLarge.into());
+        }
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(hit) = self.verified.get(&key) {
+            if hit.valid_at(now) {
+                return Ok(VerifiedToken::clone(&hit.token));
+            }
+            self.verified.remove(&key);
+        }
+        #[cfg(test)]
+        self.full_checks
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let verified = verify_claims(&self.issuers, token, now)?;
         let claims = verified.claims;
         if claims.token_use.as_deref() == Some(REFRESH_USE) {
             return Err(TokenRejection::RefreshTokenAsAccess.into());
@@ -163,11 +218,20 @@ impl TokenVerifier {
                 .map_err(|_| TokenRejection::InvalidAccess)?;
             access.extend(granted);
         }
-        Ok(VerifiedToken {
+        let token = VerifiedToken {
             subject: claims.sub.unwrap_or_default(),
             access: access.into_iter().collect(),
             issuer: verified.issuer,
-        })
+        };
+        if let Some(exp) = claims.exp {
+            let cached = CachedToken {
+                token: Arc::new(token.clone()),
+                exp,
+                nbf: claims.nbf,
+            };
+            self.verified.insert(key, cached);
+        }
+        Ok(token)
     }
 }
 

@@ -34,6 +34,24 @@ fn refuses_the_spec_example_token_whose_signature_is_wrong() {
 /// validity (with the leeway) and is refused outside it.
 #[test]
 fn verifies_the_spec_example_claims_signed_with_the_spec_key() {
+    let token = spec_token();
+    let issuers = spec_issuer();
+    let verified = verify_claims(&issuers, &token, 1_415_387_100.0).unwrap();
+    assert_eq!(verified.claims.sub.as_deref(), Some("jlhawn"));
+    assert_eq!(verified.claims.access.len(), 1);
+    assert!(verify_claims(&issuers, &token, 1_415_387_315.0 + 29.0).is_ok());
+    assert_eq!(
+        verify_claims(&issuers, &token, 1_415_387_315.0 + 31.0).err(),
+        Some(TokenRejection::Expired)
+    );
+    assert_eq!(
+        verify_claims(&issuers, &token, 1_415_387_015.0 - 31.0).err(),
+        Some(TokenRejection::NotYetValid)
+    );
+}
+
+/// The example's claim set, signed with the example's private key.
+fn spec_token() -> String {
     let b64 = |s: &str| URL_SAFE_NO_PAD.decode(s).unwrap();
     let pkcs8 = [
         hex("308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420"),
@@ -53,20 +71,39 @@ fn verifies_the_spec_example_claims_signed_with_the_spec_key() {
         "jti": "tYJCO1c6cnyy7kAn0c7rKPgbV1H1bFws",
         "access": [{"type": "repository", "name": "samalba/my-app", "actions": ["push", "pull"]}]
     });
-    let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
-    let issuers = spec_issuer();
-    let verified = verify_claims(&issuers, &token, 1_415_387_100.0).unwrap();
-    assert_eq!(verified.claims.sub.as_deref(), Some("jlhawn"));
-    assert_eq!(verified.claims.access.len(), 1);
-    assert!(verify_claims(&issuers, &token, 1_415_387_315.0 + 29.0).is_ok());
-    assert_eq!(
-        verify_claims(&issuers, &token, 1_415_387_315.0 + 31.0).err(),
-        Some(TokenRejection::Expired)
-    );
-    assert_eq!(
-        verify_claims(&issuers, &token, 1_415_387_015.0 - 31.0).err(),
-        Some(TokenRejection::NotYetValid)
-    );
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+/// A verified token is checked in full once, then served from the cache inside its validity
+/// window; outside it the full checks run again and refuse it for the right reason.
+#[test]
+fn remembers_a_verified_token_until_it_leaves_its_window() {
+    let token = spec_token();
+    let verifier = TokenVerifier::new(spec_issuer().to_vec()).unwrap();
+    let checks = || {
+        verifier
+            .full_checks
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    let first = verifier.verify_at(&token, 1_415_387_100.0).unwrap();
+    assert_eq!(first.subject, "jlhawn");
+    assert_eq!(first.access.len(), 2);
+    let again = verifier.verify_at(&token, 1_415_387_200.0).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(checks(), 1);
+    assert!(matches!(
+        verifier.verify_at(&token, 1_415_387_315.0 + 31.0),
+        Err(AuthError::InvalidToken(TokenRejection::Expired))
+    ));
+    assert!(matches!(
+        verifier.verify_at(&token, 1_415_387_015.0 - 31.0),
+        Err(AuthError::InvalidToken(TokenRejection::NotYetValid))
+    ));
+    assert_eq!(checks(), 3);
+    let mut forged = token.clone();
+    forged.pop();
+    forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert!(verifier.verify_at(&forged, 1_415_387_100.0).is_err());
 }
 
 fn hex(text: &str) -> Vec<u8> {

@@ -55,7 +55,8 @@ pub struct Options {
     /// Manifests in the collection workload, and in its comparison with distribution.
     pub gc_manifests: usize,
     pub gc_comparable: usize,
-    /// Run only the workload group named here (`blobs`, `manifests`, `referrers` or `gc`).
+    /// Run only the workload group named here (`blobs`, `manifests`, `referrers`, `auth` or
+    /// `gc`).
     pub only: Option<String>,
 }
 

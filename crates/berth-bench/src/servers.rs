@@ -23,6 +23,12 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// What a server under access control is given: its users and, for Berth, its `[auth]` table.
+struct AuthFiles {
+    htpasswd: String,
+    berth_auth: String,
+}
+
 const DISTRIBUTION_BINARY: &str = "/usr/bin/docker-registry";
 
 fn workspace_root() -> PathBuf {
@@ -78,8 +84,35 @@ impl Server {
 
     /// Starts a server with extra `berth serve` options (ignored for distribution).
     pub async fn start_with(kind: Kind, berth_options: &[&str]) -> anyhow::Result<Server> {
+        Server::launch(kind, berth_options, None).await
+    }
+
+    /// Starts a server with access control over the bcrypt htpasswd lines `htpasswd`: Berth
+    /// with an `[auth]` table of `htpasswd = FILE` followed by `berth_auth` (TOML, the rest of
+    /// the table and its sub-tables), distribution with its `htpasswd` auth over the same file.
+    pub async fn start_with_auth(
+        kind: Kind,
+        htpasswd: &str,
+        berth_auth: &str,
+    ) -> anyhow::Result<Server> {
+        let auth = AuthFiles {
+            htpasswd: htpasswd.to_owned(),
+            berth_auth: berth_auth.to_owned(),
+        };
+        Server::launch(kind, &[], Some(auth)).await
+    }
+
+    async fn launch(
+        kind: Kind,
+        berth_options: &[&str],
+        auth: Option<AuthFiles>,
+    ) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
+        let htpasswd = dir.path().join("htpasswd");
+        if let Some(auth) = &auth {
+            std::fs::write(&htpasswd, &auth.htpasswd)?;
+        }
         let mut command = match kind {
             Kind::Berth => {
                 let mut c = Command::new(berth_binary());
@@ -93,11 +126,21 @@ impl Server {
                 ])
                 .arg(dir.path().join("data"))
                 .args(berth_options);
+                if let Some(auth) = &auth {
+                    let config = dir.path().join("berth.toml");
+                    let table = format!("[auth]\nhtpasswd = {htpasswd:?}\n{}", auth.berth_auth);
+                    std::fs::write(&config, table)?;
+                    c.arg("--config").arg(config);
+                }
                 c
             }
             Kind::Distribution => {
                 let config = dir.path().join("config.yml");
-                std::fs::write(&config, distribution_config(&dir.path().join("data"), port))?;
+                let auth = auth.is_some().then_some(htpasswd.as_path());
+                std::fs::write(
+                    &config,
+                    distribution_config(&dir.path().join("data"), port, auth),
+                )?;
                 let mut c = Command::new(DISTRIBUTION_BINARY);
                 c.arg("serve").arg(config);
                 c
@@ -111,9 +154,14 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {kind:?}"))?;
+        // Under access control an anonymous `/v2/` is answered 401 with a challenge: that
+        // answer is the server being up.
+        let ready = |status: reqwest::StatusCode| {
+            status.is_success() || (auth.is_some() && status == reqwest::StatusCode::UNAUTHORIZED)
+        };
         loop {
             if let Ok(r) = client.get(format!("{base}/v2/")).send().await {
-                if r.status().is_success() {
+                if ready(r.status()) {
                     break;
                 }
             }
@@ -168,8 +216,23 @@ impl Drop for Server {
     }
 }
 
-/// Filesystem storage with deletes enabled, as the Debian package ships it, without auth.
-fn distribution_config(root: &std::path::Path, port: u16) -> String {
+/// Filesystem storage with deletes enabled, as the Debian package ships it, without auth or,
+/// given an htpasswd file, with its Basic auth (which requires credentials on every request).
+fn distribution_config(
+    root: &std::path::Path,
+    port: u16,
+    htpasswd: Option<&std::path::Path>,
+) -> String {
+    let auth = htpasswd.map_or(String::new(), |path| {
+        format!(
+            "auth:
+  htpasswd:
+    realm: berth-bench
+    path: {}
+",
+            path.display()
+        )
+    });
     format!(
         "version: 0.1
 log:
@@ -185,7 +248,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:{port}
-",
+{auth}",
         root.display()
     )
 }

@@ -236,7 +236,8 @@ pub(crate) async fn basic_identity(
     }
 }
 
-/// Verifies `password` for `user` off the async threads (bcrypt is slow on purpose).
+/// Verifies `password` for `user`: from the cache of recent verifications, else off the async
+/// threads (bcrypt is slow on purpose).
 pub(crate) async fn login(
     config: &Arc<AuthConfig>,
     client: IpAddr,
@@ -247,14 +248,19 @@ pub(crate) async fn login(
     let refused = || AuthFailure::Unauthenticated {
         challenge: challenge.to_owned(),
     };
-    if config.users.is_none() {
+    let Some(users) = config.users.as_ref() else {
         return Err(refused());
-    }
+    };
     if let Err(blocked) = config.limiter.check(client, &user) {
         tracing::warn!(%client, user = %user, "login refused: too many failures");
         return Err(AuthFailure::TooManyAttempts {
             retry_after: blocked.retry_after,
         });
+    }
+    // A client sends the same credentials with every request: once verified they are answered
+    // here, without a trip to a blocking thread.
+    if let Some(identity) = users.verify_cached(&user, &password) {
+        return Ok(identity);
     }
     let shared = Arc::clone(config);
     let name = user.clone();

@@ -27,8 +27,21 @@ async fn expect(response: Response, status: StatusCode, what: &str) -> anyhow::R
 
 impl Registry {
     pub fn new(base: &str) -> Registry {
+        Registry::build(base, header::HeaderMap::new())
+    }
+
+    /// A client that sends `authorization` (an `Authorization` header value) with every
+    /// request, for a registry under access control.
+    pub fn with_authorization(base: &str, authorization: &str) -> anyhow::Result<Registry> {
+        let mut headers = header::HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, authorization.parse()?);
+        Ok(Registry::build(base, headers))
+    }
+
+    fn build(base: &str, headers: header::HeaderMap) -> Registry {
         let http = Client::builder()
             .pool_max_idle_per_host(256)
+            .default_headers(headers)
             .build()
             .expect("http client");
         Registry {

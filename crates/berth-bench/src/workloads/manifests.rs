@@ -1,21 +1,21 @@
 //! (d) manifest GET by tag under load, (e) distinct manifest PUTs, (f) 10,000 tags.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use berth_oci::Digest;
 use bytes::Bytes;
 use futures::{stream, TryStreamExt};
 
+use super::wrk::Wrk;
 use super::{median, timed, with_cpu, Registry};
-use crate::data::{image_manifest, random_bytes, MANIFEST_TYPE};
+use crate::data::{image_manifest, random_bytes};
 use crate::report::{Better, Table};
 use crate::servers::Server;
 use crate::Options;
 
 /// Pushes a config and a layer into `repo` and returns their descriptors.
-async fn push_base(
+pub(super) async fn push_base(
     registry: &Registry,
     repo: &str,
 ) -> anyhow::Result<((Digest, usize), (Digest, usize))> {
@@ -47,7 +47,7 @@ pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> an
             .await?;
         let url = format!("{}/v2/bench/get/manifests/latest", server.base);
         let load = with_cpu(server, table, "(d) manifest GET load", async {
-            wrk(&url, options.load_seconds)
+            Wrk::new(2, options.load_seconds).run(&url)
         })
         .await?;
         table.record(
@@ -181,52 +181,4 @@ async fn tags(server: &Server, table: &mut Table, options: &Options) -> anyhow::
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-pub struct Load {
-    pub requests_per_second: f64,
-    pub p99_ms: f64,
-}
-
-/// Runs wrk with 2 threads and 64 connections and reads its throughput and p99 latency.
-fn wrk(url: &str, seconds: u32) -> anyhow::Result<Load> {
-    let output = Command::new("wrk")
-        .args(["-t2", "-c64", &format!("-d{seconds}s"), "--latency", "-H"])
-        .arg(format!("Accept: {MANIFEST_TYPE}"))
-        .arg(url)
-        .output()
-        .context("running wrk")?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if text.contains("Non-2xx") {
-        bail!("wrk saw errors:\n{text}");
-    }
-    let requests_per_second = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
-        .context("wrk Requests/sec")?
-        .trim()
-        .parse()?;
-    let p99 = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("99%"))
-        .context("wrk 99% latency")?
-        .trim();
-    Ok(Load {
-        requests_per_second,
-        p99_ms: parse_wrk_duration(p99)?,
-    })
-}
-
-/// wrk prints durations as `812.00us`, `12.34ms` or `1.02s`.
-fn parse_wrk_duration(text: &str) -> anyhow::Result<f64> {
-    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
-        (n, 1e-3)
-    } else if let Some(n) = text.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1e3)
-    } else {
-        bail!("unknown wrk duration {text:?}")
-    };
-    Ok(number.parse::<f64>()? * factor)
 }

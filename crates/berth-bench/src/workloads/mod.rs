@@ -1,10 +1,12 @@
 //! The workloads, each run against Berth then distribution before the next one starts.
 
+mod auth;
 mod blobs;
 mod client;
 mod gc;
 mod manifests;
 mod referrers;
+mod wrk;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -29,6 +31,9 @@ pub async fn run_all(
     }
     if selected("referrers") {
         referrers::run(servers, table).await?;
+    }
+    if selected("auth") {
+        auth::run(servers, table, options).await?;
     }
     if selected("gc") {
         gc::run(table, options.gc_manifests, options.gc_comparable).await?;

@@ -28,7 +28,8 @@ pub use policy::{AdminsConfig, Decision, Policy, PolicyConfig, RuleConfig};
 pub use scope::{Access, Action, Resource, Scope};
 pub use signing_key::{SigningKey, SIGNING_ALGORITHM};
 pub use token::{
-    IssuedToken, IssuerConfig, TokenIssuer, DEFAULT_REFRESH_TTL, DEFAULT_TOKEN_TTL, MIN_TOKEN_TTL,
+    IssuedToken, IssuerConfig, RefreshGrant, TokenIssuer, DEFAULT_REFRESH_TTL, DEFAULT_TOKEN_TTL,
+    MIN_TOKEN_TTL,
 };
 pub use users::{Users, UsersOptions};
 pub use verify::{

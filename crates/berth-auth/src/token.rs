@@ -75,6 +75,19 @@ struct IssuedClaims<'a> {
     access: Vec<AccessEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     token_use: Option<&'a str>,
+    /// Refresh tokens only: [`crate::Users::credential_stamp`] when issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cred: Option<&'a str>,
+}
+
+/// What a valid refresh token says: who it was issued to, and the stamp of the credential they
+/// had then, which must still be theirs for the token to be honoured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshGrant {
+    pub subject: String,
+    /// `None` for a token issued without one (by no user file); such a token is honoured only
+    /// where no user file is kept.
+    pub credential: Option<String>,
 }
 
 impl TokenIssuer {
@@ -129,6 +142,7 @@ impl TokenIssuer {
             jti: uuid::Uuid::new_v4().simple().to_string(),
             access: AccessEntry::from_accesses(access),
             token_use: None,
+            cred: None,
         })?;
         Ok(IssuedToken {
             token,
@@ -137,12 +151,11 @@ impl TokenIssuer {
         })
     }
 
-    /// A refresh token for `subject`: no access of its own, valid for `refresh_ttl`, refused
-    /// by [`crate::TokenVerifier::verify`] and accepted only by [`TokenIssuer::verify_refresh`]
-    /// (auth-scope.md, "Refresh Tokens": only ever sent to the token endpoint).
+    /// A refresh token for `subject`, bound to `credential` (the stamp of their password, see
+    /// [`crate::Users::credential_stamp`]) so that changing the password revokes it.
     ///
-    /// Errors: [`AuthError::Config`] for an empty subject, [`AuthError::Signing`].
-    pub fn issue_refresh(&self, subject: &str) -> Result<String, AuthError> {
+    /// Errors: [`AuthError::Config`] for an anonymous subject; signing failures.
+    pub fn issue_refresh(&self, subject: &str, credential: &str) -> Result<String, AuthError> {
         if subject.is_empty() {
             return Err(AuthError::Config(
                 "refresh tokens are for users, not anonymous clients".into(),
@@ -159,19 +172,25 @@ impl TokenIssuer {
             jti: uuid::Uuid::new_v4().simple().to_string(),
             access: Vec::new(),
             token_use: Some(REFRESH_USE),
+            cred: Some(credential),
         })
     }
 
-    /// The subject of a refresh token this issuer signed, after the same checks as access
+    /// The grant of a refresh token this issuer signed, after the same checks as access
     /// tokens (signature, issuer, audience, times). The caller must still check that the user
-    /// exists ([`crate::Users::identity`]) and apply the policy to what it asks for.
+    /// exists with the same credential ([`crate::Users::credential_stamp`]) and apply the
+    /// policy to what it asks for.
     ///
     /// Errors: [`AuthError::InvalidToken`]; an access token, or a token of another issuer,
     /// gives [`TokenRejection::NotARefreshToken`] or [`TokenRejection::WrongIssuer`].
-    pub fn verify_refresh(&self, token: &str) -> Result<String, AuthError> {
+    pub fn verify_refresh(&self, token: &str) -> Result<RefreshGrant, AuthError> {
         let verified = verify_claims(std::slice::from_ref(&self.trusted), token, unix_now_f64())?;
-        match (verified.claims.token_use.as_deref(), verified.claims.sub) {
-            (Some(REFRESH_USE), Some(subject)) if !subject.is_empty() => Ok(subject),
+        let claims = verified.claims;
+        match (claims.token_use.as_deref(), claims.sub) {
+            (Some(REFRESH_USE), Some(subject)) if !subject.is_empty() => Ok(RefreshGrant {
+                subject,
+                credential: claims.cred,
+            }),
             _ => Err(TokenRejection::NotARefreshToken.into()),
         }
     }

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::{AuthError, Groups, Identity, UserFile};
@@ -169,6 +171,19 @@ impl Users {
             .file
             .contains(user)
             .then(|| self.groups.identity(user))
+    }
+
+    /// A stamp of `user`'s current password entry (22 characters of base64url, SHA-256 of the
+    /// stored bcrypt hash): what a refresh token is bound to, so that a new password, or a
+    /// user removed and added again, revokes every refresh token issued before. `None` when
+    /// the file (reloaded if it changed) does not list `user`. The stamp says nothing usable
+    /// about the password: it is a digest of a salted, slow hash.
+    pub fn credential_stamp(&self, user: &str) -> Option<String> {
+        self.reload_if_changed();
+        let table = self.current();
+        let hash = table.file.hash_of(user)?;
+        let digest = Sha256::digest(hash.as_bytes());
+        Some(URL_SAFE_NO_PAD.encode(&digest[..16]))
     }
 
     /// The file these users come from.

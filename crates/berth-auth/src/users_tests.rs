@@ -201,3 +201,26 @@ fn dummy_hash_uses_the_files_typical_cost() {
     let parts: bcrypt::HashParts = table.dummy_hash.parse().unwrap();
     assert_eq!(parts.get_cost(), 4);
 }
+
+/// Refresh tokens are bound to this stamp: it must change with the password, and with a user
+/// removed and added again with the same password (a new salt), and stay put otherwise.
+#[test]
+fn the_credential_stamp_changes_with_the_password_entry_only() {
+    let (_dir, path, users) = setup(&entry("alice", "old"), eager());
+    let first = users.credential_stamp("alice").expect("alice is listed");
+    assert_eq!(first.len(), 22);
+    assert_eq!(users.credential_stamp("alice"), Some(first.clone()));
+    assert_eq!(users.credential_stamp("bob"), None);
+    replace(&path, &entry("alice", "new"));
+    let second = users.credential_stamp("alice").expect("alice is listed");
+    assert_ne!(first, second);
+    replace(&path, &entry("bob", "b-pw"));
+    assert_eq!(users.credential_stamp("alice"), None);
+    replace(&path, &entry("alice", "new"));
+    let third = users.credential_stamp("alice").expect("alice is back");
+    assert_ne!(
+        third, second,
+        "a new hash of the same password has a new salt"
+    );
+    assert!(!third.contains("new"));
+}

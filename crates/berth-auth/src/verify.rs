@@ -247,6 +247,8 @@ pub(crate) struct ReceivedClaims {
     #[serde(default)]
     pub access: Vec<AccessEntry>,
     pub token_use: Option<String>,
+    /// A refresh token's stamp of the credential it was issued against.
+    pub cred: Option<String>,
 }
 
 /// `aud` is one string or an array of strings (RFC 7519 section 4.1.3).

@@ -293,7 +293,7 @@ fn unknown_actions_and_resource_types_are_dropped() {
 #[test]
 fn refresh_and_access_tokens_are_not_interchangeable() {
     let f = Fixture::new();
-    let refresh = f.issuer.issue_refresh("alice").unwrap();
+    let refresh = f.issuer.issue_refresh("alice", "stamp").unwrap();
     assert_eq!(
         rejection(&f, &refresh),
         TokenRejection::RefreshTokenAsAccess
@@ -303,7 +303,7 @@ fn refresh_and_access_tokens_are_not_interchangeable() {
         Err(AuthError::InvalidToken(TokenRejection::NotARefreshToken)) => {}
         other => panic!("{other:?}"),
     }
-    assert_eq!(f.issuer.verify_refresh(&refresh).unwrap(), "alice");
+    assert_eq!(f.issuer.verify_refresh(&refresh).unwrap().subject, "alice");
 }
 
 #[test]

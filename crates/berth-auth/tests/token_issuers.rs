@@ -79,15 +79,15 @@ fn own_issuer_round_trip() {
 #[test]
 fn refresh_tokens_carry_only_their_subject() {
     let f = Fixture::new();
-    let refresh = f.issuer.issue_refresh("alice").unwrap();
+    let refresh = f.issuer.issue_refresh("alice", "stamp").unwrap();
     let claims = decode(refresh.split('.').nth(1).unwrap());
     assert_eq!(claims["token_use"], "refresh");
     assert_eq!(claims["access"], json!([]));
     let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
     assert_eq!(lifetime, 30 * 24 * 3600);
-    assert_eq!(f.issuer.verify_refresh(&refresh).unwrap(), "alice");
+    assert_eq!(f.issuer.verify_refresh(&refresh).unwrap().subject, "alice");
     assert!(matches!(
-        f.issuer.issue_refresh(""),
+        f.issuer.issue_refresh("", "stamp"),
         Err(AuthError::Config(_))
     ));
 }

@@ -74,11 +74,18 @@ pub async fn post(caller: &Caller, parts: &Parts, body: Body) -> Result<Response
                 .get("refresh_token")
                 .ok_or_else(|| missing("refresh_token"))?;
             let issuer = config.issuer.as_ref().ok_or(AuthFailure::NoTokenService)?;
-            let subject = issuer.verify_refresh(refresh).map_err(AuthFailure::from)?;
+            let grant = issuer.verify_refresh(refresh).map_err(AuthFailure::from)?;
             let identity = match &config.users {
-                // A user removed from the file since loses their refresh tokens.
-                Some(users) => users.identity(&subject).ok_or(AuthFailure::Denied)?,
-                None => Identity::user(subject),
+                // A user removed from the file since, or whose password changed, loses their
+                // refresh tokens.
+                Some(users) => {
+                    let current = users.credential_stamp(&grant.subject);
+                    if current.is_none() || current != grant.credential {
+                        return Err(AuthFailure::Denied.into());
+                    }
+                    users.identity(&grant.subject).ok_or(AuthFailure::Denied)?
+                }
+                None => Identity::user(grant.subject),
             };
             answer(config, &identity, &requested, false, Some(refresh))
         }
@@ -140,11 +147,18 @@ fn answer(
     });
     let refresh_token = match (refresh, offline, identity.is_anonymous()) {
         (Some(refresh), _, _) => Some(refresh.to_owned()),
-        (None, true, false) => Some(
-            issuer
-                .issue_refresh(identity.subject())
-                .map_err(AuthFailure::from)?,
-        ),
+        (None, true, false) => {
+            let credential = config
+                .users
+                .as_ref()
+                .and_then(|users| users.credential_stamp(identity.subject()))
+                .ok_or(AuthFailure::Denied)?;
+            Some(
+                issuer
+                    .issue_refresh(identity.subject(), &credential)
+                    .map_err(AuthFailure::from)?,
+            )
+        }
         _ => None,
     };
     if let Some(refresh_token) = refresh_token {

@@ -95,7 +95,12 @@ fn auth_in(dir: &Path) -> Auth {
     }
     let file = dir.join("htpasswd");
     std::fs::write(&file, htpasswd).unwrap();
-    let users = Users::open(&file, policy.groups().clone(), UsersOptions::default()).unwrap();
+    // Looked at on every request, so that a test may change a password and see it at once.
+    let options = UsersOptions {
+        reload_interval: std::time::Duration::ZERO,
+        ..UsersOptions::default()
+    };
+    let users = Users::open(&file, policy.groups().clone(), options).unwrap();
     let key = SigningKey::load_or_generate(&dir.join("token.key")).unwrap();
     let issuer = TokenIssuer::new(IssuerConfig::new("berth-test", SERVICE), key).unwrap();
     let verifier = TokenVerifier::new(vec![issuer.trusted()]).unwrap();

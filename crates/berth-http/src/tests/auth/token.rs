@@ -163,6 +163,23 @@ async fn oauth_password_and_refresh_grants() {
         .send(Method::POST, "/berth/v1/token", &headers, wrong)
         .await;
     assert_challenge(&reply, None);
+
+    // A new password revokes the refresh tokens issued before it.
+    let file = app._dir.path().join("htpasswd");
+    let entries = std::fs::read_to_string(&file).unwrap();
+    let rotated: String = entries
+        .lines()
+        .map(|line| match line.strip_prefix("writer:") {
+            Some(_) => format!("writer:{}\n", bcrypt::hash("rotated", 4).unwrap()),
+            None => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(&file, rotated).unwrap();
+    let form = format!("grant_type=refresh_token&refresh_token={refresh}&service={SERVICE}");
+    let reply = app
+        .send(Method::POST, "/berth/v1/token", &headers, form)
+        .await;
+    reply.assert_error(StatusCode::FORBIDDEN, "DENIED");
 }
 
 #[tokio::test]

@@ -124,8 +124,10 @@ impl WriteAudit {
     }
 
     pub(crate) fn log(&self, status: http::StatusCode) {
+        // User names come from the client (Basic) or another issuer (a token's `sub`): logged
+        // quoted and escaped, so no name can end the line and forge another.
         tracing::info!(
-            user = %self.who,
+            user = ?self.who,
             method = %self.method,
             path = %self.path,
             client = %self.client,
@@ -252,7 +254,7 @@ pub(crate) async fn login(
         return Err(refused());
     };
     if let Err(blocked) = config.limiter.check(client, &user) {
-        tracing::warn!(%client, user = %user, "login refused: too many failures");
+        tracing::warn!(%client, user = ?user, "login refused: too many failures");
         return Err(AuthFailure::TooManyAttempts {
             retry_after: blocked.retry_after,
         });
@@ -276,7 +278,7 @@ pub(crate) async fn login(
         Some(identity) => Ok(identity),
         None => {
             config.limiter.record_failure(client, &user);
-            tracing::info!(%client, user = %user, "login failed");
+            tracing::info!(%client, user = ?user, "login failed");
             Err(refused())
         }
     }

@@ -178,7 +178,7 @@ fn skopeo_copies_with_credentials_and_is_refused_without_access() {
         .filter(|l| l.contains("authenticated write"))
         .collect();
     assert!(
-        audited.iter().any(|l| l.contains("user=alice")
+        audited.iter().any(|l| l.contains("user=\"alice\"")
             && l.contains("method=PUT")
             && l.contains("status=201")),
         "{log}"
@@ -186,7 +186,7 @@ fn skopeo_copies_with_credentials_and_is_refused_without_access() {
     assert!(
         !audited
             .iter()
-            .any(|l| l.contains("user=bob") && l.contains("status=201")),
+            .any(|l| l.contains("user=\"bob\"") && l.contains("status=201")),
         "{log}"
     );
     for secret in [ALICE_PW, BOB_PW] {

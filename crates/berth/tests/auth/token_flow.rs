@@ -131,3 +131,28 @@ async fn token_flow_challenge_realm_bearer_and_tampered_token() {
         reply.status()
     );
 }
+
+#[tokio::test]
+async fn a_user_name_cannot_forge_log_lines() {
+    use base64::Engine;
+    let auth = AuthServer::start();
+    let forged = "evil\nFORGED INFO berth_http::auth: authenticated write user=root\u{1b}[31m";
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{forged}:x"));
+    let reply = reqwest::Client::new()
+        .get(format!("{}/v2/team/app/tags/list", auth.url()))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 401);
+    let log = auth.server.log();
+    assert!(log.contains("login failed"), "{log}");
+    assert!(
+        !log.lines().any(|line| line.starts_with("FORGED")),
+        "a forged line reached the log: {log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "a raw escape reached the log: {log}"
+    );
+}

@@ -1,4 +1,6 @@
-//! Failed-login limiter: too many wrong passwords for one user from one client pause logins.
+//! Failed-login limiter: too many wrong passwords for one user from one client pause that
+//! user's logins from it; too many from one client across all user names (a password spray, or
+//! bcrypt work forced with made-up names) pause every login from it.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -9,8 +11,12 @@ use sha2::{Digest, Sha256};
 /// Tuning of [`LoginLimiter`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginLimiterOptions {
-    /// Failures allowed within one window before logins are refused. Default 5.
+    /// Failures for one user from one client within a window before that user's logins from
+    /// it are refused. Default 5.
     pub max_failures: u32,
+    /// Failures from one client, whatever the user names, within a window before every login
+    /// from it is refused. Default 30.
+    pub max_client_failures: u32,
     /// The window, counted from its first failure. Default 1 minute.
     pub window: Duration,
     /// Most (client, user) pairs remembered; the least useful are evicted. Default 10 000.
@@ -21,6 +27,7 @@ impl Default for LoginLimiterOptions {
     fn default() -> LoginLimiterOptions {
         LoginLimiterOptions {
             max_failures: 5,
+            max_client_failures: 30,
             window: Duration::from_secs(60),
             capacity: 10_000,
         }
@@ -82,21 +89,33 @@ impl LoginLimiter {
 
     /// [`LoginLimiter::check`] at the instant `now`.
     pub fn check_at(&self, client: IpAddr, user: &str, now: Instant) -> Result<(), LoginBlocked> {
-        let Some(window) = self.windows.get(&key(client, user)) else {
-            return Ok(());
-        };
-        let ends = window.started + self.options.window;
-        if now < ends && window.failures >= self.options.max_failures {
-            return Err(LoginBlocked {
-                retry_after: ends - now,
-            });
+        let pair = self.blocked(&pair_key(client, user), self.options.max_failures, now);
+        let any = self.blocked(&client_key(client), self.options.max_client_failures, now);
+        match (pair, any) {
+            (Some(a), Some(b)) => Err(if a.retry_after >= b.retry_after { a } else { b }),
+            (Some(blocked), None) | (None, Some(blocked)) => Err(blocked),
+            (None, None) => Ok(()),
         }
-        Ok(())
     }
 
-    /// [`LoginLimiter::record_failure`] at the instant `now`.
+    /// [`LoginLimiter::record_failure`] at the instant `now`: counted for the pair and for the
+    /// client.
     pub fn record_failure_at(&self, client: IpAddr, user: &str, now: Instant) {
-        let key = key(client, user);
+        self.count(pair_key(client, user), now);
+        self.count(client_key(client), now);
+    }
+
+    /// The pause of the window under `key`, when it holds `max` failures or more.
+    fn blocked(&self, key: &[u8; 32], max: u32, now: Instant) -> Option<LoginBlocked> {
+        let window = self.windows.get(key)?;
+        let ends = window.started + self.options.window;
+        (now < ends && window.failures >= max).then(|| LoginBlocked {
+            retry_after: ends - now,
+        })
+    }
+
+    /// One more failure in the window under `key`, or a new window if it ended.
+    fn count(&self, key: [u8; 32], now: Instant) {
         let fresh = Window {
             started: now,
             failures: 1,
@@ -116,16 +135,28 @@ impl LoginLimiter {
     }
 }
 
-/// SHA-256 of the client and the user name: fixed-size keys whatever the name's length. An
-/// IPv6 client counts as its /64 (one host usually holds the whole prefix); an IPv4-mapped
-/// address as its IPv4 address.
-fn key(client: IpAddr, user: &str) -> [u8; 32] {
-    let mut hasher = Sha256::new();
+/// The client as counted: an IPv6 client as its /64 (one host usually holds the whole
+/// prefix), an IPv4-mapped address as its IPv4 address.
+fn hash_client(hasher: &mut Sha256, client: IpAddr) {
     match client.to_canonical() {
         IpAddr::V4(v4) => hasher.update(v4.octets()),
         IpAddr::V6(v6) => hasher.update(&v6.octets()[..8]),
     }
+}
+
+/// SHA-256 of the client and the user name: fixed-size keys whatever the name's length.
+fn pair_key(client: IpAddr, user: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hash_client(&mut hasher, client);
     hasher.update([0]);
     hasher.update(user.as_bytes());
+    hasher.finalize().into()
+}
+
+/// SHA-256 of the client alone, marked by 0xFF where a pair has 0: no pair's key can equal it.
+fn client_key(client: IpAddr) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hash_client(&mut hasher, client);
+    hasher.update([0xFF]);
     hasher.finalize().into()
 }

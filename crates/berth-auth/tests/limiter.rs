@@ -134,6 +134,7 @@ fn ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() {
 fn options_set_the_threshold_and_window() {
     let limiter = LoginLimiter::new(LoginLimiterOptions {
         max_failures: 2,
+        max_client_failures: 3,
         window: Duration::from_secs(10),
         capacity: 16,
     });
@@ -143,6 +144,29 @@ fn options_set_the_threshold_and_window() {
     limiter.record_failure_at(ip("192.0.2.1"), "u", now);
     let blocked = limiter.check_at(ip("192.0.2.1"), "u", now).unwrap_err();
     assert_eq!(blocked.retry_after, Duration::from_secs(10));
+    // The third failure from the client, for another user, pauses every user from it.
+    assert_eq!(limiter.check_at(ip("192.0.2.1"), "v", now), Ok(()));
+    limiter.record_failure_at(ip("192.0.2.1"), "v", now);
+    assert!(limiter.check_at(ip("192.0.2.1"), "w", now).is_err());
+}
+
+#[test]
+fn a_password_spray_from_one_client_pauses_every_login_from_it_only() {
+    let limiter = LoginLimiter::new(LoginLimiterOptions::default());
+    let now = Instant::now();
+    let spray = ip("203.0.113.7");
+    for i in 0..29 {
+        limiter.record_failure_at(spray, &format!("user{i}"), now);
+    }
+    // One failure per name: no pair is paused, and the client not yet.
+    assert_eq!(limiter.check_at(spray, "alice", now), Ok(()));
+    limiter.record_failure_at(spray, "user29", now);
+    let blocked = limiter.check_at(spray, "alice", now).unwrap_err();
+    assert_eq!(blocked.retry_after, Duration::from_secs(60));
+    // Other clients log in as before, and the pause ends with the window.
+    assert_eq!(limiter.check_at(ip("203.0.113.8"), "alice", now), Ok(()));
+    let later = now + Duration::from_secs(60);
+    assert_eq!(limiter.check_at(spray, "alice", later), Ok(()));
 }
 
 #[test]

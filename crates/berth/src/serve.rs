@@ -272,10 +272,18 @@ fn build_auth(
     } else {
         "http"
     };
-    let realm = auth
-        .realm
-        .clone()
-        .unwrap_or_else(|| format!("{scheme}://{address}{}", berth_http::endpoint::TOKEN_PATH));
+    let realm = match &auth.realm {
+        Some(realm) => realm.clone(),
+        // Clients would follow a challenge naming 0.0.0.0 or :: to a host of their own, and
+        // send it the user's password.
+        None if address.ip().is_unspecified() => anyhow::bail!(
+            "listen is {address}, which no client can reach the token service at: set \
+             auth.realm to its URL as clients reach it, such as \
+             \"https://registry.example.com{}\"",
+            berth_http::endpoint::TOKEN_PATH
+        ),
+        None => format!("{scheme}://{address}{}", berth_http::endpoint::TOKEN_PATH),
+    };
     info!(service = %service, realm = %realm, "access control enabled");
     Ok(berth_http::Auth::enforced(berth_http::AuthConfig {
         policy,
@@ -312,5 +320,31 @@ mod tests {
             trusted_issuers: Vec::new(),
         });
         assert!(check_exposure(&settings).is_ok());
+    }
+
+    #[test]
+    fn access_control_on_an_unspecified_address_needs_a_realm() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            auth: Some(crate::settings::AuthSettings {
+                htpasswd: None,
+                policy: Default::default(),
+                service: None,
+                realm: None,
+                signing_key: None,
+                token_ttl: None,
+                trusted_issuers: Vec::new(),
+            }),
+            ..Settings::default()
+        };
+        for unspecified in ["0.0.0.0:5000", "[::]:5000"] {
+            let error = build_auth(&settings, dir.path(), unspecified.parse().unwrap())
+                .err()
+                .expect("refused");
+            assert!(error.to_string().contains("auth.realm"), "{error}");
+        }
+        assert!(build_auth(&settings, dir.path(), "127.0.0.1:5000".parse().unwrap()).is_ok());
+        settings.auth.as_mut().unwrap().realm = Some("https://r.example/berth/v1/token".into());
+        assert!(build_auth(&settings, dir.path(), "0.0.0.0:5000".parse().unwrap()).is_ok());
     }
 }

@@ -47,8 +47,9 @@ pub enum AuthError {
     #[error("key file {}: {problem}", path.display())]
     Key { path: PathBuf, problem: String },
 
-    /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    /// Reading or writing a file failed. The cause is the error's source, not part of its
+    /// message, so that a chain of causes names it once.
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]

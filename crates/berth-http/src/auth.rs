@@ -102,10 +102,12 @@ pub(crate) struct WriteAudit {
 impl WriteAudit {
     /// The audit of a request, when it writes and access control is on.
     pub(crate) fn of(caller: &Caller, parts: &Parts) -> Option<WriteAudit> {
+        // A token request is a login, not a write, whatever its method: the login limiter
+        // and its log lines cover it.
         let writes = !matches!(
             parts.method,
             http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
-        );
+        ) && parts.uri.path() != crate::endpoint::TOKEN_PATH;
         let who = match caller {
             Caller::Open => return None,
             Caller::Identity(_, identity) => identity.subject().to_owned(),

@@ -182,7 +182,8 @@ impl Server {
         let address = self.address;
         match (status.as_u16(), &self.credentials) {
             (401, None) => Some(format!(
-                "the server at {address} has access control: give an admin's user name with                  --username and the password in {} or on standard input with --password-stdin",
+                "the server at {address} has access control: give an admin's user name with \
+                 --username and the password in {} or on standard input with --password-stdin",
                 crate::credentials::PASSWORD_ENV
             )),
             (401, Some(c)) => Some(format!(
@@ -194,7 +195,8 @@ impl Server {
                 c.username
             )),
             (429, _) => Some(format!(
-                "the server at {address} refuses logins from here for a while after repeated                  wrong passwords; try again later"
+                "the server at {address} refuses logins from here for a while after repeated \
+                 wrong passwords; try again later"
             )),
             _ => None,
         }

@@ -8,6 +8,9 @@ use clap::Parser;
 /// Errors are printed as one line of causes (`berth: reading config file x: ...`), never as a
 /// backtrace, whatever `RUST_BACKTRACE` says: they are the operator's to read.
 fn main() -> ExitCode {
+    // ring is the one TLS provider: the server's and gc's pinned configurations name it, and
+    // every other client (gc to a plain-HTTP server) finds it installed here.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = cli::Cli::parse();
     let outcome = match cli.command {
         cli::Command::Serve(args) => settings::Settings::load(&args).and_then(serve::run),

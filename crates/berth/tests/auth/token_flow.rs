@@ -133,7 +133,7 @@ async fn token_flow_challenge_realm_bearer_and_tampered_token() {
 }
 
 #[tokio::test]
-async fn a_user_name_cannot_forge_log_lines() {
+async fn a_user_name_cannot_forge_log_lines_and_logins_are_not_audited_as_writes() {
     use base64::Engine;
     let auth = AuthServer::start();
     let forged = "evil\nFORGED INFO berth_http::auth: authenticated write user=root\u{1b}[31m";
@@ -145,8 +145,21 @@ async fn a_user_name_cannot_forge_log_lines() {
         .await
         .unwrap();
     assert_eq!(reply.status(), 401);
+    // A token request is a login, not an audited write.
+    let grant = reqwest::Client::new()
+        .post(format!("{}/berth/v1/token", auth.url()))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", crate::ALICE_PW),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(grant.status(), 200);
     let log = auth.server.log();
     assert!(log.contains("login failed"), "{log}");
+    assert!(!log.contains("path=/berth/v1/token"), "{log}");
     assert!(
         !log.lines().any(|line| line.starts_with("FORGED")),
         "a forged line reached the log: {log}"

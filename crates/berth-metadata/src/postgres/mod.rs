@@ -82,15 +82,24 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn list_repositories(&self, after: Option<&str>, limit: u32) -> Result<Vec<RepoName>> {
-        let names: Vec<String> = sqlx::query_scalar(
-            r#"SELECT name FROM repositories r WHERE ($1::text IS NULL OR name > $1::text)
-                 AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo = r.name)
-               ORDER BY name COLLATE "C" LIMIT $2"#,
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        // Two statements, so that a generic plan still reads one range of the primary key.
+        let query = match after {
+            None => sqlx::query_scalar(
+                r#"SELECT name FROM repositories r
+                   WHERE EXISTS (SELECT 1 FROM manifests m WHERE m.repo = r.name)
+                   ORDER BY name COLLATE "C" LIMIT $1"#,
+            ),
+            Some(_) => sqlx::query_scalar(
+                r#"SELECT name FROM repositories r WHERE name > $2
+                     AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo = r.name)
+                   ORDER BY name COLLATE "C" LIMIT $1"#,
+            ),
+        };
+        let mut query = query.bind(i64::from(limit));
+        if let Some(after) = after {
+            query = query.bind(after);
+        }
+        let names: Vec<String> = query.fetch_all(&self.pool).await?;
         names.iter().map(|n| parse_column(n)).collect()
     }
 

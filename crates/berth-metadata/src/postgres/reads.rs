@@ -54,26 +54,32 @@ pub(super) async fn by_tag(
 }
 
 /// Tags compared lowercased, ties by bytes, whatever the database's locale: both keys are
-/// computed in the "C" collation, and the page is one range of `tags_lexical`.
+/// computed in the "C" collation, and the page is one range of `tags_lexical` (two statements
+/// rather than `$2 IS NULL OR ...`, which a generic plan would turn into a filter over the
+/// whole repository's tags).
 pub(super) async fn list_tags(
     pool: &PgPool,
     repo: &RepoName,
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<String>> {
-    let names = sqlx::query_scalar(
-        "SELECT name FROM tags WHERE repo = $1
-           AND ($2::text IS NULL
-                OR (lower(name) COLLATE \"C\", name COLLATE \"C\")
-                   > (lower($2::text) COLLATE \"C\", $2::text COLLATE \"C\"))
-         ORDER BY lower(name) COLLATE \"C\", name COLLATE \"C\" LIMIT $3",
-    )
-    .bind(repo.as_str())
-    .bind(after)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
-    Ok(names)
+    let query = match after {
+        None => sqlx::query_scalar(
+            r#"SELECT name FROM tags WHERE repo = $1
+               ORDER BY lower(name) COLLATE "C", name COLLATE "C" LIMIT $2"#,
+        ),
+        Some(_) => sqlx::query_scalar(
+            r#"SELECT name FROM tags WHERE repo = $1
+                 AND (lower(name) COLLATE "C", name COLLATE "C")
+                     > (lower($3::text) COLLATE "C", $3::text COLLATE "C")
+               ORDER BY lower(name) COLLATE "C", name COLLATE "C" LIMIT $2"#,
+        ),
+    };
+    let mut query = query.bind(repo.as_str()).bind(i64::from(limit));
+    if let Some(after) = after {
+        query = query.bind(after);
+    }
+    Ok(query.fetch_all(pool).await?)
 }
 
 fn record(row: &PgRow) -> Result<UploadRecord> {

@@ -10,6 +10,20 @@ use super::{now_millis, parse_column};
 use crate::error::{MetadataError, Result};
 use crate::model::{CurrentState, NewManifest, Precondition, UploadRecord};
 
+/// Whether `sql` (a `SELECT 1` on `$1`, and `$2` when given) finds a row.
+async fn exists(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    first: &str,
+    second: Option<&str>,
+) -> Result<bool> {
+    let mut query = sqlx::query(sql).bind(first);
+    if let Some(second) = second {
+        query = query.bind(second);
+    }
+    Ok(query.fetch_optional(conn).await?.is_some())
+}
+
 /// Records a repository the first time it receives content.
 async fn ensure_repository(conn: &mut PgConnection, repo: &RepoName, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
@@ -28,14 +42,19 @@ pub(super) async fn link_blob(
 ) -> Result<()> {
     let now = now_millis();
     ensure_repository(conn, repo, now).await?;
-    sqlx::query(
-        "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(digest.as_str())
-    .bind(size as i64)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    // Read the blob's row before relying on it: `ON CONFLICT DO NOTHING` alone would not
+    // record the read, and a concurrent `forget_unlinked_blob` could then commit too.
+    if !exists(conn, "SELECT 1 FROM blobs WHERE digest = $1", digest.as_str(), None).await? {
+        sqlx::query(
+            "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(digest.as_str())
+        .bind(size as i64)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
     // A new upload or mount of a linked blob restarts its grace period.
     sqlx::query(
         "INSERT INTO repository_blobs (repo, digest, linked_at) VALUES ($1, $2, $3)
@@ -158,7 +177,18 @@ pub(super) async fn put_manifest(
     let now = now_millis();
     ensure_repository(conn, repo, now).await?;
     let digest = manifest.digest.as_str();
-    let inserted = sqlx::query(
+    // Read the manifest's row rather than let `ON CONFLICT DO NOTHING` find it: the read is
+    // what makes a concurrent `delete_unreachable_manifest` (which reads the tags this writes)
+    // and this push fail to serialize, instead of leaving a tag on a deleted manifest.
+    let present = exists(
+        conn,
+        "SELECT 1 FROM manifests WHERE repo = $2 AND digest = $1",
+        digest,
+        Some(repo.as_str()),
+    )
+    .await?;
+    let inserted = !present
+        && sqlx::query(
         "INSERT INTO manifests
            (repo, digest, media_type, size, body, artifact_type, subject, annotations, pushed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",

@@ -7,7 +7,7 @@
 
 use berth_oci::{Digest, RepoName};
 use sqlx::postgres::PgRow;
-use sqlx::{Row, PgPool};
+use sqlx::{PgPool, Row};
 
 use super::parse_column;
 use crate::error::Result;

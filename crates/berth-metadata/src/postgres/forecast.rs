@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use berth_oci::{Digest, RepoName};
-use sqlx::{Row, PgPool};
+use sqlx::{PgPool, Row};
 
 use super::collection::PAGE;
 use super::parse_column;

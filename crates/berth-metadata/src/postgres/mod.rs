@@ -124,7 +124,9 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn link_blob(&self, repo: &RepoName, digest: &Digest, size: u64) -> Result<()> {
-        serializable!(self.pool, |conn| writes::link_blob(conn, repo, digest, size))
+        serializable!(self.pool, |conn| writes::link_blob(
+            conn, repo, digest, size
+        ))
     }
 
     async fn unlink_blob(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {

@@ -93,7 +93,9 @@ async fn connecting_again_finds_the_schema_migrated_and_the_data_kept() {
 async fn nodes(url: &str, count: usize) -> Vec<Arc<PostgresMetadataStore>> {
     let mut nodes = Vec::new();
     for _ in 0..count {
-        nodes.push(Arc::new(PostgresMetadataStore::connect(url, 4).await.unwrap()));
+        nodes.push(Arc::new(
+            PostgresMetadataStore::connect(url, 4).await.unwrap(),
+        ));
     }
     nodes
 }
@@ -124,7 +126,11 @@ async fn racing_conditional_tag_moves_have_exactly_one_winner_per_round() {
                 let node = nodes[i % nodes.len()].clone();
                 let (r, t) = (r.clone(), t.clone());
                 let condition = naming(Reference::Tag(t.clone()), current.clone());
-                let pushed = manifest(&format!("{{\"round\":{round},\"writer\":{i}}}"), vec![], vec![]);
+                let pushed = manifest(
+                    &format!("{{\"round\":{round},\"writer\":{i}}}"),
+                    vec![],
+                    vec![],
+                );
                 tokio::spawn(async move {
                     let result = node
                         .put_manifest(&r, &pushed, std::slice::from_ref(&t), Some(&condition))
@@ -145,7 +151,10 @@ async fn racing_conditional_tag_moves_have_exactly_one_winner_per_round() {
             let tagged = nodes[1].manifest_by_tag(&r, &t).await.unwrap().unwrap();
             assert_eq!(tagged.digest, winners[0], "round {round}");
             // Losers stored nothing.
-            assert_eq!(nodes[2].manifest_graph(&r).await.unwrap().manifests.len(), round + 2);
+            assert_eq!(
+                nodes[2].manifest_graph(&r).await.unwrap().manifests.len(),
+                round + 2
+            );
             current = winners.remove(0);
         }
         for node in nodes {
@@ -197,7 +206,10 @@ async fn collecting_a_manifest_races_a_push_that_tags_or_lists_it() {
                 // Re-pushing recreates a deleted manifest: the push always succeeds, and the
                 // tag it sets always names a manifest that exists.
                 pushed.unwrap();
-                assert!(target_exists, "round {round}: the tag names a deleted manifest");
+                assert!(
+                    target_exists,
+                    "round {round}: the tag names a deleted manifest"
+                );
                 let listed = nodes[0].list_tags(&r, None, 1000).await.unwrap();
                 assert!(listed.contains(&t.to_string()), "round {round}");
                 assert!(nodes[1].manifest_by_tag(&r, &t).await.unwrap().is_some());

@@ -42,7 +42,10 @@ pub(super) async fn backoff(attempt: u32) {
         .map(|d| d.subsec_nanos() as u64)
         .unwrap_or_default();
     let jitter = nanos.wrapping_mul(6364136223846793005) >> 33;
-    tokio::time::sleep(Duration::from_micros(ceiling_us / 2 + jitter % (ceiling_us / 2 + 1))).await;
+    tokio::time::sleep(Duration::from_micros(
+        ceiling_us / 2 + jitter % (ceiling_us / 2 + 1),
+    ))
+    .await;
 }
 
 /// Commits; a failure other than a serialization failure (to retry) is `CommitFailed`.

@@ -26,11 +26,13 @@ async fn exists(
 
 /// Records a repository the first time it receives content.
 async fn ensure_repository(conn: &mut PgConnection, repo: &RepoName, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(repo.as_str())
-        .bind(now)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(repo.as_str())
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -44,7 +46,14 @@ pub(super) async fn link_blob(
     ensure_repository(conn, repo, now).await?;
     // Read the blob's row before relying on it: `ON CONFLICT DO NOTHING` alone would not
     // record the read, and a concurrent `forget_unlinked_blob` could then commit too.
-    if !exists(conn, "SELECT 1 FROM blobs WHERE digest = $1", digest.as_str(), None).await? {
+    if !exists(
+        conn,
+        "SELECT 1 FROM blobs WHERE digest = $1",
+        digest.as_str(),
+        None,
+    )
+    .await?
+    {
         sqlx::query(
             "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",
@@ -189,23 +198,23 @@ pub(super) async fn put_manifest(
     .await?;
     let inserted = !present
         && sqlx::query(
-        "INSERT INTO manifests
+            "INSERT INTO manifests
            (repo, digest, media_type, size, body, artifact_type, subject, annotations, pushed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-    )
-    .bind(repo.as_str())
-    .bind(digest)
-    .bind(&manifest.media_type)
-    .bind(manifest.body.len() as i64)
-    .bind(&manifest.body[..])
-    .bind(&manifest.artifact_type)
-    .bind(manifest.subject.as_ref().map(Digest::as_str))
-    .bind(&manifest.annotations_json)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        > 0;
+        )
+        .bind(repo.as_str())
+        .bind(digest)
+        .bind(&manifest.media_type)
+        .bind(manifest.body.len() as i64)
+        .bind(&manifest.body[..])
+        .bind(&manifest.artifact_type)
+        .bind(manifest.subject.as_ref().map(Digest::as_str))
+        .bind(&manifest.annotations_json)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            > 0;
     if inserted && !blobs.is_empty() {
         sqlx::query(
             "INSERT INTO manifest_blobs (repo, manifest, blob)
@@ -285,7 +294,11 @@ pub(super) async fn delete_manifest_if(
 }
 
 /// Removes a manifest with its tags and the edges it owns, and marks its referrers orphaned.
-async fn delete_manifest(conn: &mut PgConnection, repo: &RepoName, digest: &Digest) -> Result<bool> {
+async fn delete_manifest(
+    conn: &mut PgConnection,
+    repo: &RepoName,
+    digest: &Digest,
+) -> Result<bool> {
     let deleted = sqlx::query("DELETE FROM manifests WHERE repo = $1 AND digest = $2")
         .bind(repo.as_str())
         .bind(digest.as_str())
@@ -362,10 +375,11 @@ pub(super) async fn complete_upload(
     digest: &Digest,
     size: u64,
 ) -> Result<bool> {
-    let repo: Option<String> = sqlx::query_scalar("DELETE FROM uploads WHERE id = $1 RETURNING repo")
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let repo: Option<String> =
+        sqlx::query_scalar("DELETE FROM uploads WHERE id = $1 RETURNING repo")
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
     let Some(repo) = repo else {
         return Ok(false);
     };

@@ -36,4 +36,9 @@ fi
 # Tests run `python3`; this one has the packages.
 export PATH="$venv/bin:$PATH"
 
+# The PostgreSQL metadata backend is tested against a real server: a throwaway cluster under
+# target/services/postgres (installed from Debian's packages when missing), reused when running.
+BERTH_TEST_POSTGRES_URL="$(bash scripts/services/postgres.sh)"
+export BERTH_TEST_POSTGRES_URL
+
 cargo test --workspace --all-targets

@@ -254,7 +254,10 @@ impl BlobStore for S3BlobStore {
             while let Some(bytes) = parts.next().await {
                 let bytes = bytes?;
                 hasher.update(&bytes);
-                writer.wait_for_capacity(1).await.map_err(io::Error::other)?;
+                writer
+                    .wait_for_capacity(1)
+                    .await
+                    .map_err(io::Error::other)?;
                 writer.put(bytes);
             }
             Ok(())

@@ -125,7 +125,7 @@ async fn store_part(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let key = dir.child(uuid::Uuid::new_v4().simple().to_string());
+        let key = dir.clone().join(uuid::Uuid::new_v4().simple().to_string());
         store
             .put(&key, PutPayload::from_bytes(bytes.clone()))
             .await

@@ -69,7 +69,13 @@ async fn chunks_of_any_size_make_one_verified_blob() {
     let digest = Digest::sha256_of(&data);
     let id = new_id();
     store.create_upload(&id).await.unwrap();
-    let cuts = [0, 1, 1 + 100 * 1024, 1 + 100 * 1024 + 7 * 1024 * 1024, data.len()];
+    let cuts = [
+        0,
+        1,
+        1 + 100 * 1024,
+        1 + 100 * 1024 + 7 * 1024 * 1024,
+        data.len(),
+    ];
     for w in cuts.windows(2) {
         let (start, end) = (w[0] as u64, w[1] as u64);
         // Each chunk arrives as many small network reads, as a real PATCH body does.
@@ -87,7 +93,10 @@ async fn chunks_of_any_size_make_one_verified_blob() {
     store.commit_upload(&id, &digest).await.unwrap();
     assert_eq!(store.stat(&digest).await.unwrap(), data.len() as u64);
     let read = collect(store.read(&digest, None).await.unwrap()).await;
-    assert!(read.as_slice() == &data[..], "the committed blob has the uploaded bytes");
+    assert!(
+        read.as_slice() == &data[..],
+        "the committed blob has the uploaded bytes"
+    );
     assert!(matches!(
         store.upload_len(&id).await,
         Err(BlobStoreError::UploadNotFound)
@@ -109,7 +118,11 @@ async fn another_node_continues_an_upload() {
     assert_eq!(second.upload_len(&id).await.unwrap(), 1000);
     assert!(second.list_uploads().await.unwrap().contains(&id));
     let len = second
-        .append_upload(&id, 1000, body_of(vec![Bytes::copy_from_slice(&data[1000..])]))
+        .append_upload(
+            &id,
+            1000,
+            body_of(vec![Bytes::copy_from_slice(&data[1000..])]),
+        )
         .await
         .unwrap();
     assert_eq!(len, data.len() as u64);
@@ -142,7 +155,11 @@ async fn a_wrong_digest_is_refused_and_nothing_is_visible() {
         Err(BlobStoreError::BlobNotFound)
     ));
     assert!(store.list_blobs().await.unwrap().is_empty());
-    assert_eq!(store.upload_len(&id).await.unwrap(), 12, "the session stays");
+    assert_eq!(
+        store.upload_len(&id).await.unwrap(),
+        12,
+        "the session stays"
+    );
     store.delete_upload(&id).await.unwrap();
 }
 
@@ -184,10 +201,17 @@ async fn racing_appends_at_one_offset_let_exactly_one_win() {
     assert_eq!(wins, 1, "{ra:?} {rb:?}");
     for r in [&ra, &rb] {
         if let Err(e) = r {
-            assert!(matches!(e, BlobStoreError::OffsetMismatch { expected: 0, .. }), "{e}");
+            assert!(
+                matches!(e, BlobStoreError::OffsetMismatch { expected: 0, .. }),
+                "{e}"
+            );
         }
     }
-    let winner = if ra.is_ok() { &b"aaaa"[..] } else { &b"bbbbbb"[..] };
+    let winner = if ra.is_ok() {
+        &b"aaaa"[..]
+    } else {
+        &b"bbbbbb"[..]
+    };
     assert_eq!(collect(a.read_upload(&id).await.unwrap()).await, winner);
     assert_eq!(b.upload_len(&id).await.unwrap(), winner.len() as u64);
 }

@@ -8,6 +8,8 @@
 mod error;
 #[cfg(feature = "fs")]
 pub mod fs;
+#[cfg(feature = "s3")]
+pub mod s3;
 mod store;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;

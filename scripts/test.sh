@@ -41,4 +41,13 @@ export PATH="$venv/bin:$PATH"
 BERTH_TEST_POSTGRES_URL="$(bash scripts/services/postgres.sh)"
 export BERTH_TEST_POSTGRES_URL
 
+# The S3 blob store is tested against a real Garage server (built with `cargo install garage`
+# when missing, which takes a while the first time): a single node under target/services/garage
+# with a bucket and key made by the script. It writes the variables the tests read.
+bash scripts/services/garage.sh >/dev/null
+set -a
+# shellcheck disable=SC1091
+. target/services/garage/env
+set +a
+
 cargo test --workspace --all-targets

@@ -4,6 +4,7 @@
 //! through a repository only when metadata links it there, and a manifest exists only when its
 //! row, its edges and its tags were committed together.
 
+mod coordination;
 mod error;
 mod model;
 #[cfg(feature = "postgres")]
@@ -14,6 +15,7 @@ mod store;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
 
+pub use coordination::{LockGuard, LockName, ProcessLocks};
 pub use error::MetadataError;
 pub use model::{
     CurrentState, GraphManifest, GraphTag, ManifestGraph, NewManifest, Precondition, Referrer,

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use berth_oci::{Digest, RepoName, Tag, UploadId};
 
+use crate::coordination::{LockGuard, LockName};
 use crate::error::Result;
 use crate::model::{
     ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
@@ -12,6 +13,21 @@ use crate::model::{
 /// Transactional registry metadata. Every method is atomic: it happens whole or not at all.
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
+    /// Takes the lock `name`, waiting while another holder has it, in this process or in any
+    /// other sharing the store. Released when the guard drops.
+    async fn lock(&self, name: &LockName<'_>) -> Result<LockGuard>;
+
+    /// Takes the lock `name` when it is free; `None` while another holder has it.
+    async fn try_lock(&self, name: &LockName<'_>) -> Result<Option<LockGuard>>;
+
+    /// Milliseconds since the Unix epoch by the store's clock. Every node judges ages (upload
+    /// expiry, grace periods, retention) by this one clock rather than by its own.
+    async fn now_millis(&self) -> Result<i64>;
+
+    /// Whether other processes may write the store while this one runs (several nodes on one
+    /// database). Then nothing read from it may be served again without a check.
+    fn shared(&self) -> bool;
+
     /// Whether the repository has ever had content (a blob, a manifest or an upload).
     async fn repository_exists(&self, repo: &RepoName) -> Result<bool>;
 

@@ -1,6 +1,7 @@
 //! Blob pull, delete and cross-repository mount.
 
 use berth_blobstore::{BlobStoreError, ByteRange, ByteStream};
+use berth_metadata::LockName;
 use berth_oci::{Digest, RepoName};
 use tracing::{error, info};
 
@@ -99,7 +100,7 @@ impl Registry {
             return Ok(MountOutcome::UploadStarted(self.start_upload(repo).await?));
         };
         // The bytes must still be in storage: metadata alone never makes a blob readable.
-        let _blob_lock = self.blob_locks.lock(digest).await;
+        let _blob_lock = self.meta.lock(&LockName::Blob(digest)).await?;
         match self.blobs.stat(digest).await {
             Ok(_) => {}
             Err(BlobStoreError::BlobNotFound) => {

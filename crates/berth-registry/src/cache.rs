@@ -4,7 +4,11 @@
 //! Each repository has a generation, bumped after every such write commits. A value is cached
 //! with the generation read before it was fetched and is served only while that generation is
 //! current, so a fetch that raced with a write can never be served after the write returned.
-//! The caches are per process: nodes that share metadata each keep their own.
+//! The generations are per process, so the caches serve only a metadata store no other
+//! process writes (the embedded default). On a shared store (several nodes on one
+//! PostgreSQL), the registry reads these through to the database every time: a tag moved on
+//! one node is served new by every other at once, and the read costs one indexed query, the
+//! same as checking a version would.
 
 use std::collections::HashMap;
 use std::hash::Hash;

@@ -1,7 +1,6 @@
 //! The registry domain: every operation of the distribution API, over a `BlobStore` and a
 //! `MetadataStore`, with no knowledge of HTTP.
 
-mod blob_locks;
 mod blobs;
 mod cache;
 mod error;
@@ -59,10 +58,7 @@ pub struct Registry {
     blobs: Arc<dyn BlobStore>,
     meta: Arc<dyn MetadataStore>,
     uploads: Arc<UploadTracker>,
-    blob_locks: Arc<blob_locks::BlobLocks>,
     generations: Arc<cache::Generations>,
-    /// Held by the collection that runs: one at a time, the next waits for it.
-    collecting: Arc<tokio::sync::Mutex<()>>,
     /// The report of the last collection that deleted (not a dry run) since start-up.
     last_gc: Arc<std::sync::Mutex<Option<gc::GcReport>>>,
     manifests_by_tag: Arc<cache::RepoCache<berth_oci::Tag, berth_metadata::StoredManifest>>,
@@ -82,9 +78,7 @@ impl Registry {
             blobs,
             meta,
             uploads: Arc::new(UploadTracker::default()),
-            blob_locks: Arc::default(),
             generations: Arc::default(),
-            collecting: Arc::default(),
             last_gc: Arc::default(),
             manifests_by_tag: Arc::default(),
             first_tag_pages: Arc::default(),

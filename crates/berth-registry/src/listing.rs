@@ -47,7 +47,8 @@ impl Registry {
                 next: None,
             }));
         }
-        let first_page = last.is_none();
+        // Only a store no other node writes can be cached (see `cache`).
+        let first_page = last.is_none() && !self.meta.shared();
         let generation = self.generations.get(repo);
         if first_page {
             if let Some(cached) = self.first_tag_pages.get(repo, &limit, generation) {

@@ -112,6 +112,10 @@ impl Registry {
         reference: &Reference,
     ) -> Result<StoredManifest> {
         let found = match reference {
+            // Another node may move the tag at any moment: read the shared store each time.
+            Reference::Tag(tag) if self.meta.shared() => {
+                self.meta.manifest_by_tag(repo, tag).await?
+            }
             Reference::Tag(tag) => {
                 let generation = self.generations.get(repo);
                 if let Some(cached) = self.manifests_by_tag.get(repo, tag, generation) {

@@ -7,10 +7,9 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use berth_blobstore::{BlobStoreError, ByteStream};
-use berth_metadata::UploadRecord;
+use berth_metadata::{LockName, UploadRecord};
 use berth_oci::{Algorithm, Digest, DigestHasher, RepoName, UploadId};
 use futures::StreamExt;
 use tracing::{info, warn};
@@ -60,13 +59,6 @@ pub struct ChunkBounds {
     pub len: Option<u64>,
 }
 
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 /// Feeds every chunk to a shared hasher and stops the body with an error once it exceeds
 /// `limit` bytes, so that a lying `Content-Length`/`Content-Range` cannot overrun a chunk.
 fn hashing_body(
@@ -97,7 +89,7 @@ impl Registry {
         let record = UploadRecord {
             id: id.clone(),
             repo: repo.clone(),
-            created_at: now_millis(),
+            created_at: self.meta.now_millis().await?,
         };
         self.meta.create_upload(&record).await?;
         self.blobs.create_upload(&id).await?;
@@ -144,7 +136,11 @@ impl Registry {
         &self,
         max_age: std::time::Duration,
     ) -> Result<(Vec<UploadId>, Vec<UploadId>)> {
-        let cutoff = now_millis().saturating_sub(crate::gc::millis(max_age));
+        let cutoff = self
+            .meta
+            .now_millis()
+            .await?
+            .saturating_sub(crate::gc::millis(max_age));
         let sessions = self.meta.uploads_created_before(cutoff).await?;
         let mut orphans = Vec::new();
         // A session's row is written before its staged object: an object without a row is
@@ -303,7 +299,7 @@ impl Registry {
                 actual,
             });
         }
-        let blob_lock = self.blob_locks.lock(digest).await;
+        let blob_lock = self.meta.lock(&LockName::Blob(digest)).await?;
         self.blobs.commit_upload(id, digest).await?;
         let completed = self.meta.complete_upload(id, digest, len).await?;
         drop(blob_lock);

@@ -13,9 +13,35 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The two deployments, shown under `berth serve --help`.
+const DEPLOYMENTS: &str = "\
+Deployments (chosen in the config file):
+  Embedded default: no [storage] or [metadata] table. Blobs are files under
+  <data_dir>/blobs and metadata is SQLite in <data_dir>/metadata.db; nothing to set up.
+
+  Scale-out: several stateless nodes behind a load balancer, every node with the same
+  [storage] and [metadata] tables (and, with [auth], the same auth.signing_key file):
+
+    [storage]
+    backend = \"s3\"
+    bucket = \"registry\"
+    endpoint = \"http://garage.internal:3900\"   # omit for AWS S3
+    region = \"garage\"
+    path_style = true
+
+    [metadata]
+    backend = \"postgres\"
+    url = \"postgres://berth@db.internal/berth\"   # or BERTH_METADATA_URL
+    pool_size = 16
+
+  S3 credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and
+  AWS_SESSION_TOKEN). The data directory then holds only this node's lock file and
+  generated keys. `berth migrate` moves an embedded registry to the scale-out one.";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the registry. With no options it serves 127.0.0.1:5000 from ./berth-data.
+    #[command(after_help = DEPLOYMENTS)]
     Serve(ServeArgs),
     /// Collect garbage once: through the server that owns the data directory when one runs,
     /// else directly on the directory (which it then holds, so that no server starts on it

@@ -2,6 +2,7 @@
 //! `main.rs` only dispatches; keeping the rest here lets fuzz targets and property tests reach
 //! the configuration parser the way `berth serve` uses it.
 
+pub mod backends;
 pub mod cli;
 pub mod credentials;
 pub mod gc;

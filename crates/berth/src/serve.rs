@@ -3,13 +3,10 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use berth_blobstore::fs::FsBlobStore;
 use berth_http::ServerStatus;
-use berth_metadata::sqlite::SqliteMetadataStore;
 use berth_registry::{Registry, RegistryConfig};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
@@ -44,12 +41,8 @@ pub fn init_logging(filter: &str) -> anyhow::Result<()> {
 pub async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-    let blobs = FsBlobStore::open(settings.data_dir.join("blobs"))
-        .await
-        .context("opening blob storage")?;
-    let meta = SqliteMetadataStore::open(&settings.data_dir.join("metadata.db"))
-        .await
-        .context("opening metadata database")?;
+    let blobs = settings.storage.open(&settings.data_dir).await?;
+    let meta = settings.metadata.open(&settings.data_dir).await?;
     let config = RegistryConfig {
         max_manifest_bytes: settings.max_manifest_bytes,
         max_page_entries: settings.max_page_entries,
@@ -57,7 +50,7 @@ pub async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
         upload_expiry: settings.upload_expiry,
         gc: settings.gc.clone(),
     };
-    Ok(Registry::new(Arc::new(blobs), Arc::new(meta), config))
+    Ok(Registry::new(blobs, meta, config))
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

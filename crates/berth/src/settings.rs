@@ -9,6 +9,7 @@ use berth_auth::{ExternalIssuerConfig, PolicyConfig};
 use berth_registry::gc::{GcOptions, RetentionRule};
 use serde::Deserialize;
 
+use crate::backends::{MetadataSettings, StorageSettings};
 use crate::cli::{GcArgs, ServeArgs};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +30,10 @@ pub struct Settings {
     pub auth: Option<AuthSettings>,
     /// Serve without access control on an address other than loopback, knowingly.
     pub open_registry: bool,
+    /// Where blob bytes live (`[storage]`).
+    pub storage: StorageSettings,
+    /// Where metadata lives (`[metadata]`).
+    pub metadata: MetadataSettings,
 }
 
 /// The config file's `[auth]` table: users, policy, tokens.
@@ -107,6 +112,8 @@ impl Default for Settings {
             tls: None,
             auth: None,
             open_registry: false,
+            storage: StorageSettings::default(),
+            metadata: MetadataSettings::default(),
         }
     }
 }
@@ -126,6 +133,8 @@ struct FileSettings {
     tls: Option<FileTlsSettings>,
     auth: Option<AuthSettings>,
     open_registry: Option<bool>,
+    storage: Option<StorageSettings>,
+    metadata: Option<MetadataSettings>,
 }
 
 /// The config file's `[tls]` table.
@@ -323,6 +332,8 @@ impl Settings {
             tls,
             auth: file.auth,
             open_registry: file.open_registry.unwrap_or(defaults.open_registry),
+            storage: file.storage.unwrap_or_default(),
+            metadata: file.metadata.unwrap_or_default(),
         }
         .checked()
     }
@@ -339,6 +350,7 @@ impl Settings {
             self.max_manifest_bytes >= 1,
             "max_manifest_bytes must be at least 1"
         );
+        self.metadata.check()?;
         Ok(self)
     }
 }

@@ -235,3 +235,60 @@ fn unknown_keys_and_bad_values_are_refused() {
     let file: FileSettings = toml::from_str("upload_expiry = \"soon\"").unwrap();
     assert!(Settings::merge(&ServeArgs::default(), file).is_err());
 }
+
+#[test]
+fn storage_and_metadata_tables_choose_the_scale_out_backends() {
+    let settings = Settings::from_toml(
+        "[storage]\nbackend = \"s3\"\nbucket = \"registry\"\n\
+         endpoint = \"http://127.0.0.1:3900\"\nregion = \"garage\"\npath_style = true\n\
+         prefix = \"berth/\"\n\
+         [metadata]\nbackend = \"postgres\"\nurl = \"postgres://db/berth\"\npool_size = 8",
+    )
+    .unwrap();
+    assert_eq!(
+        settings.storage,
+        StorageSettings::S3 {
+            bucket: "registry".into(),
+            endpoint: Some("http://127.0.0.1:3900".into()),
+            region: Some("garage".into()),
+            path_style: true,
+            prefix: Some("berth/".into()),
+        }
+    );
+    assert_eq!(
+        settings.metadata,
+        MetadataSettings::Postgres {
+            url: Some("postgres://db/berth".into()),
+            pool_size: Some(8),
+        }
+    );
+    let embedded = Settings::from_toml(
+        "[storage]\nbackend = \"filesystem\"\n[metadata]\nbackend = \"sqlite\"",
+    )
+    .unwrap();
+    assert_eq!(embedded.storage, StorageSettings::Filesystem {});
+    assert_eq!(embedded.metadata, MetadataSettings::Sqlite {});
+}
+
+#[test]
+fn storage_and_metadata_mistakes_are_refused() {
+    for (text, says) in [
+        ("[storage]\nbackend = \"s4\"", "unknown variant `s4`"),
+        ("[storage]\nbackend = \"s3\"", "missing field `bucket`"),
+        (
+            "[storage]\nbackend = \"s3\"\nbucket = \"b\"\nbukket = \"c\"",
+            "unknown field `bukket`",
+        ),
+        (
+            "[metadata]\nbackend = \"postgres\"\npool_size = 0",
+            "pool_size must be at least 1",
+        ),
+        (
+            "[metadata]\nbackend = \"sqlite\"\nurl = \"x\"",
+            "unknown field `url`",
+        ),
+    ] {
+        let error = Settings::from_toml(text).unwrap_err();
+        assert!(format!("{error:#}").contains(says), "{text}: {error:#}");
+    }
+}

@@ -7,18 +7,19 @@
 
 mod collection;
 mod forecast;
+mod locks;
 mod reads;
 pub(crate) mod transaction;
 mod writes;
 
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use berth_oci::{Digest, RepoName, Tag, UploadId};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use self::transaction::serializable;
+use crate::coordination::{LockGuard, LockName};
 use crate::error::{MetadataError, Result};
 use crate::model::{
     ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
@@ -30,6 +31,8 @@ use crate::store::MetadataStore;
 #[derive(Debug, Clone)]
 pub struct PostgresMetadataStore {
     pool: PgPool,
+    /// Connections that hold advisory locks, apart so that held locks never starve queries.
+    locks: locks::AdvisoryLocks,
 }
 
 impl PostgresMetadataStore {
@@ -41,26 +44,31 @@ impl PostgresMetadataStore {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/postgres")
             .run(&pool)
             .await
             .map_err(|e| MetadataError::Database(e.into()))?;
-        Ok(PostgresMetadataStore { pool })
+        let locks = locks::AdvisoryLocks::new(&pool, options, max_connections).await?;
+        Ok(PostgresMetadataStore { pool, locks })
     }
 
-    /// Closes the pool's connections (waiting for those in use to come back).
+    /// Closes the pools' connections (waiting for those in use to come back).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.locks.close().await;
     }
 }
 
-pub(crate) fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+/// The database's clock in milliseconds since the Unix epoch: one clock for every node, so
+/// that ages do not depend on which node recorded or judges them.
+pub(crate) async fn db_now<'e>(executor: impl sqlx::PgExecutor<'e>) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8")
+            .fetch_one(executor)
+            .await?,
+    )
 }
 
 pub(crate) fn parse_column<T: FromStr>(text: &str) -> Result<T>
@@ -73,6 +81,22 @@ where
 
 #[async_trait]
 impl MetadataStore for PostgresMetadataStore {
+    async fn lock(&self, name: &LockName<'_>) -> Result<LockGuard> {
+        self.locks.lock(name).await
+    }
+
+    async fn try_lock(&self, name: &LockName<'_>) -> Result<Option<LockGuard>> {
+        self.locks.try_lock(name).await
+    }
+
+    async fn now_millis(&self) -> Result<i64> {
+        db_now(&self.pool).await
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
     async fn repository_exists(&self, repo: &RepoName) -> Result<bool> {
         let row = sqlx::query("SELECT 1 FROM repositories WHERE name = $1")
             .bind(repo.as_str())

@@ -6,7 +6,7 @@
 use berth_oci::{Digest, Reference, RepoName, Tag, UploadId};
 use sqlx::PgConnection;
 
-use super::{now_millis, parse_column};
+use super::{db_now, parse_column};
 use crate::error::{MetadataError, Result};
 use crate::model::{CurrentState, NewManifest, Precondition, UploadRecord};
 
@@ -42,7 +42,7 @@ pub(super) async fn link_blob(
     digest: &Digest,
     size: u64,
 ) -> Result<()> {
-    let now = now_millis();
+    let now = db_now(&mut *conn).await?;
     ensure_repository(conn, repo, now).await?;
     // Read the blob's row before relying on it: `ON CONFLICT DO NOTHING` alone would not
     // record the read, and a concurrent `forget_unlinked_blob` could then commit too.
@@ -183,7 +183,7 @@ pub(super) async fn put_manifest(
             _ => MetadataError::MissingChild(digest),
         });
     }
-    let now = now_millis();
+    let now = db_now(&mut *conn).await?;
     ensure_repository(conn, repo, now).await?;
     let digest = manifest.digest.as_str();
     // Read the manifest's row rather than let `ON CONFLICT DO NOTHING` find it: the read is
@@ -309,10 +309,11 @@ async fn delete_manifest(
     if !deleted {
         return Ok(false);
     }
+    let now = db_now(&mut *conn).await?;
     sqlx::query("UPDATE referrers SET orphaned_at = $3 WHERE repo = $1 AND subject = $2")
         .bind(repo.as_str())
         .bind(digest.as_str())
-        .bind(now_millis())
+        .bind(now)
         .execute(&mut *conn)
         .await?;
     for statement in [
@@ -350,7 +351,8 @@ pub(super) async fn delete_tag(
 }
 
 pub(super) async fn create_upload(conn: &mut PgConnection, upload: &UploadRecord) -> Result<()> {
-    ensure_repository(conn, &upload.repo, now_millis()).await?;
+    let now = db_now(&mut *conn).await?;
+    ensure_repository(conn, &upload.repo, now).await?;
     sqlx::query("INSERT INTO uploads (id, repo, created_at) VALUES ($1, $2, $3)")
         .bind(upload.id.as_str())
         .bind(upload.repo.as_str())

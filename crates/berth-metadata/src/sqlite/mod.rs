@@ -24,6 +24,7 @@ use sqlx::{Connection, Row, SqliteConnection};
 
 use self::writer::Writer;
 
+use crate::coordination::{LockGuard, LockName, ProcessLocks};
 use crate::error::{MetadataError, Result};
 use crate::model::{
     ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
@@ -36,6 +37,8 @@ use crate::store::MetadataStore;
 pub struct SqliteMetadataStore {
     writer: Writer,
     reader: SqlitePool,
+    /// The data directory's lock file keeps other processes out, so locks live here.
+    locks: std::sync::Arc<ProcessLocks>,
 }
 
 impl SqliteMetadataStore {
@@ -58,7 +61,11 @@ impl SqliteMetadataStore {
             .max_connections(8)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(SqliteMetadataStore { writer, reader })
+        Ok(SqliteMetadataStore {
+            writer,
+            reader,
+            locks: Default::default(),
+        })
     }
 }
 
@@ -79,6 +86,22 @@ where
 
 #[async_trait]
 impl MetadataStore for SqliteMetadataStore {
+    async fn lock(&self, name: &LockName<'_>) -> Result<LockGuard> {
+        Ok(self.locks.lock(name).await)
+    }
+
+    async fn try_lock(&self, name: &LockName<'_>) -> Result<Option<LockGuard>> {
+        Ok(self.locks.try_lock(name))
+    }
+
+    async fn now_millis(&self) -> Result<i64> {
+        Ok(now_millis())
+    }
+
+    fn shared(&self) -> bool {
+        false
+    }
+
     async fn repository_exists(&self, repo: &RepoName) -> Result<bool> {
         let row = sqlx::query("SELECT 1 FROM repositories WHERE name = ?")
             .bind(repo.as_str())

@@ -2,6 +2,7 @@
 //! blob files metadata never recorded, each past the grace period.
 
 use berth_blobstore::BlobStoreError;
+use berth_metadata::LockName;
 use berth_oci::Digest;
 use futures::future::try_join_all;
 use tracing::warn;
@@ -51,12 +52,20 @@ impl Registry {
         options: &GcOptions,
         report: &mut GcReport,
     ) -> Result<()> {
-        let cutoff = std::time::SystemTime::now() - options.grace;
+        // Ages by the metadata store's clock, like every other age; a blob store's timestamps
+        // come from its own clock, so a skew of a few seconds only shifts the grace period.
+        let now = self.meta.now_millis().await?;
+        let cutoff = now.saturating_sub(super::millis(options.grace));
         for (digest, committed) in self.blobs.list_blobs().await? {
-            if committed > cutoff {
+            if super::epoch_millis(committed) > cutoff {
                 continue;
             }
-            let _locked = self.blob_locks.lock(&digest).await;
+            // Recorded blobs (nearly all) are skipped without taking their lock; the check is
+            // made again under it before anything is deleted.
+            if self.meta.blob_size(&digest).await?.is_some() {
+                continue;
+            }
+            let _locked = self.meta.lock(&LockName::Blob(&digest)).await?;
             if self.meta.blob_size(&digest).await?.is_some() {
                 continue;
             }
@@ -81,7 +90,7 @@ impl Registry {
     /// Forgets and deletes a blob no repository links, under the blob's lock so that an upload
     /// or mount of the same digest cannot interleave with it.
     async fn delete_unlinked_blob(&self, digest: &Digest) -> Result<bool> {
-        let _locked = self.blob_locks.lock(digest).await;
+        let _locked = self.meta.lock(&LockName::Blob(digest)).await?;
         if !self.meta.forget_unlinked_blob(digest).await? {
             return Ok(false);
         }

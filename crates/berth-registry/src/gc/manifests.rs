@@ -6,7 +6,7 @@ use berth_oci::{Digest, RepoName};
 use futures::future::try_join_all;
 
 use super::report::{CollectedManifest, CollectedTag};
-use super::{mark, now_millis, retention, GcOptions, GcReport, RetentionRule, IN_FLIGHT};
+use super::{mark, retention, GcOptions, GcReport, RetentionRule, IN_FLIGHT};
 use crate::error::Result;
 use crate::Registry;
 
@@ -34,7 +34,8 @@ impl Registry {
             .iter()
             .find_map(|r| r.orphaned_referrers)
             .unwrap_or(options.orphaned_referrers);
-        let mut remaining = mark::doomed(&graph, cutoff, now_millis(), untagged, orphans);
+        let now = self.meta.now_millis().await?;
+        let mut remaining = mark::doomed(&graph, cutoff, now, untagged, orphans);
         if options.dry_run {
             report
                 .manifests
@@ -90,7 +91,8 @@ impl Registry {
         if rules.is_empty() {
             return Ok(Vec::new());
         }
-        for tag in retention::expired_tags(graph, rules, now_millis(), cutoff) {
+        let now = self.meta.now_millis().await?;
+        for tag in retention::expired_tags(graph, rules, now, cutoff) {
             let deleted = dry_run
                 || self
                     .meta
@@ -111,7 +113,6 @@ impl Registry {
                 report.manifests.push(CollectedManifest::new(repo, &digest));
                 report.manifests_deleted += 1;
                 graph.manifests.retain(|m| m.digest != digest);
-                let now = now_millis();
                 for orphan in graph
                     .manifests
                     .iter_mut()

@@ -19,6 +19,7 @@ pub use retention::RetentionRule;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use berth_metadata::LockName;
 use berth_oci::RepoName;
 use tracing::info;
 
@@ -34,10 +35,10 @@ pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
+/// A point in time in milliseconds since the Unix epoch (0 for times before it).
+fn epoch_millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| millis(d))
         .unwrap_or_default()
 }
 
@@ -49,15 +50,48 @@ impl Registry {
     /// A dry run deletes nothing and reports exactly what a real run would delete on the same
     /// state: the manifests it dooms, and the links and blobs their deletion would free.
     ///
-    /// Collections run one at a time (a scheduled one and one asked for through the endpoint
-    /// would otherwise race each other for the same work); a second waits for the first.
+    /// Collections run one at a time across every node sharing the metadata store (a lock in
+    /// the store; two would only race each other for the same work, each deletion being safe
+    /// on its own); a second waits for the first.
+    /// Ages are judged by the metadata store's clock.
     ///
     /// The collection runs in a task of its own: when the caller goes away (a client that
     /// disconnects from `POST /berth/v1/gc`), it still finishes, invalidates the read caches
     /// of what it deleted, and records its report.
     pub async fn gc(&self, options: &GcOptions) -> Result<GcReport> {
-        let (registry, options) = (self.clone(), options.clone());
-        match tokio::spawn(async move { registry.collect(&options).await }).await {
+        let options = options.clone();
+        self.spawn_collection(options, false)
+            .await
+            .map(|report| report.expect("a waiting collection always runs"))
+    }
+
+    /// Collects as `gc` does unless another collection runs now, on any node: then returns
+    /// `None` at once. The scheduled collection of every node calls this, so that nodes
+    /// scheduled together run one collection, not one after another.
+    pub async fn gc_unless_running(&self, options: &GcOptions) -> Result<Option<GcReport>> {
+        self.spawn_collection(options.clone(), true).await
+    }
+
+    async fn spawn_collection(
+        &self,
+        options: GcOptions,
+        unless_running: bool,
+    ) -> Result<Option<GcReport>> {
+        let registry = self.clone();
+        let task = async move {
+            let lease = if unless_running {
+                match registry.meta.try_lock(&LockName::Collection).await? {
+                    Some(lease) => lease,
+                    None => return Ok(None),
+                }
+            } else {
+                registry.meta.lock(&LockName::Collection).await?
+            };
+            let report = registry.collect(&options).await;
+            drop(lease);
+            report.map(Some)
+        };
+        match tokio::spawn(task).await {
             Ok(report) => report,
             Err(e) => Err(crate::RegistryError::Metadata(
                 berth_metadata::MetadataError::CommitFailed(format!(
@@ -68,9 +102,12 @@ impl Registry {
     }
 
     async fn collect(&self, options: &GcOptions) -> Result<GcReport> {
-        let _one_at_a_time = self.collecting.lock().await;
         let started = std::time::Instant::now();
-        let cutoff = now_millis().saturating_sub(millis(options.grace));
+        let cutoff = self
+            .meta
+            .now_millis()
+            .await?
+            .saturating_sub(millis(options.grace));
         let mut report = GcReport {
             dry_run: options.dry_run,
             ..GcReport::default()

@@ -1,0 +1,98 @@
+//! Locks shared by every process that opens one metadata store.
+//!
+//! Some registry steps span the blob store and metadata and must not interleave with another
+//! step on the same key: committing a blob and linking it against the collector deleting the
+//! same digest, and two collections. Several nodes share one PostgreSQL database, so the locks
+//! live there (advisory locks); the embedded SQLite store is opened by one process, so its
+//! locks live in that process (`ProcessLocks`).
+
+use std::sync::Arc;
+
+use berth_oci::Digest;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+/// What a lock guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockName<'a> {
+    /// A blob's bytes: held while an upload commits and links the digest, while a mount checks
+    /// and links it, and while the collector deletes it.
+    Blob(&'a Digest),
+    /// The right to run a collection: one at a time across every node.
+    Collection,
+}
+
+impl LockName<'_> {
+    /// A stable text key, e.g. `blob:sha256:ab..` or `collection`.
+    pub fn key(&self) -> String {
+        match self {
+            LockName::Blob(digest) => format!("blob:{digest}"),
+            LockName::Collection => "collection".to_owned(),
+        }
+    }
+}
+
+/// A held lock; dropping it releases the lock (for a shared store, shortly after, on the
+/// runtime).
+pub struct LockGuard {
+    _held: Box<dyn Send + Sync>,
+}
+
+impl LockGuard {
+    pub(crate) fn new(held: impl Send + Sync + 'static) -> LockGuard {
+        LockGuard {
+            _held: Box::new(held),
+        }
+    }
+}
+
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LockGuard")
+    }
+}
+
+/// Stripes of blob locks kept by one process (a fixed set chosen by digest: two digests may
+/// share a stripe, which only serialises them).
+const BLOB_STRIPES: usize = 256;
+
+/// Locks of a store that one process opens at a time.
+pub struct ProcessLocks {
+    blobs: Vec<Arc<Mutex<()>>>,
+    collection: Arc<Mutex<()>>,
+}
+
+impl Default for ProcessLocks {
+    fn default() -> Self {
+        ProcessLocks {
+            blobs: (0..BLOB_STRIPES).map(|_| Arc::default()).collect(),
+            collection: Arc::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProcessLocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcessLocks")
+    }
+}
+
+impl ProcessLocks {
+    fn mutex(&self, name: &LockName<'_>) -> Arc<Mutex<()>> {
+        match name {
+            LockName::Blob(digest) => {
+                let stripe = u8::from_str_radix(&digest.hex()[..2], 16).unwrap_or_default();
+                self.blobs[stripe as usize % BLOB_STRIPES].clone()
+            }
+            LockName::Collection => self.collection.clone(),
+        }
+    }
+
+    pub async fn lock(&self, name: &LockName<'_>) -> LockGuard {
+        let guard: OwnedMutexGuard<()> = self.mutex(name).lock_owned().await;
+        LockGuard::new(guard)
+    }
+
+    pub fn try_lock(&self, name: &LockName<'_>) -> Option<LockGuard> {
+        self.mutex(name).try_lock_owned().ok().map(LockGuard::new)
+    }
+}

@@ -1,0 +1,172 @@
+//! Which blob store and metadata store a registry runs on: the embedded default (files and
+//! SQLite under the data directory) or the scale-out deployment (an S3-compatible bucket and a
+//! PostgreSQL database shared by every node). Everything above the two traits is the same.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use berth_blobstore::fs::FsBlobStore;
+use berth_blobstore::s3::{S3BlobStore, S3Config};
+use berth_blobstore::BlobStore;
+use berth_metadata::postgres::PostgresMetadataStore;
+use berth_metadata::sqlite::SqliteMetadataStore;
+use berth_metadata::MetadataStore;
+use serde::Deserialize;
+
+/// The config file's `[storage]` table: where blob bytes live.
+///
+/// ```toml
+/// [storage]
+/// backend = "s3"
+/// bucket = "registry"
+/// endpoint = "http://garage.internal:3900"   # omit for AWS S3
+/// region = "garage"
+/// path_style = true                          # endpoint/bucket/key addressing
+/// prefix = "berth/"                          # optional key prefix in the bucket
+/// ```
+///
+/// S3 credentials come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+/// `AWS_SESSION_TOKEN` in the environment, never from the file. Nodes that share a bucket must
+/// share the metadata too (PostgreSQL): each collector deletes blobs its metadata does not
+/// know.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
+pub enum StorageSettings {
+    /// Files under `<data_dir>/blobs` (the default). (Braces, so that unknown keys in the
+    /// table are refused as in the other variants.)
+    Filesystem {},
+    /// Objects in one S3-compatible bucket.
+    S3 {
+        bucket: String,
+        /// The service URL, e.g. `http://127.0.0.1:3900`; none for AWS S3.
+        endpoint: Option<String>,
+        /// Default `us-east-1`.
+        region: Option<String>,
+        #[serde(default)]
+        path_style: bool,
+        prefix: Option<String>,
+    },
+}
+
+/// The config file's `[metadata]` table: where repositories, manifests, tags and the
+/// reference graph live.
+///
+/// ```toml
+/// [metadata]
+/// backend = "postgres"
+/// url = "postgres://berth@db.internal/berth"   # or BERTH_METADATA_URL
+/// pool_size = 16
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
+pub enum MetadataSettings {
+    /// `<data_dir>/metadata.db` (the default).
+    Sqlite {},
+    /// One PostgreSQL database shared by every node.
+    Postgres {
+        /// A `postgres://` URL; `BERTH_METADATA_URL` overrides it, so that a password need not
+        /// be written into the file.
+        url: Option<String>,
+        /// Connections per node for queries, and as many again at most for held locks
+        /// (default 16).
+        pool_size: Option<u32>,
+    },
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings::Filesystem {}
+    }
+}
+
+impl Default for MetadataSettings {
+    fn default() -> Self {
+        MetadataSettings::Sqlite {}
+    }
+}
+
+/// Connections per node when `pool_size` is not set.
+const DEFAULT_POOL_SIZE: u32 = 16;
+
+impl StorageSettings {
+    /// Opens the blob store; `data_dir` holds the filesystem backend's files.
+    pub async fn open(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn BlobStore>> {
+        Ok(match self {
+            StorageSettings::Filesystem {} => Arc::new(
+                FsBlobStore::open(data_dir.join("blobs"))
+                    .await
+                    .context("opening blob storage")?,
+            ),
+            StorageSettings::S3 {
+                bucket,
+                endpoint,
+                region,
+                path_style,
+                prefix,
+            } => {
+                let config = S3Config {
+                    bucket: bucket.clone(),
+                    endpoint: endpoint.clone(),
+                    region: region.clone().unwrap_or_else(|| "us-east-1".to_owned()),
+                    path_style: *path_style,
+                    key_prefix: prefix.clone(),
+                };
+                Arc::new(
+                    S3BlobStore::open(&config)
+                        .with_context(|| format!("configuring S3 bucket {bucket:?}"))?,
+                )
+            }
+        })
+    }
+}
+
+impl MetadataSettings {
+    /// The PostgreSQL URL (`BERTH_METADATA_URL` over the file's `url`), for the postgres
+    /// backend; errors when neither gives one.
+    fn postgres_url(file_url: Option<&str>) -> anyhow::Result<String> {
+        if let Ok(url) = std::env::var("BERTH_METADATA_URL") {
+            if !url.is_empty() {
+                return Ok(url);
+            }
+        }
+        file_url.map(str::to_owned).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the postgres metadata backend needs a URL: set BERTH_METADATA_URL or `url` in \
+                 the config file's [metadata] table"
+            )
+        })
+    }
+
+    /// Opens (creating or migrating the schema when needed) the metadata store; `data_dir`
+    /// holds the SQLite backend's file.
+    pub async fn open(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn MetadataStore>> {
+        Ok(match self {
+            MetadataSettings::Sqlite {} => Arc::new(
+                SqliteMetadataStore::open(&data_dir.join("metadata.db"))
+                    .await
+                    .context("opening metadata database")?,
+            ),
+            MetadataSettings::Postgres { url, pool_size } => {
+                let url = MetadataSettings::postgres_url(url.as_deref())?;
+                let pool = pool_size.unwrap_or(DEFAULT_POOL_SIZE);
+                Arc::new(
+                    PostgresMetadataStore::connect(&url, pool)
+                        .await
+                        .context("connecting to the PostgreSQL metadata database")?,
+                )
+            }
+        })
+    }
+
+    /// Refuses settings that cannot work before anything is opened.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let MetadataSettings::Postgres {
+            pool_size: Some(0), ..
+        } = self
+        {
+            anyhow::bail!("metadata.pool_size must be at least 1");
+        }
+        Ok(())
+    }
+}

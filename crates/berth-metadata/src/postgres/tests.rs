@@ -42,7 +42,10 @@ where
     let schema = format!(
         "t_{}_{}_{}",
         std::process::id(),
-        now_millis(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let mut admin = PgConnection::connect(&server)
@@ -266,6 +269,55 @@ async fn tags_sort_in_byte_order_whatever_the_locale() {
         });
         assert_eq!(store.list_tags(&r, None, 100).await.unwrap(), expected);
         store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_hold_across_nodes_and_not_across_schemas() {
+    in_fresh_schema(|url| async move {
+        let nodes = nodes(&url, 2).await;
+        let digest = Digest::sha256_of(b"shared lock");
+        let held = nodes[0].lock(&LockName::Blob(&digest)).await.unwrap();
+        assert!(nodes[1]
+            .try_lock(&LockName::Blob(&digest))
+            .await
+            .unwrap()
+            .is_none());
+        let lease = nodes[1].lock(&LockName::Collection).await.unwrap();
+        assert!(nodes[0]
+            .try_lock(&LockName::Collection)
+            .await
+            .unwrap()
+            .is_none());
+        // A registry in another schema of the same database has locks of its own.
+        in_fresh_schema(|other_url| async move {
+            let other = PostgresMetadataStore::connect(&other_url, 2).await.unwrap();
+            let theirs = other.try_lock(&LockName::Collection).await.unwrap();
+            assert!(theirs.is_some());
+            drop(theirs);
+            other.close().await;
+        })
+        .await;
+        // The waiter on the other node gets the lock once it is released.
+        let waiter = {
+            let node = nodes[1].clone();
+            let digest = digest.clone();
+            tokio::spawn(async move {
+                let _got = node.lock(&LockName::Blob(&digest)).await.unwrap();
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(!waiter.is_finished(), "the lock is still held");
+        drop(held);
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+            .await
+            .expect("released on the other node")
+            .unwrap();
+        drop(lease);
+        for node in nodes {
+            node.close().await;
+        }
     })
     .await;
 }

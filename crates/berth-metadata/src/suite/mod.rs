@@ -2,6 +2,7 @@
 //! their own tests (SQLite here, PostgreSQL against a real server).
 
 mod conditions;
+mod coordination;
 mod referrers;
 
 use berth_oci::{Digest, RepoName, Tag, UploadId};
@@ -48,6 +49,8 @@ pub async fn run_all(store: &dyn MetadataStore) {
     conditions::the_catalog_lists_only_repositories_holding_manifests(store).await;
     collection_reads_edges_references_and_orphans(store).await;
     dry_run_reads_foresee_what_deleting_frees(store).await;
+    coordination::locks_exclude_holders_of_the_same_name_only(store).await;
+    coordination::the_clock_is_the_epoch_in_milliseconds(store).await;
 }
 
 async fn blob_links_are_per_repository(store: &dyn MetadataStore) {

@@ -38,7 +38,7 @@ pub(crate) fn millis(duration: Duration) -> i64 {
 /// A point in time in milliseconds since the Unix epoch (0 for times before it).
 fn epoch_millis(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
-        .map(|d| millis(d))
+        .map(millis)
         .unwrap_or_default()
 }
 

@@ -105,4 +105,6 @@ impl Registry {
 #[cfg(test)]
 mod cancellation_tests;
 #[cfg(test)]
+mod test_backends;
+#[cfg(test)]
 mod tests;

@@ -1,39 +1,35 @@
 //! Service tests of the registry domain on the embedded backends in a temporary directory.
 
-use std::sync::Arc;
-
-use berth_blobstore::fs::FsBlobStore;
 use berth_blobstore::{ByteRange, ByteStream};
-use berth_metadata::sqlite::SqliteMetadataStore;
 use berth_oci::{Algorithm, Digest, Reference, RepoName};
 use bytes::Bytes;
 use futures::TryStreamExt;
 
 use super::*;
+use crate::test_backends::Place;
 
 pub(crate) struct Fixture {
-    _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
+    place: Place,
     pub(crate) registry: Registry,
 }
 
-async fn open_registry(path: &std::path::Path) -> Registry {
-    let blobs = FsBlobStore::open(path.join("blobs")).await.unwrap();
-    let meta = SqliteMetadataStore::open(&path.join("meta.db"))
-        .await
-        .unwrap();
-    Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig::default())
+impl Fixture {
+    /// A registry on the same stores, as after a restart (or on another node).
+    async fn reopen(&self) -> Registry {
+        registry_at(&self.place, RegistryConfig::default()).await
+    }
 }
 
+async fn registry_at(place: &Place, config: RegistryConfig) -> Registry {
+    let (blobs, meta) = place.open().await;
+    Registry::new(blobs, meta, config)
+}
+
+/// A registry on fresh stores of the running test's backend.
 pub(crate) async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_path_buf();
-    let registry = open_registry(&path).await;
-    Fixture {
-        _dir: dir,
-        path,
-        registry,
-    }
+    let place = Place::new().await;
+    let registry = registry_at(&place, RegistryConfig::default()).await;
+    Fixture { place, registry }
 }
 
 pub(crate) fn repo(name: &str) -> RepoName {
@@ -81,7 +77,6 @@ pub(crate) fn tag_target(tag: &str) -> ManifestTarget {
     }
 }
 
-#[tokio::test]
 async fn chunked_upload_is_verified_and_readable() {
     let f = fixture().await;
     let r = repo("app");
@@ -134,7 +129,6 @@ async fn chunked_upload_is_verified_and_readable() {
     ));
 }
 
-#[tokio::test]
 async fn mismatched_digest_never_becomes_readable() {
     let f = fixture().await;
     let r = repo("app");
@@ -154,13 +148,10 @@ async fn mismatched_digest_never_becomes_readable() {
         f.registry.blob_size(&r, &actual).await,
         Err(RegistryError::BlobUnknown(_))
     ));
-    let staged = std::fs::read_dir(f.path.join("blobs/uploads"))
-        .unwrap()
-        .count();
-    assert_eq!(staged, 0, "the failed upload's bytes are discarded");
+    let staged = f.registry.blobs.list_uploads().await.unwrap();
+    assert_eq!(staged, vec![], "the failed upload's bytes are discarded");
 }
 
-#[tokio::test]
 async fn declared_lengths_must_match_the_body() {
     let f = fixture().await;
     let r = repo("app");
@@ -187,7 +178,6 @@ async fn declared_lengths_must_match_the_body() {
     assert!(matches!(err, RegistryError::UploadInvalid(_)));
 }
 
-#[tokio::test]
 async fn uploads_resume_after_a_restart_and_support_sha512() {
     let f = fixture().await;
     let r = repo("resume");
@@ -201,7 +191,7 @@ async fn uploads_resume_after_a_restart_and_support_sha512() {
         )
         .await
         .unwrap();
-    let restarted = open_registry(&f.path).await;
+    let restarted = f.reopen().await;
     let now = restarted.upload_status(&r, &status.id).await.unwrap();
     assert_eq!(now.len, 12);
     restarted
@@ -227,7 +217,6 @@ async fn uploads_resume_after_a_restart_and_support_sha512() {
     );
 }
 
-#[tokio::test]
 async fn uploads_belong_to_their_repository() {
     let f = fixture().await;
     let status = f.registry.start_upload(&repo("a")).await.unwrap();
@@ -247,7 +236,6 @@ async fn uploads_belong_to_their_repository() {
     ));
 }
 
-#[tokio::test]
 async fn blobs_are_readable_only_where_linked_and_mountable() {
     let f = fixture().await;
     let (a, b, c) = (repo("a"), repo("b"), repo("c"));
@@ -278,7 +266,6 @@ async fn blobs_are_readable_only_where_linked_and_mountable() {
     assert_eq!(read_all(&f.registry, &b, &digest).await, b"shared layer");
 }
 
-#[tokio::test]
 async fn ranges_are_resolved_against_the_blob() {
     let f = fixture().await;
     let r = repo("ranges");
@@ -303,7 +290,6 @@ async fn ranges_are_resolved_against_the_blob() {
     ));
 }
 
-#[tokio::test]
 async fn manifests_need_their_blobs_and_are_stored_byte_exact() {
     let f = fixture().await;
     let r = repo("images/app");
@@ -336,7 +322,6 @@ async fn manifests_need_their_blobs_and_are_stored_byte_exact() {
     );
 }
 
-#[tokio::test]
 async fn manifest_digest_references_must_match_the_body() {
     let f = fixture().await;
     let r = repo("app");
@@ -370,7 +355,6 @@ async fn manifest_digest_references_must_match_the_body() {
     assert_eq!(page.items, ["a", "b"]);
 }
 
-#[tokio::test]
 async fn oversized_and_schema1_manifests_are_refused() {
     let f = fixture().await;
     let r = repo("app");
@@ -394,7 +378,6 @@ async fn oversized_and_schema1_manifests_are_refused() {
     ));
 }
 
-#[tokio::test]
 async fn index_children_must_exist_and_deletes_follow_the_spec() {
     let f = fixture().await;
     let r = repo("multi");
@@ -451,7 +434,6 @@ async fn index_children_must_exist_and_deletes_follow_the_spec() {
     ));
 }
 
-#[tokio::test]
 async fn tags_and_catalog_paginate() {
     let f = fixture().await;
     let r = repo("paged");
@@ -510,7 +492,6 @@ async fn tags_and_catalog_paginate() {
     assert_eq!(rest.items, ["c", "paged"]);
 }
 
-#[tokio::test]
 async fn expired_and_orphaned_uploads_are_removed() {
     let f = fixture().await;
     let r = repo("expiry");
@@ -519,12 +500,14 @@ async fn expired_and_orphaned_uploads_are_removed() {
         .append_chunk(&r, &old.id, ChunkBounds::default(), body(b"abandoned"))
         .await
         .unwrap();
-    let orphan = "99999999-9999-4999-8999-999999999999";
-    std::fs::write(
-        f.path.join("blobs/uploads").join(orphan),
-        b"left by a crash",
-    )
-    .unwrap();
+    // A staged object whose session row is gone, as a crash can leave.
+    let orphan: berth_oci::UploadId = "99999999-9999-4999-8999-999999999999".parse().unwrap();
+    f.registry.blobs.create_upload(&orphan).await.unwrap();
+    f.registry
+        .blobs
+        .append_upload(&orphan, 0, body(b"left by a crash"))
+        .await
+        .unwrap();
     assert_eq!(
         f.registry
             .expire_uploads(std::time::Duration::from_secs(3600))
@@ -532,7 +515,13 @@ async fn expired_and_orphaned_uploads_are_removed() {
             .unwrap(),
         1
     );
-    assert!(!f.path.join("blobs/uploads").join(orphan).exists());
+    assert!(!f
+        .registry
+        .blobs
+        .list_uploads()
+        .await
+        .unwrap()
+        .contains(&orphan));
     assert_eq!(
         f.registry.upload_status(&r, &old.id).await.unwrap().len,
         9,
@@ -552,7 +541,6 @@ async fn expired_and_orphaned_uploads_are_removed() {
     ));
 }
 
-#[tokio::test]
 async fn cached_reads_follow_every_tag_write() {
     let f = fixture().await;
     let r = repo("cached");
@@ -614,18 +602,13 @@ async fn cached_reads_follow_every_tag_write() {
         .is_empty());
 }
 
-#[tokio::test]
 async fn referrer_pages_follow_the_configured_size() {
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
-    let meta = SqliteMetadataStore::open(&dir.path().join("meta.db"))
-        .await
-        .unwrap();
     let config = RegistryConfig {
         referrers_page_size: 2,
         ..RegistryConfig::default()
     };
-    let registry = Registry::new(Arc::new(blobs), Arc::new(meta), config);
+    let place = Place::new().await;
+    let registry = registry_at(&place, config).await;
     let r = repo("paged/referrers");
     let cfg = push_blob(&registry, &r, b"{}").await;
     let subject = Digest::sha256_of(b"subject");
@@ -686,3 +669,21 @@ async fn referrer_pages_follow_the_configured_size() {
         "n cannot exceed the configured size"
     );
 }
+
+crate::test_backends::on_both_backends!(
+    chunked_upload_is_verified_and_readable,
+    mismatched_digest_never_becomes_readable,
+    declared_lengths_must_match_the_body,
+    uploads_resume_after_a_restart_and_support_sha512,
+    uploads_belong_to_their_repository,
+    blobs_are_readable_only_where_linked_and_mountable,
+    ranges_are_resolved_against_the_blob,
+    manifests_need_their_blobs_and_are_stored_byte_exact,
+    manifest_digest_references_must_match_the_body,
+    oversized_and_schema1_manifests_are_refused,
+    index_children_must_exist_and_deletes_follow_the_spec,
+    tags_and_catalog_paginate,
+    expired_and_orphaned_uploads_are_removed,
+    cached_reads_follow_every_tag_write,
+    referrer_pages_follow_the_configured_size,
+);

@@ -2,7 +2,6 @@
 
 use super::*;
 
-#[tokio::test]
 async fn blobs_no_manifest_uses_are_collected_and_used_ones_stay() {
     let f = fixture().await;
     let used = push_blob(&f.registry, &f.repo, b"used layer").await;
@@ -44,7 +43,6 @@ async fn blobs_no_manifest_uses_are_collected_and_used_ones_stay() {
     );
 }
 
-#[tokio::test]
 async fn blob_files_metadata_never_recorded_are_collected() {
     let f = fixture().await;
     let image = f.image("v1", "image").await;
@@ -74,7 +72,6 @@ async fn blob_files_metadata_never_recorded_are_collected() {
     assert!(f.exists(&image).await);
 }
 
-#[tokio::test]
 async fn pushing_a_blob_again_restarts_its_grace_period() {
     let f = fixture().await;
     let blob = push_blob(&f.registry, &f.repo, b"pushed twice").await;
@@ -91,3 +88,9 @@ async fn pushing_a_blob_again_restarts_its_grace_period() {
     );
     assert_eq!(f.registry.blob_size(&f.repo, &blob).await.unwrap(), 12);
 }
+
+crate::test_backends::on_both_backends!(
+    blobs_no_manifest_uses_are_collected_and_used_ones_stay,
+    blob_files_metadata_never_recorded_are_collected,
+    pushing_a_blob_again_restarts_its_grace_period,
+);

@@ -3,7 +3,6 @@
 
 use super::*;
 
-#[tokio::test]
 async fn a_dry_run_reports_exactly_what_the_real_run_deletes() {
     let f = fixture().await;
     let other: RepoName = "gc/other".parse().unwrap();
@@ -51,7 +50,6 @@ async fn a_dry_run_reports_exactly_what_the_real_run_deletes() {
     assert!(!f.exists(&signature).await);
 }
 
-#[tokio::test]
 async fn a_dry_run_counts_the_uploads_the_real_run_expires() {
     // Sessions expire by the configured upload expiry, not the collection's grace period.
     let young = fixture().await;
@@ -90,3 +88,8 @@ async fn a_dry_run_counts_the_uploads_the_real_run_expires() {
         .await;
     assert_eq!(after.uploads_expired, 0, "nothing left to expire");
 }
+
+crate::test_backends::on_both_backends!(
+    a_dry_run_reports_exactly_what_the_real_run_deletes,
+    a_dry_run_counts_the_uploads_the_real_run_expires,
+);

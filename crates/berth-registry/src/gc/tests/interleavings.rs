@@ -42,7 +42,6 @@ async fn pull_by_tag(f: &Fixture, tag: &str) -> Bytes {
         .body
 }
 
-#[tokio::test]
 async fn a_tag_pushed_after_marking_saves_the_manifest_and_its_blobs() {
     let f = fixture().await;
     let layer = push_blob(&f.registry, &f.repo, b"layer of an untagged image").await;
@@ -67,7 +66,6 @@ async fn a_tag_pushed_after_marking_saves_the_manifest_and_its_blobs() {
     );
 }
 
-#[tokio::test]
 async fn an_index_pushed_after_marking_saves_its_children() {
     let f = fixture().await;
     let platform = f.image("", "platform").await;
@@ -84,7 +82,6 @@ async fn an_index_pushed_after_marking_saves_its_children() {
     assert!(f.exists(&index).await && f.exists(&platform).await);
 }
 
-#[tokio::test]
 async fn a_subject_pushed_again_after_marking_keeps_its_referrers() {
     let f = fixture().await;
     let image_body = manifest(&f.config, &[], None, "image");
@@ -117,7 +114,6 @@ async fn a_subject_pushed_again_after_marking_keeps_its_referrers() {
     assert_eq!(listed.referrers.len(), 1);
 }
 
-#[tokio::test]
 async fn a_manifest_pushed_after_links_were_listed_keeps_its_blob() {
     let f = fixture().await;
     let layer = push_blob(&f.registry, &f.repo, b"uploaded, not yet used").await;
@@ -136,7 +132,6 @@ async fn a_manifest_pushed_after_links_were_listed_keeps_its_blob() {
     assert_eq!(blob_bytes(&f, &layer).await, &b"uploaded, not yet used"[..]);
 }
 
-#[tokio::test]
 async fn a_blob_uploaded_again_after_candidates_were_listed_is_kept() {
     let f = fixture().await;
     let layer = push_blob(&f.registry, &f.repo, b"unlinked, then wanted").await;
@@ -156,7 +151,6 @@ async fn a_blob_uploaded_again_after_candidates_were_listed_is_kept() {
 
 /// The collector holds the blob's lock from forgetting it to deleting its bytes: an upload of
 /// the same digest waits, then stores the bytes again, so the blob ends up whole.
-#[tokio::test]
 async fn an_upload_racing_the_deletion_of_its_blob_waits_and_stores_it_again() {
     let f = fixture().await;
     let bytes = b"deleted, and uploaded again meanwhile";
@@ -189,7 +183,6 @@ async fn an_upload_racing_the_deletion_of_its_blob_waits_and_stores_it_again() {
     assert_eq!(pull_by_tag(&f, "v3").await, body);
 }
 
-#[tokio::test]
 async fn a_collection_asked_for_while_one_runs_waits_for_it() {
     let f = fixture().await;
     let image = f.image("v1", "image").await;
@@ -209,3 +202,13 @@ async fn a_collection_asked_for_while_one_runs_waits_for_it() {
     assert_eq!(first.manifests, vec![CollectedManifest::new(&f.repo, &sig)]);
     assert_eq!(second.manifests_deleted, 0, "nothing was left for it");
 }
+
+crate::test_backends::on_both_backends!(
+    a_tag_pushed_after_marking_saves_the_manifest_and_its_blobs,
+    an_index_pushed_after_marking_saves_its_children,
+    a_subject_pushed_again_after_marking_keeps_its_referrers,
+    a_manifest_pushed_after_links_were_listed_keeps_its_blob,
+    a_blob_uploaded_again_after_candidates_were_listed_is_kept,
+    an_upload_racing_the_deletion_of_its_blob_waits_and_stores_it_again,
+    a_collection_asked_for_while_one_runs_waits_for_it,
+);

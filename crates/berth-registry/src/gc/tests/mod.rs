@@ -9,20 +9,18 @@ mod interleavings;
 mod policies;
 mod retention;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use berth_blobstore::fs::FsBlobStore;
-use berth_metadata::sqlite::SqliteMetadataStore;
 use berth_oci::{Digest, Reference, RepoName};
 use bytes::Bytes;
 
 use super::*;
 use crate::gc::RetentionRule;
+use crate::test_backends::Place;
 use crate::{ManifestTarget, RegistryConfig};
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    _place: Place,
     registry: Registry,
     repo: RepoName,
     config: Digest,
@@ -33,16 +31,13 @@ async fn fixture() -> Fixture {
 }
 
 async fn fixture_with(config: RegistryConfig) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
-    let meta = SqliteMetadataStore::open(&dir.path().join("meta.db"))
-        .await
-        .unwrap();
-    let registry = Registry::new(Arc::new(blobs), Arc::new(meta), config);
+    let place = Place::new().await;
+    let (blobs, meta) = place.open().await;
+    let registry = Registry::new(blobs, meta, config);
     let repo: RepoName = "gc/app".parse().unwrap();
     let config = push_blob(&registry, &repo, b"{}").await;
     Fixture {
-        _dir: dir,
+        _place: place,
         registry,
         repo,
         config,

@@ -2,7 +2,6 @@
 
 use super::*;
 
-#[tokio::test]
 async fn a_deleted_subject_takes_its_referrer_chain_with_it() {
     let f = fixture().await;
     let image = f.image("v1", "image").await;
@@ -23,7 +22,6 @@ async fn a_deleted_subject_takes_its_referrer_chain_with_it() {
     assert!(f.exists(&other).await && f.exists(&other_sig).await);
 }
 
-#[tokio::test]
 async fn orphaned_referrers_can_be_kept_for_audit() {
     let f = fixture().await;
     let image = f.image("v1", "image").await;
@@ -36,7 +34,6 @@ async fn orphaned_referrers_can_be_kept_for_audit() {
     assert!(f.exists(&sig).await);
 }
 
-#[tokio::test]
 async fn orphaned_referrers_can_be_kept_for_a_delay_after_their_subject_goes() {
     let delay = Duration::from_millis(300);
     let options = now(Untagged::Keep, OrphanedReferrers::After(delay));
@@ -61,7 +58,6 @@ async fn orphaned_referrers_can_be_kept_for_a_delay_after_their_subject_goes() {
     assert!(!f.exists(&sbom).await && !f.exists(&sig).await);
 }
 
-#[tokio::test]
 async fn referrers_of_a_collected_subject_stay_when_the_policy_keeps_orphans() {
     let delay = Duration::from_millis(300);
     for policy in [OrphanedReferrers::Keep, OrphanedReferrers::After(delay)] {
@@ -84,7 +80,6 @@ async fn referrers_of_a_collected_subject_stay_when_the_policy_keeps_orphans() {
     }
 }
 
-#[tokio::test]
 async fn repository_patterns_override_the_global_policies() {
     let f = fixture().await;
     let ci: RepoName = "ci/build".parse().unwrap();
@@ -129,7 +124,6 @@ async fn repository_patterns_override_the_global_policies() {
     );
 }
 
-#[tokio::test]
 async fn untagged_manifests_go_unless_an_index_or_a_subject_keeps_them() {
     let f = fixture().await;
     let platform = f.image("", "platform").await;
@@ -163,7 +157,6 @@ async fn untagged_manifests_go_unless_an_index_or_a_subject_keeps_them() {
     );
 }
 
-#[tokio::test]
 async fn the_grace_period_protects_recent_pushes() {
     let f = fixture().await;
     let image = f.image("v1", "image").await;
@@ -177,3 +170,13 @@ async fn the_grace_period_protects_recent_pushes() {
     assert_eq!(report.manifests_deleted + report.blobs_deleted, 0);
     assert!(f.exists(&sig).await);
 }
+
+crate::test_backends::on_both_backends!(
+    a_deleted_subject_takes_its_referrer_chain_with_it,
+    orphaned_referrers_can_be_kept_for_audit,
+    orphaned_referrers_can_be_kept_for_a_delay_after_their_subject_goes,
+    referrers_of_a_collected_subject_stay_when_the_policy_keeps_orphans,
+    repository_patterns_override_the_global_policies,
+    untagged_manifests_go_unless_an_index_or_a_subject_keeps_them,
+    the_grace_period_protects_recent_pushes,
+);

@@ -14,7 +14,6 @@ fn scan(f: &Fixture, subject: &Digest, i: usize) -> Bytes {
     Bytes::from(serde_json::to_vec(&scan).unwrap())
 }
 
-#[tokio::test]
 async fn retention_expires_tags_and_what_only_they_kept() {
     let f = fixture().await;
     let mut digests = Vec::new();
@@ -78,7 +77,6 @@ async fn retention_expires_tags_and_what_only_they_kept() {
     );
 }
 
-#[tokio::test]
 async fn retention_keeps_only_the_newest_referrers_of_each_type() {
     let f = fixture().await;
     let image = f.image("v1", "image").await;
@@ -102,7 +100,6 @@ async fn retention_keeps_only_the_newest_referrers_of_each_type() {
     assert!(f.exists(&scans[2]).await && f.exists(&signature).await && f.exists(&image).await);
 }
 
-#[tokio::test]
 async fn referrers_of_a_superseded_referrer_wait_their_delay_from_its_deletion() {
     let delay = Duration::from_millis(300);
     let f = fixture().await;
@@ -135,3 +132,9 @@ async fn referrers_of_a_superseded_referrer_wait_their_delay_from_its_deletion()
         vec![CollectedManifest::new(&f.repo, &sig_on_old)]
     );
 }
+
+crate::test_backends::on_both_backends!(
+    retention_expires_tags_and_what_only_they_kept,
+    retention_keeps_only_the_newest_referrers_of_each_type,
+    referrers_of_a_superseded_referrer_wait_their_delay_from_its_deletion,
+);

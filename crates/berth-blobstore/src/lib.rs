@@ -15,4 +15,4 @@ mod store;
 pub mod suite;
 
 pub use error::BlobStoreError;
-pub use store::{BlobStore, ByteRange, ByteStream};
+pub use store::{BlobListing, BlobStore, ByteRange, ByteStream};

@@ -14,6 +14,10 @@ use crate::error::Result;
 /// A body: a stream of byte chunks. Errors from it are reported as `BlobStoreError::Body`.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
+/// Committed blobs with the time each was committed, streamed as the backend lists them, so
+/// that a store of millions of blobs is never held in memory at once. Order is unspecified.
+pub type BlobListing = Pin<Box<dyn Stream<Item = Result<(Digest, SystemTime)>> + Send>>;
+
 /// An inclusive-exclusive byte range `start..end` of a blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteRange {
@@ -64,5 +68,5 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Every committed blob with the time it was committed, for the collector to find bytes
     /// that metadata never linked (a crash between commit and link leaves those).
-    async fn list_blobs(&self) -> Result<Vec<(Digest, SystemTime)>>;
+    fn list_blobs(&self) -> BlobListing;
 }

@@ -113,7 +113,7 @@ async fn upload_append_commit_read(store: &dyn BlobStore) {
     ));
     store.commit_upload(&id, &digest).await.unwrap();
     assert_eq!(store.stat(&digest).await.unwrap(), 11);
-    let listed = store.list_blobs().await.unwrap();
+    let listed: Vec<_> = store.list_blobs().try_collect().await.unwrap();
     assert!(
         listed.iter().any(|(d, _)| d == &digest),
         "committed blobs are listed"

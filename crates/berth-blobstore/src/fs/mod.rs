@@ -14,7 +14,7 @@ use berth_oci::{Digest, UploadId};
 use tokio::fs::{self, File, OpenOptions};
 
 use crate::error::{BlobStoreError, Result};
-use crate::store::{BlobStore, ByteRange, ByteStream};
+use crate::store::{BlobListing, BlobStore, ByteRange, ByteStream};
 
 /// A blob store rooted at one directory.
 #[derive(Debug, Clone)]
@@ -155,17 +155,31 @@ impl BlobStore for FsBlobStore {
         Ok(ids)
     }
 
-    async fn list_blobs(&self) -> Result<Vec<(Digest, SystemTime)>> {
+    fn list_blobs(&self) -> BlobListing {
+        // A blocking walk feeds a bounded channel: the directory tree is read as the listing
+        // is consumed, never all at once.
         let root = self.root.join("blobs");
-        tokio::task::spawn_blocking(move || walk_blobs(&root))
-            .await
-            .map_err(|e| BlobStoreError::Io(io::Error::other(e)))?
+        let (found, listing) = tokio::sync::mpsc::channel(LISTING_BUFFER);
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = walk_blobs(&root, &found) {
+                let _ = found.blocking_send(Err(e));
+            }
+        });
+        Box::pin(futures::stream::unfold(listing, |mut listing| async move {
+            listing.recv().await.map(|item| (item, listing))
+        }))
     }
 }
 
-/// `blobs/<algorithm>/<xx>/<hex>` files whose names make a valid digest.
-fn walk_blobs(root: &Path) -> Result<Vec<(Digest, SystemTime)>> {
-    let mut found = Vec::new();
+/// Listed blobs buffered ahead of the consumer.
+const LISTING_BUFFER: usize = 1024;
+
+/// Sends the `blobs/<algorithm>/<xx>/<hex>` files whose names make a valid digest, until the
+/// receiver goes away.
+fn walk_blobs(
+    root: &Path,
+    found: &tokio::sync::mpsc::Sender<Result<(Digest, SystemTime)>>,
+) -> Result<()> {
     for algorithm in std::fs::read_dir(root)? {
         let algorithm = algorithm?;
         let Some(algorithm_name) = algorithm.file_name().to_str().map(str::to_owned) else {
@@ -176,12 +190,15 @@ fn walk_blobs(root: &Path) -> Result<Vec<(Digest, SystemTime)>> {
                 let file = file?;
                 let name = format!("{algorithm_name}:{}", file.file_name().to_string_lossy());
                 if let Ok(digest) = name.parse::<Digest>() {
-                    found.push((digest, file.metadata()?.modified()?));
+                    let modified = file.metadata()?.modified()?;
+                    if found.blocking_send(Ok((digest, modified))).is_err() {
+                        return Ok(());
+                    }
                 }
             }
         }
     }
-    Ok(found)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
 
 use crate::error::{BlobStoreError, Result};
-use crate::store::{BlobStore, ByteRange, ByteStream};
+use crate::store::{BlobListing, BlobStore, ByteRange, ByteStream};
 
 /// Size of the parts an append stores and of the multipart parts a commit uploads.
 pub const PART_TARGET: usize = 8 * 1024 * 1024;
@@ -297,19 +297,21 @@ impl BlobStore for S3BlobStore {
             .collect())
     }
 
-    async fn list_blobs(&self) -> Result<Vec<(Digest, SystemTime)>> {
-        let mut listing = self.store.list(Some(&Path::from("blobs")));
-        let mut found = Vec::new();
-        while let Some(meta) = listing.try_next().await.map_err(storage)? {
+    fn list_blobs(&self) -> BlobListing {
+        // The listing pages through the bucket (1,000 keys per request) as it is consumed.
+        let listing = self.store.list(Some(&Path::from("blobs")));
+        Box::pin(listing.filter_map(|meta| async move {
+            let meta = match meta {
+                Ok(meta) => meta,
+                Err(e) => return Some(Err(storage(e))),
+            };
             let parts: Vec<_> = meta.location.parts().collect();
             let [_, algorithm, hex] = parts.as_slice() else {
-                continue;
+                return None;
             };
             let name = format!("{}:{}", algorithm.as_ref(), hex.as_ref());
-            if let Ok(digest) = name.parse::<Digest>() {
-                found.push((digest, SystemTime::from(meta.last_modified)));
-            }
-        }
-        Ok(found)
+            let digest = name.parse::<Digest>().ok()?;
+            Some(Ok((digest, SystemTime::from(meta.last_modified))))
+        }))
     }
 }

@@ -154,7 +154,8 @@ async fn a_wrong_digest_is_refused_and_nothing_is_visible() {
         store.stat(&claimed).await,
         Err(BlobStoreError::BlobNotFound)
     ));
-    assert!(store.list_blobs().await.unwrap().is_empty());
+    let listed: Vec<_> = store.list_blobs().try_collect().await.unwrap();
+    assert!(listed.is_empty());
     assert_eq!(
         store.upload_len(&id).await.unwrap(),
         12,

@@ -5,6 +5,7 @@ use berth_blobstore::BlobStoreError;
 use berth_metadata::LockName;
 use berth_oci::Digest;
 use futures::future::try_join_all;
+use futures::TryStreamExt;
 use tracing::warn;
 
 use super::{GcOptions, GcReport, IN_FLIGHT};
@@ -56,7 +57,8 @@ impl Registry {
         // come from its own clock, so a skew of a few seconds only shifts the grace period.
         let now = self.meta.now_millis().await?;
         let cutoff = now.saturating_sub(super::millis(options.grace));
-        for (digest, committed) in self.blobs.list_blobs().await? {
+        let mut listing = self.blobs.list_blobs();
+        while let Some((digest, committed)) = listing.try_next().await? {
             if super::epoch_millis(committed) > cutoff {
                 continue;
             }

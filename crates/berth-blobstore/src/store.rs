@@ -38,6 +38,13 @@ pub trait BlobStore: Send + Sync + 'static {
     /// `RangeNotSatisfiable` when the range does not lie within it.
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream>;
 
+    /// A URL from which a client may GET the committed blob itself for a while, without
+    /// credentials, when this store is configured to hand them out (S3 presigned URLs); `None`
+    /// otherwise. The caller has checked that the blob is readable in the repository.
+    async fn read_url(&self, _digest: &Digest) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// Removes a committed blob. `BlobNotFound` when absent. Readers that already opened it
     /// may finish.
     async fn delete(&self, digest: &Digest) -> Result<()>;

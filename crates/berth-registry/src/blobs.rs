@@ -56,6 +56,19 @@ impl Registry {
         }
     }
 
+    /// Where a client may fetch a blob readable through `repo` straight from storage, when the
+    /// blob store hands out such URLs (S3 with `redirect`); `BlobUnknown` when the blob is not
+    /// readable through `repo`.
+    pub async fn blob_url(&self, repo: &RepoName, digest: &Digest) -> Result<Option<String>> {
+        // Signing is local work, and most stores never sign: ask the store first, so that the
+        // common read pays no extra metadata query.
+        let Some(url) = self.blobs.read_url(digest).await? else {
+            return Ok(None);
+        };
+        self.blob_size(repo, digest).await?;
+        Ok(Some(url))
+    }
+
     /// Removes a blob from `repo`. Its bytes stay while any repository links them; the
     /// garbage collector reclaims storage.
     pub async fn delete_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {

@@ -111,6 +111,7 @@ impl Place {
                     region: required("BERTH_TEST_S3_REGION"),
                     path_style: true,
                     key_prefix: Some(prefix.clone()),
+                    redirect: None,
                 };
                 (
                     Arc::new(S3BlobStore::open(&s3).unwrap()),

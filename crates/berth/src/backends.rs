@@ -24,6 +24,7 @@ use serde::Deserialize;
 /// region = "garage"
 /// path_style = true                          # endpoint/bucket/key addressing
 /// prefix = "berth/"                          # optional key prefix in the bucket
+/// redirect = "20m"                           # optional: blob GETs redirect to presigned URLs
 /// ```
 ///
 /// S3 credentials come from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
@@ -46,6 +47,10 @@ pub enum StorageSettings {
         #[serde(default)]
         path_style: bool,
         prefix: Option<String>,
+        /// Answer blob GETs with a redirect (307) to a presigned URL valid this long, e.g.
+        /// `20m`, so that clients download from the bucket directly; none serves every byte
+        /// through the node. Clients must be able to reach the S3 endpoint.
+        redirect: Option<String>,
     },
 }
 
@@ -104,13 +109,22 @@ impl StorageSettings {
                 region,
                 path_style,
                 prefix,
+                redirect,
             } => {
+                let redirect = redirect
+                    .as_deref()
+                    .map(|text| {
+                        humantime::parse_duration(text)
+                            .with_context(|| format!("storage.redirect {text:?}"))
+                    })
+                    .transpose()?;
                 let config = S3Config {
                     bucket: bucket.clone(),
                     endpoint: endpoint.clone(),
                     region: region.clone().unwrap_or_else(|| "us-east-1".to_owned()),
                     path_style: *path_style,
                     key_prefix: prefix.clone(),
+                    redirect,
                 };
                 Arc::new(
                     S3BlobStore::open(&config)

@@ -253,6 +253,7 @@ fn storage_and_metadata_tables_choose_the_scale_out_backends() {
             region: Some("garage".into()),
             path_style: true,
             prefix: Some("berth/".into()),
+            redirect: None,
         }
     );
     assert_eq!(

@@ -58,6 +58,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, WriteMultipart};
 
 use crate::error::{BlobStoreError, Result};
@@ -83,12 +84,25 @@ pub struct S3Config {
     pub path_style: bool,
     /// Every key is stored below this prefix, so several stores can share one bucket.
     pub key_prefix: Option<String>,
+    /// When set, blob GETs may be redirected to presigned URLs valid this long, so that blob
+    /// bytes flow from the bucket to the client without passing through a node.
+    pub redirect: Option<std::time::Duration>,
 }
 
 /// A blob store in one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3BlobStore {
     store: Arc<dyn ObjectStore>,
+    redirect: Option<Presigner>,
+}
+
+/// Signs read URLs of blobs with the store's credentials.
+#[derive(Debug, Clone)]
+struct Presigner {
+    s3: object_store::aws::AmazonS3,
+    /// The key prefix (without slashes at its ends), which the signed path must include.
+    prefix: Option<String>,
+    expires_in: std::time::Duration,
 }
 
 impl S3BlobStore {
@@ -113,13 +127,21 @@ impl S3BlobStore {
             builder = builder.with_token(token);
         }
         let s3 = builder.build().map_err(storage)?;
-        let store: Arc<dyn ObjectStore> = match config.key_prefix.as_deref() {
-            Some(prefix) if !prefix.trim_matches('/').is_empty() => {
-                Arc::new(PrefixStore::new(s3, prefix.trim_matches('/')))
-            }
-            _ => Arc::new(s3),
+        let prefix = config
+            .key_prefix
+            .as_deref()
+            .map(|p| p.trim_matches('/').to_owned())
+            .filter(|p| !p.is_empty());
+        let redirect = config.redirect.map(|expires_in| Presigner {
+            s3: s3.clone(),
+            prefix: prefix.clone(),
+            expires_in,
+        });
+        let store: Arc<dyn ObjectStore> = match &prefix {
+            Some(prefix) => Arc::new(PrefixStore::new(s3, prefix.as_str())),
+            None => Arc::new(s3),
         };
-        Ok(S3BlobStore { store })
+        Ok(S3BlobStore { store, redirect })
     }
 
     fn blob_key(digest: &Digest) -> Path {
@@ -183,6 +205,27 @@ impl BlobStore for S3BlobStore {
             .await
             .map_err(blob_missing)?;
         Ok(meta.size)
+    }
+
+    async fn read_url(&self, digest: &Digest) -> Result<Option<String>> {
+        let Some(presigner) = &self.redirect else {
+            return Ok(None);
+        };
+        let key = Self::blob_key(digest);
+        let key = match &presigner.prefix {
+            Some(prefix) => Path::from(format!("{prefix}/{key}")),
+            None => key,
+        };
+        let url = presigner
+            .s3
+            .signed_url(
+                object_store::signer::Method::GET,
+                &key,
+                presigner.expires_in,
+            )
+            .await
+            .map_err(storage)?;
+        Ok(Some(url.to_string()))
     }
 
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<ByteStream> {

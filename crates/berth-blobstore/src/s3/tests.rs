@@ -28,6 +28,7 @@ fn config() -> S3Config {
         region: var("BERTH_TEST_S3_REGION"),
         path_style: true,
         key_prefix: Some(format!("test-{}", uuid::Uuid::new_v4().simple())),
+        redirect: None,
     }
 }
 
@@ -215,4 +216,36 @@ async fn racing_appends_at_one_offset_let_exactly_one_win() {
     };
     assert_eq!(collect(a.read_upload(&id).await.unwrap()).await, winner);
     assert_eq!(b.upload_len(&id).await.unwrap(), winner.len() as u64);
+}
+
+#[tokio::test]
+async fn presigned_urls_serve_committed_blobs_only_when_configured() {
+    let plain = config();
+    let digest = Digest::sha256_of(b"presigned bytes");
+    let store = store_at(&plain);
+    let id = new_id();
+    store.create_upload(&id).await.unwrap();
+    store
+        .append_upload(
+            &id,
+            0,
+            body_of(vec![Bytes::from_static(b"presigned bytes")]),
+        )
+        .await
+        .unwrap();
+    store.commit_upload(&id, &digest).await.unwrap();
+    assert_eq!(store.read_url(&digest).await.unwrap(), None);
+
+    let redirecting = store_at(&S3Config {
+        redirect: Some(std::time::Duration::from_secs(60)),
+        ..plain
+    });
+    let url = redirecting.read_url(&digest).await.unwrap().expect("a URL");
+    let client = reqwest::Client::new();
+    let answer = client.get(&url).send().await.unwrap();
+    assert_eq!(answer.status(), 200, "{url}");
+    assert_eq!(answer.bytes().await.unwrap().as_ref(), b"presigned bytes");
+    // The signature covers the key: the same query on another key is refused.
+    let forged = url.replacen(digest.hex(), &Digest::sha256_of(b"other").hex(), 1);
+    assert_eq!(client.get(&forged).send().await.unwrap().status(), 403);
 }

@@ -44,6 +44,18 @@ pub async fn get(
             .body(Body::empty())
             .expect("valid response"));
     }
+    // A whole-blob read may go to the bucket directly (S3 `redirect`); ranged reads are
+    // answered here, where the range is checked against the blob.
+    if range_header.is_none() {
+        if let Some(url) = registry.blob_url(repo, digest).await? {
+            return Ok(builder
+                .status(StatusCode::TEMPORARY_REDIRECT)
+                .header(header::LOCATION, url)
+                .header(header::CONTENT_LENGTH, 0)
+                .body(Body::empty())
+                .expect("valid response"));
+        }
+    }
     // `If-Range` that no longer matches asks for the whole blob instead of a part.
     let range_applies = headers
         .typed_get::<IfRange>()

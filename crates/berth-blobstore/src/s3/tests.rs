@@ -246,6 +246,6 @@ async fn presigned_urls_serve_committed_blobs_only_when_configured() {
     assert_eq!(answer.status(), 200, "{url}");
     assert_eq!(answer.bytes().await.unwrap().as_ref(), b"presigned bytes");
     // The signature covers the key: the same query on another key is refused.
-    let forged = url.replacen(digest.hex(), &Digest::sha256_of(b"other").hex(), 1);
+    let forged = url.replacen(digest.hex(), Digest::sha256_of(b"other").hex(), 1);
     assert_eq!(client.get(&forged).send().await.unwrap().status(), 403);
 }

@@ -24,6 +24,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// expiry, grace periods, retention) by this one clock rather than by its own.
     async fn now_millis(&self) -> Result<i64>;
 
+    /// Claims this turn of the scheduled task `name` (e.g. `collection`): true, recording the
+    /// store's time, when the task has not started within the last `interval_ms` milliseconds
+    /// (by the store's clock), else false. Every node sharing the store runs the same schedule,
+    /// and exactly one of them gets each turn. A store one process opens answers true: its one
+    /// timer is the schedule.
+    async fn claim_scheduled_run(&self, _name: &str, _interval_ms: i64) -> Result<bool> {
+        Ok(true)
+    }
+
     /// Whether other processes may write the store while this one runs (several nodes on one
     /// database). Then nothing read from it may be served again without a check.
     fn shared(&self) -> bool;

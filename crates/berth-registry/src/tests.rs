@@ -670,7 +670,29 @@ async fn referrer_pages_follow_the_configured_size() {
     );
 }
 
+async fn scheduled_collections_take_one_turn_per_interval() {
+    let f = fixture().await;
+    let other_node = f.reopen().await;
+    let options = gc::GcOptions::default();
+    let hour = std::time::Duration::from_secs(3600);
+    let first = f.registry.gc_on_schedule(&options, hour).await.unwrap();
+    assert!(first.is_some(), "the first turn runs");
+    let second = other_node.gc_on_schedule(&options, hour).await.unwrap();
+    match crate::test_backends::current() {
+        crate::test_backends::Backend::Embedded => {
+            assert!(second.is_some(), "one process: its own timer is the schedule")
+        }
+        crate::test_backends::Backend::ScaleOut => {
+            assert!(second.is_none(), "the other node took this interval's turn")
+        }
+    }
+    // A collection asked for is not bound to the schedule.
+    let asked = other_node.gc_unless_running(&options).await.unwrap();
+    assert!(asked.is_some());
+}
+
 crate::test_backends::on_both_backends!(
+    scheduled_collections_take_one_turn_per_interval,
     chunked_upload_is_verified_and_readable,
     mismatched_digest_never_becomes_readable,
     declared_lengths_must_match_the_body,

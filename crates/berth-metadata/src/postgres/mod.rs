@@ -9,6 +9,7 @@ mod collection;
 mod forecast;
 mod locks;
 mod reads;
+mod schedule;
 pub(crate) mod transaction;
 mod writes;
 
@@ -95,6 +96,14 @@ impl MetadataStore for PostgresMetadataStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    async fn claim_scheduled_run(&self, name: &str, interval_ms: i64) -> Result<bool> {
+        serializable!(self.pool, |conn| schedule::claim_scheduled_run(
+            conn,
+            name,
+            interval_ms
+        ))
     }
 
     async fn repository_exists(&self, repo: &RepoName) -> Result<bool> {

@@ -321,3 +321,37 @@ async fn locks_hold_across_nodes_and_not_across_schemas() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_scheduled_turn_goes_to_exactly_one_node() {
+    in_fresh_schema(|url| async move {
+        let nodes = nodes(&url, 3).await;
+        let interval_ms = 60_000;
+        // All nodes' timers fire together: one claims the turn.
+        let claims = futures::future::join_all(
+            nodes
+                .iter()
+                .map(|node| node.claim_scheduled_run("collection", interval_ms)),
+        )
+        .await;
+        let won = claims.into_iter().filter(|c| *c.as_ref().unwrap()).count();
+        assert_eq!(won, 1, "exactly one node runs this turn");
+        // Within the interval no node gets another turn; another task has its own schedule.
+        for node in &nodes {
+            assert!(!node
+                .claim_scheduled_run("collection", interval_ms)
+                .await
+                .unwrap());
+        }
+        assert!(nodes[1]
+            .claim_scheduled_run("other-task", interval_ms)
+            .await
+            .unwrap());
+        // Once the interval has passed (a zero interval here), the next turn is claimed.
+        assert!(nodes[2].claim_scheduled_run("collection", 0).await.unwrap());
+        for node in nodes {
+            node.close().await;
+        }
+    })
+    .await;
+}

@@ -42,6 +42,17 @@ fn epoch_millis(time: SystemTime) -> i64 {
         .unwrap_or_default()
 }
 
+/// How a collection waits for its turn.
+#[derive(Debug, Clone, Copy)]
+enum Turn {
+    /// Waits for a running collection to finish, then runs.
+    Wait,
+    /// Runs unless a collection runs now.
+    UnlessRunning,
+    /// Runs unless a collection runs now or one started within the interval.
+    Scheduled(Duration),
+}
+
 impl Registry {
     /// Collects garbage once: unreachable manifests, blob links no manifest uses, blobs no
     /// repository links, each older than the grace period, and upload sessions older than the
@@ -60,7 +71,7 @@ impl Registry {
     /// of what it deleted, and records its report.
     pub async fn gc(&self, options: &GcOptions) -> Result<GcReport> {
         let options = options.clone();
-        self.spawn_collection(options, false)
+        self.spawn_collection(options, Turn::Wait)
             .await
             .map(|report| report.expect("a waiting collection always runs"))
     }
@@ -69,24 +80,43 @@ impl Registry {
     /// `None` at once. The scheduled collection of every node calls this, so that nodes
     /// scheduled together run one collection, not one after another.
     pub async fn gc_unless_running(&self, options: &GcOptions) -> Result<Option<GcReport>> {
-        self.spawn_collection(options.clone(), true).await
+        self.spawn_collection(options.clone(), Turn::UnlessRunning)
+            .await
     }
 
-    async fn spawn_collection(
+    /// The scheduled collection of a node whose timer fires every `interval`: collects as
+    /// `gc_unless_running` does, and only when no collection started within (nine tenths of)
+    /// `interval` on any node, by the metadata store's clock. Nodes sharing the metadata thus
+    /// run one scheduled collection per interval between them, whichever timer fires first.
+    pub async fn gc_on_schedule(
         &self,
-        options: GcOptions,
-        unless_running: bool,
+        options: &GcOptions,
+        interval: Duration,
     ) -> Result<Option<GcReport>> {
+        self.spawn_collection(options.clone(), Turn::Scheduled(interval))
+            .await
+    }
+
+    async fn spawn_collection(&self, options: GcOptions, turn: Turn) -> Result<Option<GcReport>> {
         let registry = self.clone();
         let task = async move {
-            let lease = if unless_running {
-                match registry.meta.try_lock(&LockName::Collection).await? {
-                    Some(lease) => lease,
-                    None => return Ok(None),
+            let lease = match turn {
+                Turn::Wait => registry.meta.lock(&LockName::Collection).await?,
+                Turn::UnlessRunning | Turn::Scheduled(_) => {
+                    match registry.meta.try_lock(&LockName::Collection).await? {
+                        Some(lease) => lease,
+                        None => return Ok(None),
+                    }
                 }
-            } else {
-                registry.meta.lock(&LockName::Collection).await?
             };
+            if let Turn::Scheduled(interval) = turn {
+                // Claimed under the lease, so that a claimed turn is always run. A little
+                // slack keeps timers that fire a moment early from losing their turn.
+                let due = millis(interval).saturating_mul(9) / 10;
+                if !registry.meta.claim_scheduled_run("collection", due).await? {
+                    return Ok(None);
+                }
+            }
             let report = registry.collect(&options).await;
             drop(lease);
             report.map(Some)

@@ -24,7 +24,8 @@ fn failing_body(prefix: &'static [u8]) -> ByteStream {
     Box::pin(stream::iter(items))
 }
 
-async fn collect(s: ByteStream) -> Vec<u8> {
+/// Every byte of a stream, panicking on a read error.
+pub(crate) async fn collect(s: ByteStream) -> Vec<u8> {
     s.try_fold(Vec::new(), |mut acc, b| async move {
         acc.extend_from_slice(&b);
         Ok(acc)

@@ -7,7 +7,6 @@
 //! The scale-out ones need `BERTH_TEST_POSTGRES_URL` and the `BERTH_TEST_S3_*` variables
 //! (`scripts/test.sh` starts both servers) and fail, naming them, when they are missing.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use berth_blobstore::fs::FsBlobStore;
@@ -15,8 +14,8 @@ use berth_blobstore::s3::{S3BlobStore, S3Config};
 use berth_blobstore::BlobStore;
 use berth_metadata::postgres::PostgresMetadataStore;
 use berth_metadata::sqlite::SqliteMetadataStore;
+use berth_metadata::suite::postgres_schema::FreshSchema;
 use berth_metadata::MetadataStore;
-use sqlx::Connection;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
@@ -38,7 +37,8 @@ pub(crate) async fn run(backend: Backend, test: impl std::future::Future<Output 
     BACKEND.scope(backend, test).await
 }
 
-/// Where a fixture's stores live, so that a test can open them again (a restart).
+/// Where a fixture's stores live, so that a test can open them again (a restart). Schemas
+/// and key prefixes are left behind: the test servers are throwaway.
 pub(crate) enum Place {
     Dir(tempfile::TempDir),
     Shared {
@@ -63,28 +63,10 @@ impl Place {
         match current() {
             Backend::Embedded => Place::Dir(tempfile::tempdir().unwrap()),
             Backend::ScaleOut => {
-                static COUNTER: AtomicU32 = AtomicU32::new(0);
-                let unique = format!(
-                    "reg_{}_{}_{}",
-                    std::process::id(),
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap()
-                        .as_millis(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed)
-                );
-                let server = required("BERTH_TEST_POSTGRES_URL");
-                let mut admin = sqlx::PgConnection::connect(&server)
-                    .await
-                    .unwrap_or_else(|e| panic!("cannot connect to {server}: {e}"));
-                sqlx::query(&format!("CREATE SCHEMA {unique}"))
-                    .execute(&mut admin)
-                    .await
-                    .unwrap();
-                let separator = if server.contains('?') { '&' } else { '?' };
+                let schema = FreshSchema::create("reg").await;
                 Place::Shared {
-                    metadata_url: format!("{server}{separator}options=-c%20search_path%3D{unique}"),
-                    prefix: format!("registry-tests/{unique}"),
+                    prefix: format!("registry-tests/{}", schema.name),
+                    metadata_url: schema.url,
                 }
             }
         }

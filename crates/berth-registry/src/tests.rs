@@ -680,7 +680,10 @@ async fn scheduled_collections_take_one_turn_per_interval() {
     let second = other_node.gc_on_schedule(&options, hour).await.unwrap();
     match crate::test_backends::current() {
         crate::test_backends::Backend::Embedded => {
-            assert!(second.is_some(), "one process: its own timer is the schedule")
+            assert!(
+                second.is_some(),
+                "one process: its own timer is the schedule"
+            )
         }
         crate::test_backends::Backend::ScaleOut => {
             assert!(second.is_none(), "the other node took this interval's turn")

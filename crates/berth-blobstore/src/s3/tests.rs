@@ -6,6 +6,7 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 
 use super::{S3BlobStore, S3Config};
+use crate::suite::collect;
 use crate::{BlobStore, BlobStoreError, ByteRange, ByteStream};
 
 const SETUP: &str = "run `scripts/services/garage.sh` and export the variables it writes to \
@@ -42,15 +43,6 @@ fn new_id() -> UploadId {
 
 fn body_of(chunks: Vec<Bytes>) -> ByteStream {
     Box::pin(futures::stream::iter(chunks.into_iter().map(Ok)))
-}
-
-async fn collect(s: ByteStream) -> Vec<u8> {
-    s.try_fold(Vec::new(), |mut acc, b| async move {
-        acc.extend_from_slice(&b);
-        Ok(acc)
-    })
-    .await
-    .expect("stream reads")
 }
 
 fn content(len: usize) -> Vec<u8> {

@@ -7,28 +7,15 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use berth_oci::Reference;
 use futures::FutureExt;
-use sqlx::{Connection, PgConnection};
 
 use super::*;
+use crate::suite::postgres_schema::FreshSchema;
 use crate::suite::{manifest, repo, tag};
 use crate::CurrentState;
-
-const URL_VARIABLE: &str = "BERTH_TEST_POSTGRES_URL";
-
-fn server_url() -> String {
-    std::env::var(URL_VARIABLE).unwrap_or_else(|_| {
-        panic!(
-            "{URL_VARIABLE} is not set: the PostgreSQL backend is tested against a real server. \
-             Start one with `bash scripts/services/postgres.sh` and run the tests with \
-             {URL_VARIABLE} set to the URL it prints"
-        )
-    })
-}
 
 /// Runs `test` with the URL of a fresh schema (it connects its stores with it), then drops the
 /// schema, whether the test passed or panicked.
@@ -37,31 +24,11 @@ where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()>,
 {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let server = server_url();
-    let schema = format!(
-        "t_{}_{}_{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut admin = PgConnection::connect(&server)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {server} ({URL_VARIABLE}): {e}"));
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let separator = if server.contains('?') { '&' } else { '?' };
-    let url = format!("{server}{separator}options=-c%20search_path%3D{schema}");
-    let outcome = AssertUnwindSafe(test(url)).catch_unwind().await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    let schema = FreshSchema::create("t").await;
+    let outcome = AssertUnwindSafe(test(schema.url.clone()))
+        .catch_unwind()
+        .await;
+    schema.drop_all().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }

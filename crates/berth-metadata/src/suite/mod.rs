@@ -3,6 +3,8 @@
 
 mod conditions;
 mod coordination;
+#[cfg(feature = "postgres")]
+pub mod postgres_schema;
 mod referrers;
 
 use berth_oci::{Digest, RepoName, Tag, UploadId};

@@ -31,7 +31,7 @@ replication_factor = 1
 
 rpc_bind_addr = "127.0.0.1:$rpc_port"
 rpc_public_addr = "127.0.0.1:$rpc_port"
-rpc_secret = "$(openssl rand -hex 32)"
+rpc_secret = "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n")"
 
 [s3_api]
 s3_region = "garage"

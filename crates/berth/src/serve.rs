@@ -181,12 +181,16 @@ async fn sweep_uploads(registry: Registry) {
 }
 
 /// Scheduled collections with the configured policy; the first runs one interval after start.
+/// A collection already running (on this node or another sharing the metadata) takes the turn:
+/// the schedules of several nodes then make one collection, not one after another.
 async fn collect_garbage(registry: Registry, interval: Duration) {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         ticker.tick().await;
-        if let Err(e) = registry.gc(&registry.config().gc).await {
-            warn!(error = %e, "scheduled garbage collection failed");
+        match registry.gc_unless_running(&registry.config().gc).await {
+            Ok(Some(_)) => {}
+            Ok(None) => info!("scheduled garbage collection skipped: another one is running"),
+            Err(e) => warn!(error = %e, "scheduled garbage collection failed"),
         }
     }
 }

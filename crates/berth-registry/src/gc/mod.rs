@@ -132,6 +132,7 @@ impl Registry {
     }
 
     async fn collect(&self, options: &GcOptions) -> Result<GcReport> {
+        info!(dry_run = options.dry_run, "garbage collection started");
         let started = std::time::Instant::now();
         let cutoff = self
             .meta

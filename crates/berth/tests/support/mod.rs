@@ -55,6 +55,24 @@ impl TestServer {
         server
     }
 
+    /// Starts a server with the config file `config` (TOML, written next to its data
+    /// directory and passed with `--config`) and extra `berth serve` options.
+    pub fn start_with_config(config: &str, args: &[&str]) -> TestServer {
+        let data = tempfile::tempdir().expect("temp dir");
+        let file = data.path().join("berth.toml");
+        std::fs::write(&file, config).expect("config file written");
+        let mut extra_args = vec!["--config".to_owned(), file.to_string_lossy().into_owned()];
+        extra_args.extend(args.iter().map(|a| a.to_string()));
+        let mut server = TestServer {
+            child: None,
+            extra_args,
+            data,
+            port: free_port(),
+        };
+        server.spawn();
+        server
+    }
+
     fn spawn(&mut self) {
         let log = std::fs::File::create(self.data.path().join("server.log")).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_berth"))

@@ -141,7 +141,7 @@ impl Copier {
                 .manifest_by_digest(repo, &manifest.digest)
                 .await?
                 .ok_or_else(|| anyhow!("manifest {} vanished from the source", manifest.digest))?;
-            let parsed = ParsedManifest::parse(&stored.body, Some(&stored.media_type))
+            let parsed = ParsedManifest::parse(&stored.body, Some(stored.media_type.as_str()))
                 .with_context(|| format!("parsing the source's manifest {}", manifest.digest))?;
             blobs.extend(parsed.required_blobs().map(|d| d.digest.clone()));
             bodies.insert(manifest.digest.clone(), stored);
@@ -189,7 +189,7 @@ impl Copier {
             ..ManifestTarget::new(Reference::Digest(stored.digest.clone()))
         };
         self.registry
-            .put_manifest(repo, target, Some(&stored.media_type), stored.body.clone())
+            .put_manifest(repo, target, Some(stored.media_type.as_str()), stored.body.clone())
             .await
             .with_context(|| format!("storing manifest {} in the target", stored.digest))?;
         Ok(())

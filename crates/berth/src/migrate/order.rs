@@ -34,7 +34,7 @@ pub fn dependency_order(manifests: &[GraphManifest], children: &[(Digest, Digest
         deps.dedup();
     }
     let mut roots: Vec<&GraphManifest> = manifests.iter().collect();
-    roots.sort_by_key(|m| (m.pushed_at, &m.digest));
+    roots.sort_by(|a, b| (a.pushed_at, &a.digest).cmp(&(b.pushed_at, &b.digest)));
 
     // Depth-first with an explicit stack, so that a long referrer chain cannot overflow it.
     let mut placed: BTreeSet<&Digest> = BTreeSet::new();

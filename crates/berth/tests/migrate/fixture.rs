@@ -13,6 +13,8 @@ const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
 const ORAS_ARTIFACT: &str = "application/vnd.cncf.oras.artifact.manifest.v1+json";
 const SBOM_TYPE: &str = "application/spdx+json";
 const SIGNATURE_TYPE: &str = "application/vnd.example.signature.v1+json";
+/// The same, percent-encoded for a query (a bare `+` is a space there).
+const SIGNATURE_QUERY: &str = "application%2Fvnd.example.signature.v1%2Bjson";
 /// Every manifest type the fixture pushes, as a client accepts them.
 const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
                       application/vnd.oci.image.index.v1+json, \
@@ -232,7 +234,7 @@ impl Fixture {
             for digest in &pushed.manifests {
                 for path in [
                     format!("/v2/{repo}/referrers/{digest}"),
-                    format!("/v2/{repo}/referrers/{digest}?artifactType={SIGNATURE_TYPE}"),
+                    format!("/v2/{repo}/referrers/{digest}?artifactType={SIGNATURE_QUERY}"),
                     format!("/oras/artifacts/v1/{repo}/manifests/{digest}/referrers"),
                 ] {
                     snapshot.insert(path.clone(), get(registry, &path, false).await);
@@ -274,7 +276,7 @@ async fn get(registry: &Registry, path: &str, hashed: bool) -> String {
     let link = header(&response, "link");
     let body = response.bytes().await.expect("body");
     assert_eq!(
-        status,
+        status.as_u16(),
         200,
         "GET {path}: {}",
         String::from_utf8_lossy(&body)

@@ -16,7 +16,7 @@ mod fixture;
 mod target;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use support::http::Registry;
 use support::TestServer;
@@ -66,7 +66,7 @@ async fn a_migrated_registry_serves_everything_the_source_did() {
 
     // The snapshot is taken from the source's own server, before it stops.
     let before = fixture.snapshot(&Registry::new(source.url())).await;
-    source.terminate();
+    let _stopped = source.terminate();
     let (ok, stdout, stderr) = migrate(&source.data_dir(), &target);
     assert!(ok, "migrate failed:\n{stderr}");
     assert_eq!(
@@ -100,7 +100,7 @@ async fn a_migration_killed_midway_is_finished_by_running_it_again() {
     let mut source = TestServer::start();
     let fixture = Fixture::push(&Registry::new(source.url()), 40).await;
     let before = fixture.snapshot(&Registry::new(source.url())).await;
-    source.terminate();
+    let _stopped = source.terminate();
 
     // Killed with SIGKILL once it has copied some blobs but, with dozens to go, not all.
     let mut child = target
@@ -149,7 +149,7 @@ async fn a_corrupt_source_blob_fails_the_migration_naming_it_and_is_not_copied()
     let mut source = TestServer::start();
     let registry = Registry::new(source.url());
     let fixture = Fixture::push(&registry, 2).await;
-    source.terminate();
+    let _stopped = source.terminate();
     let victim = fixture.corrupt_one_layer(&source.data_dir());
 
     let (ok, _, stderr) = migrate(&source.data_dir(), &target);

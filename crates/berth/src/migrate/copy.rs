@@ -189,7 +189,12 @@ impl Copier {
             ..ManifestTarget::new(Reference::Digest(stored.digest.clone()))
         };
         self.registry
-            .put_manifest(repo, target, Some(stored.media_type.as_str()), stored.body.clone())
+            .put_manifest(
+                repo,
+                target,
+                Some(stored.media_type.as_str()),
+                stored.body.clone(),
+            )
             .await
             .with_context(|| format!("storing manifest {} in the target", stored.digest))?;
         Ok(())

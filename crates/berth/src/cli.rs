@@ -47,6 +47,26 @@ pub enum Command {
     /// else directly on the directory (which it then holds, so that no server starts on it
     /// meanwhile).
     Gc(GcArgs),
+    /// Copy a registry on the embedded default (a data directory) into the backends a config
+    /// file names, typically S3 and PostgreSQL; run it again after an interruption to finish.
+    Migrate(MigrateArgs),
+}
+
+/// What `berth migrate` copies from and to.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The embedded registry's data directory (blobs/ and metadata.db). No server may run on
+    /// it: migrate holds its lock for the whole copy.
+    #[arg(long, value_name = "DIR")]
+    pub from_data_dir: PathBuf,
+    /// The target's TOML config file, as its `berth serve` will read it: `[storage]` and
+    /// `[metadata]` say where the registry goes (`data_dir` too, for an embedded backend).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Log filter, e.g. `info` or `berth_registry=debug,info` [default: warn]; progress is
+    /// printed whatever it says.
+    #[arg(long, env = "BERTH_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
 }
 
 /// What `berth gc` uses; options override the config file, which overrides the defaults.

@@ -1,4 +1,4 @@
-//! The `berth` command's library: command line, configuration, `serve` and `gc`. The binary in
+//! The `berth` command's library: command line, configuration, `serve`, `gc` and `migrate`. The binary in
 //! `main.rs` only dispatches; keeping the rest here lets fuzz targets and property tests reach
 //! the configuration parser the way `berth serve` uses it.
 
@@ -7,6 +7,7 @@ pub mod cli;
 pub mod credentials;
 pub mod gc;
 pub mod lock;
+pub mod migrate;
 pub mod pinned;
 pub mod serve;
 pub mod settings;

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use berth::{cli, gc, serve, settings};
+use berth::{cli, gc, migrate, serve, settings};
 use clap::Parser;
 
 /// Errors are printed as one line of causes (`berth: reading config file x: ...`), never as a
@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         cli::Command::Serve(args) => settings::Settings::load(&args).and_then(serve::run),
         cli::Command::Gc(args) => gc::run(&args),
+        cli::Command::Migrate(args) => migrate::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -181,15 +181,18 @@ async fn sweep_uploads(registry: Registry) {
 }
 
 /// Scheduled collections with the configured policy; the first runs one interval after start.
-/// A collection already running (on this node or another sharing the metadata) takes the turn:
-/// the schedules of several nodes then make one collection, not one after another.
+/// Nodes sharing the metadata share the schedule: a turn goes to the first node whose timer
+/// fires when no collection runs and none started within the interval, so the nodes make one
+/// collection per interval between them, never two at once.
 async fn collect_garbage(registry: Registry, interval: Duration) {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         ticker.tick().await;
-        match registry.gc_unless_running(&registry.config().gc).await {
+        match registry.gc_on_schedule(&registry.config().gc, interval).await {
             Ok(Some(_)) => {}
-            Ok(None) => info!("scheduled garbage collection skipped: another one is running"),
+            Ok(None) => info!(
+                "scheduled garbage collection skipped: another node runs this interval's"
+            ),
             Err(e) => warn!(error = %e, "scheduled garbage collection failed"),
         }
     }

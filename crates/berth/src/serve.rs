@@ -188,11 +188,14 @@ async fn collect_garbage(registry: Registry, interval: Duration) {
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         ticker.tick().await;
-        match registry.gc_on_schedule(&registry.config().gc, interval).await {
+        match registry
+            .gc_on_schedule(&registry.config().gc, interval)
+            .await
+        {
             Ok(Some(_)) => {}
-            Ok(None) => info!(
-                "scheduled garbage collection skipped: another node runs this interval's"
-            ),
+            Ok(None) => {
+                info!("scheduled garbage collection skipped: another node runs this interval's")
+            }
             Err(e) => warn!(error = %e, "scheduled garbage collection failed"),
         }
     }

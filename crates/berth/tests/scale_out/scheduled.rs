@@ -20,11 +20,7 @@ const REPO: &str = "scale/scheduled";
 const SKIPPED: &str = "scheduled garbage collection skipped";
 
 /// Waits (at most 30 s) until `done` holds for the two nodes' logs.
-async fn wait_for(
-    cluster: &Cluster,
-    what: &str,
-    done: impl Fn(&TestServer, &TestServer) -> bool,
-) {
+async fn wait_for(cluster: &Cluster, what: &str, done: impl Fn(&TestServer, &TestServer) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done(&cluster.a, &cluster.b) {
         assert!(
@@ -69,8 +65,9 @@ async fn scheduled_collections_of_both_nodes_take_turns() {
     let cluster = Cluster::start(&[
         "--gc-interval",
         "1s",
+        // Long enough for a push's blobs to wait for its manifest (see `collection`).
         "--gc-grace",
-        "0s",
+        "1s",
         "--gc-untagged",
         "delete",
     ])
@@ -119,7 +116,10 @@ async fn scheduled_collections_of_both_nodes_take_turns() {
     // Both nodes are scheduled: each one collected or logged that the turn was taken.
     for (node, log) in [("A", &log_a), ("B", &log_b)] {
         let turns = runs.iter().filter(|r| r.node == node).count() + times_of(log, SKIPPED).len();
-        assert!(turns >= 2, "node {node} took {turns} scheduled turns:\n{all}");
+        assert!(
+            turns >= 2,
+            "node {node} took {turns} scheduled turns:\n{all}"
+        );
     }
     for pair in runs.windows(2) {
         let (first, next) = (&pair[0], &pair[1]);

@@ -16,10 +16,16 @@ use servers::{Kind, Server};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = Options::from_args()?;
-    servers::prepare().await.context("preparing the servers")?;
+    let kinds = if options.scale_out() {
+        servers::check_scale_out_environment()?;
+        [Kind::Berth, Kind::BerthScaleOut, Kind::DistributionS3].as_slice()
+    } else {
+        [Kind::Berth, Kind::Distribution].as_slice()
+    };
+    let _berth_binary = servers::prepare().await.context("preparing the servers")?;
     let mut table = Table::default();
     let mut servers = Vec::new();
-    for kind in [Kind::Berth, Kind::Distribution] {
+    for &kind in kinds {
         let server = Server::start(kind).await?;
         table.record(
             "start-up to first 200 on /v2/",
@@ -55,8 +61,10 @@ pub struct Options {
     /// Manifests in the collection workload, and in its comparison with distribution.
     pub gc_manifests: usize,
     pub gc_comparable: usize,
+    /// Repository sizes at which the `scale-out` group measures the referrers API.
+    pub referrer_sizes: Vec<usize>,
     /// Run only the workload group named here (`blobs`, `manifests`, `referrers`, `auth` or
-    /// `gc`).
+    /// `gc`), or the `scale-out` group, which runs only when named.
     pub only: Option<String>,
 }
 
@@ -69,6 +77,7 @@ impl Options {
             load_seconds: 10,
             gc_manifests: 100_000,
             gc_comparable: 2_000,
+            referrer_sizes: vec![1_000, 10_000, 100_000],
             only: None,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
@@ -82,9 +91,24 @@ impl Options {
                 "--only" => options.only = Some(value.clone()),
                 "--gc-manifests" => options.gc_manifests = value.parse()?,
                 "--gc-comparable" => options.gc_comparable = value.parse()?,
-                other => anyhow::bail!("unknown option {other}; options: --blob-mib --manifests --tags --load-seconds --gc-manifests --gc-comparable --only"),
+                "--referrer-sizes" => {
+                    options.referrer_sizes = value
+                        .split(',')
+                        .map(str::parse)
+                        .collect::<Result<_, _>>()?;
+                    anyhow::ensure!(
+                        options.referrer_sizes.is_sorted() && options.referrer_sizes[0] >= 1_000,
+                        "--referrer-sizes: rising sizes of at least 1000, e.g. 1000,10000"
+                    );
+                }
+                other => anyhow::bail!("unknown option {other}; options: --blob-mib --manifests --tags --load-seconds --gc-manifests --gc-comparable --referrer-sizes --only"),
             }
         }
         Ok(options)
+    }
+
+    /// Whether the `scale-out` group was asked for.
+    pub fn scale_out(&self) -> bool {
+        self.only.as_deref() == Some("scale-out")
     }
 }

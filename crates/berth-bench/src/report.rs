@@ -1,4 +1,5 @@
-//! The side-by-side table: one row per figure, Berth, distribution and their ratio.
+//! The side-by-side table: one row per figure, a column per server kind measured, and the
+//! ratio of every Berth kind to every distribution kind.
 
 use crate::servers::Kind;
 
@@ -13,8 +14,15 @@ struct Row {
     figure: String,
     unit: &'static str,
     better: Better,
-    berth: Option<f64>,
-    distribution: Option<f64>,
+    /// One value per kind, in the order of `Kind::ALL`.
+    values: [Option<f64>; Kind::ALL.len()],
+}
+
+fn column(kind: Kind) -> usize {
+    Kind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .expect("every kind has a column")
 }
 
 #[derive(Default)]
@@ -32,7 +40,7 @@ impl Table {
         better: Better,
     ) {
         self.put(figure, unit, kind, better, |_| value);
-        eprintln!("  {figure} [{kind:?}]: {value:.2} {unit}");
+        eprintln!("  {figure} [{}]: {value:.2} {unit}", kind.label());
     }
 
     /// Adds `value` to the figure (for totals over several rounds).
@@ -62,52 +70,79 @@ impl Table {
                     figure: figure.to_owned(),
                     unit,
                     better,
-                    berth: None,
-                    distribution: None,
+                    values: [None; Kind::ALL.len()],
                 });
                 self.rows.len() - 1
             }
         };
         let row = &mut self.rows[index];
-        let slot = match kind {
-            Kind::Berth => &mut row.berth,
-            Kind::Distribution => &mut row.distribution,
-        };
+        let slot = &mut row.values[column(kind)];
         *slot = Some(value(*slot));
     }
 
-    /// A Markdown table; the ratio is Berth/distribution, with the winner named.
+    /// A Markdown table over the kinds measured; each ratio is a Berth kind over a
+    /// distribution kind, and the winner is the best value of the row.
     pub fn render(&self) -> String {
-        let mut out = String::from(
-            "| figure | unit | Berth | distribution | Berth/distribution | better |\n|---|---|---:|---:|---:|---|\n",
-        );
+        let kinds: Vec<Kind> = Kind::ALL
+            .into_iter()
+            .filter(|&k| self.rows.iter().any(|r| r.values[column(k)].is_some()))
+            .collect();
+        let pairs: Vec<(Kind, Kind)> = kinds
+            .iter()
+            .filter(|k| k.is_berth())
+            .flat_map(|&b| kinds.iter().filter(|k| !k.is_berth()).map(move |&d| (b, d)))
+            .collect();
+        let mut out = String::from("| figure | unit |");
+        for kind in &kinds {
+            out.push_str(&format!(" {} |", kind.label()));
+        }
+        for (b, d) in &pairs {
+            out.push_str(&format!(" {}/{} |", b.label(), d.label()));
+        }
+        out.push_str(" better |\n|---|---|");
+        out.push_str(&"---:|".repeat(kinds.len() + pairs.len()));
+        out.push_str("---|\n");
         for row in &self.rows {
+            let value = |k: Kind| row.values[column(k)];
             let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
-            let (ratio, verdict) = match (row.berth, row.distribution) {
-                (Some(b), Some(d)) if d > 0.0 => {
-                    let ratio = b / d;
-                    let berth_wins = match row.better {
-                        Better::Higher => ratio >= 1.0,
-                        Better::Lower => ratio <= 1.0,
-                    };
-                    (
-                        format!("{ratio:.2}"),
-                        if berth_wins { "Berth" } else { "distribution" },
-                    )
-                }
-                _ => ("-".to_owned(), "-"),
-            };
             let direction = match row.better {
                 Better::Higher => "higher",
                 Better::Lower => "lower",
             };
             out.push_str(&format!(
-                "| {} | {} ({direction} is better) | {} | {} | {ratio} | {verdict} |\n",
-                row.figure,
-                row.unit,
-                fmt(row.berth),
-                fmt(row.distribution)
+                "| {} | {} ({direction} is better) |",
+                row.figure, row.unit
             ));
+            for &kind in &kinds {
+                out.push_str(&format!(" {} |", fmt(value(kind))));
+            }
+            for &(b, d) in &pairs {
+                let ratio = match (value(b), value(d)) {
+                    (Some(b), Some(d)) if d > 0.0 => format!("{:.2}", b / d),
+                    _ => "-".to_owned(),
+                };
+                out.push_str(&format!(" {ratio} |"));
+            }
+            let measured: Vec<(Kind, f64)> = kinds
+                .iter()
+                .filter_map(|&k| value(k).map(|v| (k, v)))
+                .collect();
+            let best = measured.iter().copied().reduce(|a, b| {
+                let b_wins = match row.better {
+                    Better::Higher => b.1 > a.1,
+                    Better::Lower => b.1 < a.1,
+                };
+                if b_wins {
+                    b
+                } else {
+                    a
+                }
+            });
+            let verdict = match best {
+                Some((kind, _)) if measured.len() > 1 => kind.label(),
+                _ => "-",
+            };
+            out.push_str(&format!(" {verdict} |\n"));
         }
         out
     }

@@ -1,5 +1,10 @@
-//! The two servers under test: Berth (release build) and CNCF distribution (Debian's
-//! `docker-registry`), each on a free loopback port over its own temporary directory.
+//! The servers under test: Berth (release build) and CNCF distribution (Debian's
+//! `docker-registry`), each on a free loopback port over its own temporary directory, and
+//! their deployments over a shared S3 bucket (and, for Berth, PostgreSQL) in `scale_out`.
+
+mod scale_out;
+
+pub use scale_out::check_environment as check_scale_out_environment;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -11,16 +16,49 @@ use crate::process::ProcessStats;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Berth embedded: files and SQLite under its data directory.
     Berth,
+    /// distribution on its filesystem driver.
     Distribution,
+    /// Two Berth nodes sharing an S3 bucket and a PostgreSQL schema.
+    BerthScaleOut,
+    /// distribution on its S3 driver, against the same S3 service.
+    DistributionS3,
+}
+
+impl Kind {
+    /// Every kind, in the order of the table's columns.
+    pub const ALL: [Kind; 4] = [
+        Kind::Berth,
+        Kind::BerthScaleOut,
+        Kind::Distribution,
+        Kind::DistributionS3,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Berth => "Berth",
+            Kind::Distribution => "distribution",
+            Kind::BerthScaleOut => "Berth scale-out",
+            Kind::DistributionS3 => "distribution S3",
+        }
+    }
+
+    pub fn is_berth(self) -> bool {
+        matches!(self, Kind::Berth | Kind::BerthScaleOut)
+    }
 }
 
 pub struct Server {
     pub kind: Kind,
+    /// The first node's base URL (the only node but for Berth scale-out).
     pub base: String,
+    /// Every node's base URL.
+    pub nodes: Vec<String>,
     pub startup: Duration,
-    child: Child,
+    children: Vec<Child>,
     _dir: tempfile::TempDir,
+    _shared: Option<scale_out::SharedStores>,
 }
 
 /// What a server under access control is given: its users and, for Berth, its `[auth]` table.
@@ -35,12 +73,21 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The copy of Berth's release build that the servers run (see `prepare`).
+static BERTH_BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 fn berth_binary() -> PathBuf {
-    workspace_root().join("target/release/berth")
+    BERTH_BINARY
+        .get()
+        .expect("prepare() copies the binary first")
+        .clone()
 }
 
-/// Builds Berth in release mode and installs distribution and wrk from Debian when missing.
-pub async fn prepare() -> anyhow::Result<()> {
+/// Builds Berth in release mode (under `CARGO_TARGET_DIR` when that is set) and copies the
+/// binary into a directory of this run's own, so that a build from another checkout sharing
+/// the target directory cannot swap it mid-run; installs distribution and wrk from Debian when
+/// missing. The returned directory holds the copy and must live as long as the servers.
+pub async fn prepare() -> anyhow::Result<tempfile::TempDir> {
     eprintln!("building berth (release)");
     let status = Command::new("cargo")
         .args(["build", "--release", "-p", "berth"])
@@ -49,6 +96,13 @@ pub async fn prepare() -> anyhow::Result<()> {
     if !status.success() {
         bail!("cargo build --release -p berth failed");
     }
+    let built = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+        .join("release/berth");
+    let copy = tempfile::tempdir()?;
+    std::fs::copy(&built, copy.path().join("berth"))
+        .with_context(|| format!("copying {}", built.display()))?;
+    let _ = BERTH_BINARY.set(copy.path().join("berth"));
     let mut missing = Vec::new();
     if !std::path::Path::new(DISTRIBUTION_BINARY).exists() {
         missing.push("docker-registry");
@@ -67,7 +121,7 @@ pub async fn prepare() -> anyhow::Result<()> {
             bail!("apt-get install {missing:?} failed");
         }
     }
-    Ok(())
+    Ok(copy)
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -107,13 +161,17 @@ impl Server {
         berth_options: &[&str],
         auth: Option<AuthFiles>,
     ) -> anyhow::Result<Server> {
+        if matches!(kind, Kind::BerthScaleOut | Kind::DistributionS3) {
+            anyhow::ensure!(auth.is_none(), "{kind:?} runs without access control");
+            return scale_out::launch(kind, berth_options).await;
+        }
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
         let htpasswd = dir.path().join("htpasswd");
         if let Some(auth) = &auth {
             std::fs::write(&htpasswd, &auth.htpasswd)?;
         }
-        let mut command = match kind {
+        let command = match kind {
             Kind::Berth => {
                 let mut c = Command::new(berth_binary());
                 c.args([
@@ -134,6 +192,7 @@ impl Server {
                 }
                 c
             }
+            Kind::BerthScaleOut | Kind::DistributionS3 => unreachable!("launched above"),
             Kind::Distribution => {
                 let config = dir.path().join("config.yml");
                 let auth = auth.is_some().then_some(htpasswd.as_path());
@@ -146,44 +205,55 @@ impl Server {
                 c
             }
         };
-        let client = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {kind:?}"))?;
-        // Under access control an anonymous `/v2/` is answered 401 with a challenge: that
-        // answer is the server being up.
-        let ready = |status: reqwest::StatusCode| {
-            status.is_success() || (auth.is_some() && status == reqwest::StatusCode::UNAUTHORIZED)
-        };
-        loop {
-            if let Ok(r) = client.get(format!("{base}/v2/")).send().await {
-                if ready(r.status()) {
-                    break;
-                }
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!("{kind:?} did not answer /v2/ within 30 s");
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let child = spawn(command, kind)?;
+        wait_ready(&base, kind, auth.is_some(), started).await?;
         let startup = started.elapsed();
         Ok(Server {
             kind,
+            nodes: vec![base.clone()],
             base,
             startup,
-            child,
+            children: vec![child],
             _dir: dir,
+            _shared: None,
         })
     }
 
+    /// The server's processes (both nodes of a scale-out deployment).
     pub fn process(&self) -> ProcessStats {
         ProcessStats {
-            pid: self.child.id(),
+            pids: self.children.iter().map(Child::id).collect(),
         }
+    }
+}
+
+fn spawn(mut command: Command, kind: Kind) -> anyhow::Result<Child> {
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {kind:?}"))
+}
+
+/// Waits until `base` answers `/v2/`; under access control an anonymous `/v2/` is answered
+/// 401 with a challenge, and that answer is the server being up.
+async fn wait_ready(base: &str, kind: Kind, auth: bool, started: Instant) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let ready = |status: reqwest::StatusCode| {
+        status.is_success() || (auth && status == reqwest::StatusCode::UNAUTHORIZED)
+    };
+    loop {
+        if let Ok(r) = client.get(format!("{base}/v2/")).send().await {
+            if ready(r.status()) {
+                return Ok(());
+            }
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("{kind:?} did not answer /v2/ within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 
@@ -195,8 +265,10 @@ impl Server {
             self.kind == Kind::Distribution,
             "only distribution collects offline"
         );
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let started = Instant::now();
         let status = Command::new(DISTRIBUTION_BINARY)
             .args(["garbage-collect", "--delete-untagged"])
@@ -211,8 +283,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

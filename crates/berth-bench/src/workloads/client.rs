@@ -1,6 +1,8 @@
 //! The registry operations the workloads time, spoken over plain HTTP.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use berth_oci::Digest;
@@ -9,11 +11,15 @@ use reqwest::{header, Client, Response, StatusCode};
 
 use crate::data::MANIFEST_TYPE;
 
-/// An HTTP client bound to one registry.
+/// An HTTP client bound to one registry. A registry of several nodes (Berth scale-out) is
+/// spoken to round-robin: each operation (a manifest PUT, a whole blob upload with its
+/// follow-up requests, a download) goes to the next node, as behind a load balancer that
+/// keeps an upload's requests on one node.
 #[derive(Clone)]
 pub struct Registry {
     pub http: Client,
-    pub base: String,
+    nodes: Arc<[String]>,
+    next: Arc<AtomicUsize>,
 }
 
 async fn expect(response: Response, status: StatusCode, what: &str) -> anyhow::Result<Response> {
@@ -28,6 +34,23 @@ async fn expect(response: Response, status: StatusCode, what: &str) -> anyhow::R
 impl Registry {
     pub fn new(base: &str) -> Registry {
         Registry::build(base, header::HeaderMap::new())
+    }
+
+    /// A client for every node of `server`, round-robin.
+    pub fn for_server(server: &crate::servers::Server) -> Registry {
+        Registry::for_nodes(&server.nodes)
+    }
+
+    /// A client for the nodes `bases`, round-robin.
+    pub fn for_nodes(bases: &[String]) -> Registry {
+        let mut registry = Registry::new(&bases[0]);
+        registry.nodes = bases.into();
+        registry
+    }
+
+    /// The base URL of the node for the next operation.
+    pub fn node(&self) -> &str {
+        &self.nodes[self.next.fetch_add(1, Ordering::Relaxed) % self.nodes.len()]
     }
 
     /// A client that sends `authorization` (an `Authorization` header value) with every
@@ -46,17 +69,22 @@ impl Registry {
             .expect("http client");
         Registry {
             http,
-            base: base.to_owned(),
+            nodes: vec![base.to_owned()].into(),
+            next: Arc::new(AtomicUsize::new(0)),
         }
     }
 
-    /// Absolute URL of a `Location` header, which may be relative or absolute.
-    fn absolute(&self, location: &str) -> String {
+    /// Absolute URL of a `Location` header, which may be relative or absolute, answered to a
+    /// request for `url`: a relative one is on the same node.
+    fn absolute(url: &str, location: &str) -> String {
         if location.starts_with("http") {
-            location.to_owned()
-        } else {
-            format!("{}{location}", self.base)
+            return location.to_owned();
         }
+        let after_scheme = url.find("://").map_or(0, |i| i + 3);
+        let origin = url[after_scheme..]
+            .find('/')
+            .map_or(url, |i| &url[..after_scheme + i]);
+        format!("{origin}{location}")
     }
 
     fn with_digest(location: &str, digest: &Digest) -> String {
@@ -65,18 +93,15 @@ impl Registry {
     }
 
     async fn start_upload(&self, repo: &str) -> anyhow::Result<String> {
-        let response = self
-            .http
-            .post(format!("{}/v2/{repo}/blobs/uploads/", self.base))
-            .send()
-            .await?;
+        let url = format!("{}/v2/{repo}/blobs/uploads/", self.node());
+        let response = self.http.post(&url).send().await?;
         let response = expect(response, StatusCode::ACCEPTED, "start upload").await?;
         let location = response
             .headers()
             .get(header::LOCATION)
             .context("upload location")?
             .to_str()?;
-        Ok(self.absolute(location))
+        Ok(Self::absolute(&url, location))
     }
 
     /// POST then a single PUT carrying the whole blob.
@@ -190,7 +215,7 @@ impl Registry {
                         .or_else(|| l.strip_prefix("location:"))
                 })
                 .context("PATCH location")?;
-            location = self.absolute(next.trim());
+            location = Self::absolute(&location, next.trim());
             offset += len;
         }
         let response = self
@@ -204,7 +229,7 @@ impl Registry {
 
     /// Downloads a blob with curl into /dev/null, returning how many bytes arrived.
     pub fn download_file(&self, repo: &str, digest: &Digest) -> anyhow::Result<u64> {
-        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
+        let url = format!("{}/v2/{repo}/blobs/{digest}", self.node());
         let output = std::process::Command::new("curl")
             .args([
                 "-s",
@@ -232,7 +257,7 @@ impl Registry {
     ) -> anyhow::Result<()> {
         let response = self
             .http
-            .put(format!("{}/v2/{repo}/manifests/{reference}", self.base))
+            .put(format!("{}/v2/{repo}/manifests/{reference}", self.node()))
             .header(header::CONTENT_TYPE, MANIFEST_TYPE)
             .body(body)
             .send()
@@ -255,7 +280,7 @@ impl Registry {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once('<'))
             .and_then(|(_, rest)| rest.split_once('>'))
-            .map(|(target, _)| self.absolute(target));
+            .map(|(target, _)| Self::absolute(url, target));
         let body: serde_json::Value = response.json().await?;
         let tags = body["tags"]
             .as_array()

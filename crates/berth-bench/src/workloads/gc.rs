@@ -14,12 +14,12 @@ use crate::data::random_bytes;
 use crate::report::{Better, Table};
 use crate::servers::{Kind, Server};
 
-const REPO: &str = "bench/gc";
+pub(super) const REPO: &str = "bench/gc";
 const LAYERS_PER_MANIFEST: usize = 10;
 const BLOB_POOL: usize = 1_000;
 
 /// A manifest over `LAYERS_PER_MANIFEST` blobs of the pool, made distinct by `n`.
-fn manifest(pool: &[(Digest, usize)], n: usize) -> Bytes {
+pub(super) fn manifest(pool: &[(Digest, usize)], n: usize) -> Bytes {
     let layers: Vec<_> = (0..LAYERS_PER_MANIFEST)
         .map(|k| {
             let (digest, size) = &pool[(n * 7 + k * 13) % pool.len()];
@@ -39,7 +39,10 @@ fn manifest(pool: &[(Digest, usize)], n: usize) -> Bytes {
 
 /// Pushes the blob pool and `count` manifests, half of them tagged: the other half is garbage
 /// once untagged manifests are collected.
-async fn fill(registry: &Registry, count: usize) -> anyhow::Result<Vec<(Digest, usize)>> {
+pub(super) async fn fill(
+    registry: &Registry,
+    count: usize,
+) -> anyhow::Result<Vec<(Digest, usize)>> {
     let pool: Vec<(Digest, usize)> = (0..BLOB_POOL)
         .map(|i| {
             let blob = random_bytes(256, 5_000 + i as u64);
@@ -154,7 +157,7 @@ pub async fn run(table: &mut Table, manifests: usize, comparable: usize) -> anyh
         let mut server = Server::start_with(kind, &policy).await?;
         fill(&Registry::new(&server.base), comparable).await?;
         let elapsed = match kind {
-            Kind::Berth => {
+            Kind::Berth | Kind::BerthScaleOut => {
                 let registry = Registry::new(&server.base);
                 let started = Instant::now();
                 registry
@@ -165,7 +168,7 @@ pub async fn run(table: &mut Table, manifests: usize, comparable: usize) -> anyh
                     .error_for_status()?;
                 started.elapsed()
             }
-            Kind::Distribution => {
+            Kind::Distribution | Kind::DistributionS3 => {
                 // Distribution needs its untagged manifests to have no tag link at all: they
                 // were pushed by digest, so `--delete-untagged` collects them.
                 server.distribution_offline_gc()?

@@ -40,14 +40,19 @@ pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> an
         options.load_seconds
     );
     for server in servers {
-        let registry = Registry::new(&server.base);
+        let registry = Registry::for_server(server);
         let (config, layer) = push_base(&registry, "bench/get").await?;
         registry
             .put_manifest("bench/get", "latest", image_manifest(&config, &layer, 0))
             .await?;
-        let url = format!("{}/v2/bench/get/manifests/latest", server.base);
+        // Every node of the deployment takes its share of the load.
+        let urls: Vec<String> = server
+            .nodes
+            .iter()
+            .map(|node| format!("{node}/v2/bench/get/manifests/latest"))
+            .collect();
         let load = with_cpu(server, table, "(d) manifest GET load", async {
-            Wrk::new(2, options.load_seconds).run(&url)
+            Wrk::new(2, options.load_seconds).run_spread(&urls)
         })
         .await?;
         table.record(
@@ -71,7 +76,7 @@ pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> an
             options.manifests
         );
         for server in servers {
-            let registry = Registry::new(&server.base);
+            let registry = Registry::for_server(server);
             let repo = format!("bench/put{concurrency}");
             let (config, layer) = push_base(&registry, &repo).await?;
             let bodies: Vec<Bytes> = (0..options.manifests)
@@ -105,7 +110,7 @@ pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> an
 }
 
 async fn tags(server: &Server, table: &mut Table, options: &Options) -> anyhow::Result<()> {
-    let registry = Registry::new(&server.base);
+    let registry = Registry::for_server(server);
     let repo = "bench/tags";
     let (config, layer) = push_base(&registry, repo).await?;
     let body = image_manifest(&config, &layer, 0);

@@ -6,6 +6,8 @@ mod client;
 mod gc;
 mod manifests;
 mod referrers;
+mod referrers_scale;
+mod scale_out;
 mod wrk;
 
 use std::future::Future;
@@ -22,6 +24,10 @@ pub async fn run_all(
     table: &mut Table,
     options: &Options,
 ) -> anyhow::Result<()> {
+    // The scale-out group needs outside services, so it runs only when asked for by name.
+    if options.scale_out() {
+        return scale_out::run(servers, table, options).await;
+    }
     let selected = |group: &str| options.only.as_deref().is_none_or(|only| only == group);
     if selected("blobs") {
         blobs::run(servers, table, options).await?;

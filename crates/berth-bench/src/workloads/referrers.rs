@@ -21,7 +21,7 @@ const REFERRER_COUNTS: [usize; 3] = [1, 100, 10_000];
 const SAMPLES: usize = 200;
 
 /// An artifact manifest about `subject`, made distinct by `nonce`.
-fn referrer(config: &(Digest, usize), subject: &Digest, nonce: usize) -> Bytes {
+pub(super) fn referrer(config: &(Digest, usize), subject: &Digest, nonce: usize) -> Bytes {
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST_TYPE,
@@ -44,7 +44,10 @@ async fn put_all(registry: &Registry, bodies: Vec<(String, Bytes)>) -> anyhow::R
 }
 
 /// p50 and p99 of `SAMPLES` sequential GETs of `urls` (cycled).
-async fn latencies(registry: &Registry, urls: &[String]) -> anyhow::Result<(Duration, Duration)> {
+pub(super) async fn latencies(
+    registry: &Registry,
+    urls: &[String],
+) -> anyhow::Result<(Duration, Duration)> {
     let mut samples = Vec::with_capacity(SAMPLES.max(urls.len()));
     for url in urls.iter().cycle().take(SAMPLES.max(urls.len())) {
         let started = Instant::now();

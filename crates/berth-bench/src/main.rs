@@ -30,8 +30,17 @@ async fn main() -> anyhow::Result<()> {
         );
         servers.push(server);
     }
-    workloads::run_all(&servers, &mut table, &options).await?;
-    for server in &servers {
+    let outcome = run(&servers, &mut table, &options).await;
+    drop(servers);
+    servers::cleanup();
+    outcome?;
+    println!("{}", table.render());
+    Ok(())
+}
+
+async fn run(servers: &[Server], table: &mut Table, options: &Options) -> anyhow::Result<()> {
+    workloads::run_all(servers, table, options).await?;
+    for server in servers {
         let peak = server.process().peak_rss_mib()?;
         table.record(
             "peak resident memory",
@@ -41,7 +50,6 @@ async fn main() -> anyhow::Result<()> {
             report::Better::Lower,
         );
     }
-    println!("{}", table.render());
     Ok(())
 }
 
@@ -49,6 +57,8 @@ async fn main() -> anyhow::Result<()> {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub blob_mib: usize,
+    /// Size of each PATCH in the chunked upload.
+    pub chunk_mib: usize,
     pub manifests: usize,
     pub tags: usize,
     pub load_seconds: u32,
@@ -64,6 +74,7 @@ impl Options {
     fn from_args() -> anyhow::Result<Options> {
         let mut options = Options {
             blob_mib: 1024,
+            chunk_mib: 16,
             manifests: 1000,
             tags: 10_000,
             load_seconds: 10,
@@ -76,13 +87,14 @@ impl Options {
             let value = pair.get(1).context("every option takes a value")?;
             match pair[0].as_str() {
                 "--blob-mib" => options.blob_mib = value.parse()?,
+                "--chunk-mib" => options.chunk_mib = value.parse()?,
                 "--manifests" => options.manifests = value.parse()?,
                 "--tags" => options.tags = value.parse()?,
                 "--load-seconds" => options.load_seconds = value.parse()?,
                 "--only" => options.only = Some(value.clone()),
                 "--gc-manifests" => options.gc_manifests = value.parse()?,
                 "--gc-comparable" => options.gc_comparable = value.parse()?,
-                other => anyhow::bail!("unknown option {other}; options: --blob-mib --manifests --tags --load-seconds --gc-manifests --gc-comparable --only"),
+                other => anyhow::bail!("unknown option {other}; options: --blob-mib --chunk-mib --manifests --tags --load-seconds --gc-manifests --gc-comparable --only"),
             }
         }
         Ok(options)

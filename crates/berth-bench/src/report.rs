@@ -20,6 +20,8 @@ struct Row {
 #[derive(Default)]
 pub struct Table {
     rows: Vec<Row>,
+    /// Figures of the machine itself rather than of a server: (figure, unit, value).
+    machine: Vec<(String, &'static str, f64)>,
 }
 
 impl Table {
@@ -33,6 +35,13 @@ impl Table {
     ) {
         self.put(figure, unit, kind, better, |_| value);
         eprintln!("  {figure} [{kind:?}]: {value:.2} {unit}");
+    }
+
+    /// A figure of the machine, not of either server (the ceilings uploads are measured
+    /// against); rendered in a table of its own.
+    pub fn machine(&mut self, figure: &str, unit: &'static str, value: f64) {
+        self.machine.push((figure.to_owned(), unit, value));
+        eprintln!("  {figure} [machine]: {value:.2} {unit}");
     }
 
     /// Adds `value` to the figure (for totals over several rounds).
@@ -78,7 +87,15 @@ impl Table {
 
     /// A Markdown table; the ratio is Berth/distribution, with the winner named.
     pub fn render(&self) -> String {
-        let mut out = String::from(
+        let mut out = String::new();
+        if !self.machine.is_empty() {
+            out.push_str("| machine | unit | value |\n|---|---|---:|\n");
+            for (figure, unit, value) in &self.machine {
+                out.push_str(&format!("| {figure} | {unit} | {value:.2} |\n"));
+            }
+            out.push('\n');
+        }
+        out.push_str(
             "| figure | unit | Berth | distribution | Berth/distribution | better |\n|---|---|---:|---:|---:|---|\n",
         );
         for row in &self.rows {

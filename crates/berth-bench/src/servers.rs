@@ -35,11 +35,27 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Where the benchmark runs Berth from: a private copy of the release build, made once the
+/// build finished (see [`prepare`]).
 fn berth_binary() -> PathBuf {
-    workspace_root().join("target/release/berth")
+    std::env::temp_dir().join(format!("berth-bench-{}", std::process::id()))
+}
+
+/// Removes the private copy of the binary once the servers are stopped.
+pub fn cleanup() {
+    let _ = std::fs::remove_file(berth_binary());
+}
+
+/// Where `cargo build --release` puts the binary, honouring `CARGO_TARGET_DIR`.
+fn built_binary() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
+        .join("release/berth")
 }
 
 /// Builds Berth in release mode and installs distribution and wrk from Debian when missing.
+/// The binary is copied out of the target directory so that another build sharing that
+/// directory cannot replace it during the run.
 pub async fn prepare() -> anyhow::Result<()> {
     eprintln!("building berth (release)");
     let status = Command::new("cargo")
@@ -49,6 +65,7 @@ pub async fn prepare() -> anyhow::Result<()> {
     if !status.success() {
         bail!("cargo build --release -p berth failed");
     }
+    std::fs::copy(built_binary(), berth_binary()).context("copying the berth binary")?;
     let mut missing = Vec::new();
     if !std::path::Path::new(DISTRIBUTION_BINARY).exists() {
         missing.push("docker-registry");
@@ -178,6 +195,11 @@ impl Server {
             child,
             _dir: dir,
         })
+    }
+
+    /// The server's own temporary directory, which holds its data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn process(&self) -> ProcessStats {

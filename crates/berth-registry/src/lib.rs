@@ -11,6 +11,7 @@ mod manifests;
 #[cfg(test)]
 mod pauses;
 mod referrers;
+mod upload_hashing;
 mod uploads;
 
 use std::sync::Arc;

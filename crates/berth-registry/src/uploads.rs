@@ -1,11 +1,11 @@
 //! Blob upload sessions: start, append chunks, finish with digest verification, cancel.
 //!
-//! Bytes are hashed as they stream into the staging object. The hash state of each session
-//! is kept in memory next to the length it covers; when a request arrives on a node without
-//! that state (another node, a restart), the state is rebuilt from the staged bytes.
+//! Bytes are hashed as they stream into the staging object, on a thread beside the one that
+//! writes them (see `upload_hashing`). The hash state of each session is kept in memory next
+//! to the length it covers; when a request arrives on a node without that state (another
+//! node, a restart), the state is rebuilt from the staged bytes.
 
 use std::collections::HashMap;
-use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,6 +16,7 @@ use futures::StreamExt;
 use tracing::{info, warn};
 
 use crate::error::{RegistryError, Result};
+use crate::upload_hashing::hashing_body;
 use crate::Registry;
 
 /// Where an upload session stands.
@@ -65,28 +66,6 @@ fn now_millis() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
-}
-
-/// Feeds every chunk to a shared hasher and stops the body with an error once it exceeds
-/// `limit` bytes, so that a lying `Content-Length`/`Content-Range` cannot overrun a chunk.
-fn hashing_body(
-    body: ByteStream,
-    hasher: Arc<Mutex<DigestHasher>>,
-    limit: Option<u64>,
-) -> ByteStream {
-    let mut seen = 0u64;
-    Box::pin(body.map(move |chunk| {
-        let bytes = chunk?;
-        seen += bytes.len() as u64;
-        if limit.is_some_and(|l| seen > l) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "body is longer than declared",
-            ));
-        }
-        hasher.lock().expect("hasher lock").update(&bytes);
-        Ok(bytes)
-    }))
 }
 
 impl Registry {
@@ -212,11 +191,8 @@ impl Registry {
         let state = self
             .hash_progress(id, progress.take(), algorithm, current)
             .await?;
-        let hasher = Arc::new(Mutex::new(state.hasher));
-        let appended = self
-            .blobs
-            .append_upload(id, current, hashing_body(body, hasher.clone(), bounds.len))
-            .await;
+        let (body, hash) = hashing_body(body, state.hasher, bounds.len);
+        let appended = self.blobs.append_upload(id, current, body).await;
         let new_len = match appended {
             Ok(new_len) => new_len,
             Err(e) => {
@@ -232,11 +208,10 @@ impl Registry {
                 bounds.len.unwrap_or_default()
             )));
         }
-        let hasher = Arc::try_unwrap(hasher)
-            .map_err(|_| ())
-            .expect("body stream dropped")
-            .into_inner()
-            .expect("hasher lock");
+        let hasher = hash
+            .finish()
+            .await
+            .map_err(|e| RegistryError::Storage(BlobStoreError::Io(e)))?;
         *progress = Some(HashProgress {
             hasher,
             len: new_len,

@@ -134,7 +134,11 @@ fn record_ceiling(table: &mut Table, ceilings: &[ceiling::Ceiling], mb: f64) -> 
     let hash = rate(|c| c.hash);
     let direct = rate(|c| c.write_direct);
     let buffered = rate(|c| c.write_buffered);
-    table.machine("SHA-256 of the blob (sha2, as Berth hashes), median of 3", "MB/s", hash);
+    table.machine(
+        "SHA-256 of the blob (sha2, as Berth hashes), median of 3",
+        "MB/s",
+        hash,
+    );
     table.machine(
         "write of the blob, 8 MiB O_DIRECT writes + one fsync, median of 3",
         "MB/s",
@@ -146,6 +150,10 @@ fn record_ceiling(table: &mut Table, ceilings: &[ceiling::Ceiling], mb: f64) -> 
         buffered,
     );
     let slower = hash.min(direct);
-    table.machine("ceiling: the slower of hashing and direct writing", "MB/s", slower);
+    table.machine(
+        "ceiling: the slower of hashing and direct writing",
+        "MB/s",
+        slower,
+    );
     slower
 }

@@ -51,7 +51,9 @@ pub fn hashing_body(
         hasher
     });
     let state = Feed {
-        body,
+        // Fused: the last gathered buffer is yielded after the body ended, and the body is
+        // asked once more after it.
+        body: Box::pin(body.fuse()),
         tx: Some(tx),
         seen: 0,
         limit,
@@ -150,5 +152,48 @@ impl Feed {
             return Err(io::Error::other("the hashing thread stopped"));
         }
         Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth_oci::{Algorithm, Digest};
+
+    fn frames(sizes: &[usize]) -> (Vec<u8>, ByteStream) {
+        let mut all = Vec::new();
+        let mut parts = Vec::new();
+        for (i, size) in sizes.iter().enumerate() {
+            let part: Vec<u8> = (0..*size).map(|n| (n * 7 + i) as u8).collect();
+            all.extend_from_slice(&part);
+            parts.push(Ok(Bytes::from(part)));
+        }
+        (all, Box::pin(futures::stream::iter(parts)))
+    }
+
+    #[tokio::test]
+    async fn gathers_every_byte_in_order_and_hashes_them() {
+        let (all, body) = frames(&[3, 2 * GATHER + 5, 10, GATHER - 1, 1]);
+        let (mut out, hash) = hashing_body(body, Algorithm::Sha256.hasher(), None);
+        let mut received = Vec::new();
+        while let Some(chunk) = out.next().await {
+            let chunk = chunk.unwrap();
+            assert!(chunk.len() <= 2 * GATHER + 5);
+            received.extend_from_slice(&chunk);
+        }
+        drop(out);
+        assert_eq!(received, all);
+        assert_eq!(
+            hash.finish().await.unwrap().finish(),
+            Digest::sha256_of(&all)
+        );
+    }
+
+    #[tokio::test]
+    async fn bytes_before_an_overrun_come_before_its_error() {
+        let (all, body) = frames(&[100, 100]);
+        let (mut out, _hash) = hashing_body(body, Algorithm::Sha256.hasher(), Some(150));
+        assert_eq!(out.next().await.unwrap().unwrap(), &all[..100]);
+        assert!(out.next().await.unwrap().is_err());
     }
 }

@@ -21,9 +21,8 @@ use crate::store::ByteStream;
 const READ_CHUNK: usize = 4 * 1024 * 1024;
 /// Read-ahead: chunks read but not yet sent to the client.
 const READ_QUEUE: usize = 4;
-/// Received chunks waiting for the writer. The registry hands over buffers of about 1 MiB, so
-/// this keeps an upload's memory to a few MiB while the disk absorbs a hiccup.
-const WRITE_QUEUE: usize = 8;
+/// Received chunks waiting for the writer.
+const WRITE_QUEUE: usize = 16;
 /// Bytes written between two writeback kicks.
 const WRITEBACK_EVERY: u64 = 64 * 1024 * 1024;
 

@@ -36,8 +36,16 @@ async fn main() -> anyhow::Result<()> {
         );
         servers.push(server);
     }
-    workloads::run_all(&servers, &mut table, &options).await?;
-    for server in &servers {
+    let outcome = run(&servers, &mut table, &options).await;
+    drop(servers);
+    outcome?;
+    println!("{}", table.render());
+    Ok(())
+}
+
+async fn run(servers: &[Server], table: &mut Table, options: &Options) -> anyhow::Result<()> {
+    workloads::run_all(servers, table, options).await?;
+    for server in servers {
         let peak = server.process().peak_rss_mib()?;
         table.record(
             "peak resident memory",
@@ -47,7 +55,6 @@ async fn main() -> anyhow::Result<()> {
             report::Better::Lower,
         );
     }
-    println!("{}", table.render());
     Ok(())
 }
 
@@ -55,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub blob_mib: usize,
+    /// Size of each PATCH in the chunked upload.
+    pub chunk_mib: usize,
     pub manifests: usize,
     pub tags: usize,
     pub load_seconds: u32,
@@ -72,6 +81,7 @@ impl Options {
     fn from_args() -> anyhow::Result<Options> {
         let mut options = Options {
             blob_mib: 1024,
+            chunk_mib: 16,
             manifests: 1000,
             tags: 10_000,
             load_seconds: 10,
@@ -85,6 +95,7 @@ impl Options {
             let value = pair.get(1).context("every option takes a value")?;
             match pair[0].as_str() {
                 "--blob-mib" => options.blob_mib = value.parse()?,
+                "--chunk-mib" => options.chunk_mib = value.parse()?,
                 "--manifests" => options.manifests = value.parse()?,
                 "--tags" => options.tags = value.parse()?,
                 "--load-seconds" => options.load_seconds = value.parse()?,
@@ -101,7 +112,7 @@ impl Options {
                         "--referrer-sizes: rising sizes of at least 1000, e.g. 1000,10000"
                     );
                 }
-                other => anyhow::bail!("unknown option {other}; options: --blob-mib --manifests --tags --load-seconds --gc-manifests --gc-comparable --referrer-sizes --only"),
+                other => anyhow::bail!("unknown option {other}; options: --blob-mib --chunk-mib --manifests --tags --load-seconds --gc-manifests --gc-comparable --referrer-sizes --only"),
             }
         }
         Ok(options)

@@ -28,6 +28,8 @@ fn column(kind: Kind) -> usize {
 #[derive(Default)]
 pub struct Table {
     rows: Vec<Row>,
+    /// Figures of the machine itself rather than of a server: (figure, unit, value).
+    machine: Vec<(String, &'static str, f64)>,
 }
 
 impl Table {
@@ -41,6 +43,13 @@ impl Table {
     ) {
         self.put(figure, unit, kind, better, |_| value);
         eprintln!("  {figure} [{}]: {value:.2} {unit}", kind.label());
+    }
+
+    /// A figure of the machine, not of either server (the ceilings uploads are measured
+    /// against); rendered in a table of its own.
+    pub fn machine(&mut self, figure: &str, unit: &'static str, value: f64) {
+        self.machine.push((figure.to_owned(), unit, value));
+        eprintln!("  {figure} [machine]: {value:.2} {unit}");
     }
 
     /// Adds `value` to the figure (for totals over several rounds).
@@ -83,6 +92,14 @@ impl Table {
     /// A Markdown table over the kinds measured; each ratio is a Berth kind over a
     /// distribution kind, and the winner is the best value of the row.
     pub fn render(&self) -> String {
+        let mut out = String::new();
+        if !self.machine.is_empty() {
+            out.push_str("| machine | unit | value |\n|---|---|---:|\n");
+            for (figure, unit, value) in &self.machine {
+                out.push_str(&format!("| {figure} | {unit} | {value:.2} |\n"));
+            }
+            out.push('\n');
+        }
         let kinds: Vec<Kind> = Kind::ALL
             .into_iter()
             .filter(|&k| self.rows.iter().any(|r| r.values[column(k)].is_some()))
@@ -92,7 +109,7 @@ impl Table {
             .filter(|k| k.is_berth())
             .flat_map(|&b| kinds.iter().filter(|k| !k.is_berth()).map(move |&d| (b, d)))
             .collect();
-        let mut out = String::from("| figure | unit |");
+        out.push_str("| figure | unit |");
         for kind in &kinds {
             out.push_str(&format!(" {} |", kind.label()));
         }

@@ -221,6 +221,11 @@ impl Server {
         })
     }
 
+    /// The server's own temporary directory, which holds its data directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// The server's processes (both nodes of a scale-out deployment).
     pub fn process(&self) -> ProcessStats {
         ProcessStats {

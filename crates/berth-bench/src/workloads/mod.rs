@@ -2,6 +2,7 @@
 
 mod auth;
 mod blobs;
+mod ceiling;
 mod client;
 mod gc;
 mod manifests;

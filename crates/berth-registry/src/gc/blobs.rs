@@ -12,6 +12,9 @@ use super::{GcOptions, GcReport, IN_FLIGHT};
 use crate::error::Result;
 use crate::Registry;
 
+/// Blob locks the collector holds at once on shared metadata.
+const SHARED_LOCKS_IN_FLIGHT: usize = 4;
+
 impl Registry {
     /// Removes links older than `cutoff` that no manifest of their repository uses, then
     /// deletes blobs created before `cutoff` that no repository links any more.
@@ -31,7 +34,7 @@ impl Registry {
         // Blobs whose last link went just now are past the grace period too.
         let candidates = self.meta.unlinked_blobs(cutoff).await?;
         self.pause_at("gc.blobs_listed").await;
-        for chunk in candidates.chunks(IN_FLIGHT) {
+        for chunk in candidates.chunks(self.locked_in_flight()) {
             let deletes = chunk
                 .iter()
                 .map(|(digest, _)| self.delete_unlinked_blob(digest));
@@ -87,6 +90,18 @@ impl Registry {
             report.bytes_freed += size;
         }
         Ok(())
+    }
+
+    /// Blob deletions in flight at once. Each holds its blob's lock for the whole deletion; on
+    /// shared metadata a lock is a connection of the lock pool that uploads and mounts need
+    /// too, so the collector takes at most a quarter of the default pool of 16
+    /// rather than starving their commits.
+    fn locked_in_flight(&self) -> usize {
+        if self.meta.shared() {
+            SHARED_LOCKS_IN_FLIGHT
+        } else {
+            IN_FLIGHT
+        }
     }
 
     /// Forgets and deletes a blob no repository links, under the blob's lock so that an upload

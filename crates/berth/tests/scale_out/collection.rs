@@ -1,9 +1,10 @@
-//! Collections on node A, back to back with a five-second grace period (a push of blobs, then
-//! the manifest that references them, takes longer than the few milliseconds a grace of zero
-//! leaves between collections on object storage, and while collections run back to back their
-//! blob deletions keep the lock connections busy, so a push's blob commits wait for them) and untagged manifests deleted, while clients push, untag and push again through node B: no push gets
-//! a server error, and afterwards every tagged image pulls whole through both nodes while every
-//! untagged one is gone.
+//! Collections on node A, back to back, with untagged manifests deleted, while clients push,
+//! untag and push again through node B: no push gets a server error, and afterwards every
+//! tagged image pulls whole through both nodes while every untagged one is gone.
+//!
+//! The grace period is five seconds: a push uploads its blobs before the manifest that
+//! references them, and on a loaded machine that gap can pass a second or two; a blob younger
+//! than the grace period is never collected, which is what makes the gap safe.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -234,10 +234,25 @@ impl Server {
     }
 }
 
+/// Starts a server with its output discarded, or, when `BERTH_BENCH_SERVER_LOGS` names a
+/// directory, its stderr appended to `<kind>.log` there (for a run that failed on a server
+/// error).
 fn spawn(mut command: Command, kind: Kind) -> anyhow::Result<Child> {
+    let stderr = match std::env::var_os("BERTH_BENCH_SERVER_LOGS") {
+        Some(dir) => {
+            let path = std::path::Path::new(&dir).join(format!("{kind:?}.log"));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            Stdio::from(file)
+        }
+        None => Stdio::null(),
+    };
     command
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .with_context(|| format!("starting {kind:?}"))
 }

@@ -1,6 +1,7 @@
 //! (a) monolithic upload, (b) chunked upload in PATCHes (16 MiB by default), (c) download of
 //! a large blob; the uploads also as a share of the machine's ceiling measured in each round.
 
+use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -56,14 +57,16 @@ pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> an
             let registry = Registry::new(&server.base);
             let repo = format!("bench/mono{round}");
             let work = timed(registry.upload_file(&repo, &digest, &file));
-            mono[i].push(with_cpu(server, table, "(a) monolithic upload", work).await?);
+            let took = with_cpu(server, table, "(a) monolithic upload", work).await;
+            mono[i].push(took.with_context(|| format!("{:?}", server.kind))?);
         }
         let (digest, _, parts) = blob_files(&scratch, size, chunk, 100 + round)?;
         for (i, server) in servers.iter().enumerate() {
             let registry = Registry::new(&server.base);
             let repo = format!("bench/chunked{round}");
             let work = timed(registry.upload_parts(&repo, &digest, &parts));
-            chunked[i].push(with_cpu(server, table, "(b) chunked upload", work).await?);
+            let took = with_cpu(server, table, "(b) chunked upload", work).await;
+            chunked[i].push(took.with_context(|| format!("{:?}", server.kind))?);
         }
         last_blob = Some((format!("bench/chunked{round}"), digest));
     }

@@ -15,7 +15,7 @@ pub(crate) struct Fixture {
 
 impl Fixture {
     /// A registry on the same stores, as after a restart (or on another node).
-    async fn reopen(&self) -> Registry {
+    pub(crate) async fn reopen(&self) -> Registry {
         registry_at(&self.place, RegistryConfig::default()).await
     }
 }

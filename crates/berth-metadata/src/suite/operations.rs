@@ -124,9 +124,9 @@ pub async fn usage_splits_own_from_shared_bytes(store: &dyn MetadataStore) {
         repo("usage/b"),
         repo("usage/only-an-upload"),
     );
-    let shared = Digest::sha256_of(b"shared layer");
-    let only_a = Digest::sha256_of(b"a's config");
-    let only_b = Digest::sha256_of(b"b's config");
+    let shared = Digest::sha256_of(b"usage: shared layer");
+    let only_a = Digest::sha256_of(b"usage: a's config");
+    let only_b = Digest::sha256_of(b"usage: b's config");
     store.link_blob(&a, &shared, 1000).await.unwrap();
     store.link_blob(&a, &only_a, 30).await.unwrap();
     store.link_blob(&b, &shared, 1000).await.unwrap();

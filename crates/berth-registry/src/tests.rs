@@ -9,7 +9,7 @@ use super::*;
 use crate::test_backends::Place;
 
 pub(crate) struct Fixture {
-    place: Place,
+    pub(crate) place: Place,
     pub(crate) registry: Registry,
 }
 

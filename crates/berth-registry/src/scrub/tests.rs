@@ -4,27 +4,48 @@
 
 use std::num::NonZeroU32;
 
-use berth_blobstore::BlobStore;
 use berth_metadata::NewManifest;
-use berth_oci::{Digest, UploadId};
+use berth_oci::Digest;
 use bytes::Bytes;
 
 use super::*;
-use crate::tests::{fixture, image_manifest, push_blob, repo, tag_target};
+use crate::test_backends::Place;
+use crate::tests::{fixture, image_manifest, push_blob, repo, tag_target, Fixture};
 use crate::MountOutcome;
 
-fn body(bytes: &[u8]) -> berth_blobstore::ByteStream {
-    let owned = Bytes::copy_from_slice(bytes);
-    Box::pin(futures::stream::iter([Ok(owned)]))
-}
-
-/// Replaces the bytes stored under `digest` with `bytes`.
-async fn corrupt(blobs: &dyn BlobStore, digest: &Digest, bytes: &[u8]) {
-    blobs.delete(digest).await.unwrap();
-    let id = UploadId::new_random(uuid::Uuid::new_v4());
-    blobs.create_upload(&id).await.unwrap();
-    blobs.append_upload(&id, 0, body(bytes)).await.unwrap();
-    blobs.commit_upload(&id, digest).await.unwrap();
+/// Replaces the bytes stored under `digest` with `bytes`, behind the blob store's back (it
+/// verifies what it commits): the file, or the object in the bucket.
+async fn corrupt(f: &Fixture, digest: &Digest, bytes: &[u8]) {
+    let hex = digest.hex();
+    match &f.place {
+        Place::Dir(dir) => {
+            let file = dir
+                .path()
+                .join("blobs/blobs/sha256")
+                .join(&hex[..2])
+                .join(hex);
+            assert!(file.is_file(), "{file:?}");
+            std::fs::write(file, bytes).unwrap();
+        }
+        Place::Shared { prefix, .. } => {
+            use object_store::ObjectStoreExt;
+            let var =
+                |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"));
+            let s3 = object_store::aws::AmazonS3Builder::new()
+                .with_bucket_name(var("BERTH_TEST_S3_BUCKET"))
+                .with_region(var("BERTH_TEST_S3_REGION"))
+                .with_endpoint(var("BERTH_TEST_S3_ENDPOINT"))
+                .with_allow_http(true)
+                .with_virtual_hosted_style_request(false)
+                .with_access_key_id(var("AWS_ACCESS_KEY_ID"))
+                .with_secret_access_key(var("AWS_SECRET_ACCESS_KEY"))
+                .build()
+                .unwrap();
+            let key = object_store::path::Path::from(format!("{prefix}/blobs/sha256/{hex}"));
+            s3.head(&key).await.expect("the blob's object exists");
+            s3.put(&key, bytes.to_vec().into()).await.unwrap();
+        }
+    }
 }
 
 async fn push_image(
@@ -116,12 +137,7 @@ async fn scrub_finds_damage_and_a_repair_stops_serving_it_until_pushed_again() {
     assert!(clean.is_clean(), "{clean:?}");
     assert_eq!((clean.blobs_checked, clean.manifests_checked), (4, 6));
 
-    corrupt(
-        f.registry.blobs.as_ref(),
-        &flipped,
-        b"layer whose byte flipS",
-    )
-    .await;
+    corrupt(&f, &flipped, b"layer whose byte flipS").await;
     f.registry.blobs.delete(&lost).await.unwrap();
     let report = f.registry.scrub(&ScrubOptions::default()).await.unwrap();
     assert!(report.complete);
@@ -333,7 +349,7 @@ async fn an_interrupted_scrub_continues_where_it_stopped() {
         digests.push(push_blob(&f.registry, &r, format!("blob number {i}").as_bytes()).await);
     }
     digests.sort();
-    corrupt(f.registry.blobs.as_ref(), &digests[0], b"garbage").await;
+    corrupt(&f, &digests[0], b"garbage").await;
     let limited = |max| ScrubOptions {
         max_blobs: Some(max),
         ..ScrubOptions::default()

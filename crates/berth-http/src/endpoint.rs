@@ -54,6 +54,11 @@ pub enum Endpoint {
     CollectGarbage,
     /// `/berth/v1/status`: which server this is and which data it serves (GET)
     Status,
+    /// `/berth/v1/scrub`: check every blob and manifest against storage (POST; `repair`,
+    /// `rate`, `restart`, `max_blobs` in the query)
+    Scrub,
+    /// `/berth/v1/usage`: storage usage per repository (GET)
+    Usage,
     /// `/berth/v1/token`: the token endpoint (GET with optional Basic credentials, POST with
     /// an OAuth2 form); it checks credentials itself and needs no access
     Token,
@@ -84,6 +89,12 @@ impl Endpoint {
         }
         if path == "/berth/v1/status" {
             return Ok(Endpoint::Status);
+        }
+        if path == "/berth/v1/scrub" {
+            return Ok(Endpoint::Scrub);
+        }
+        if path == "/berth/v1/usage" {
+            return Ok(Endpoint::Usage);
         }
         if path == TOKEN_PATH {
             return Ok(Endpoint::Token);
@@ -181,7 +192,9 @@ impl Endpoint {
             | Endpoint::ExtensionDoc
             | Endpoint::OrasReferrers { .. }
             | Endpoint::ReferrersGraph { .. }
-            | Endpoint::Status => "GET, HEAD",
+            | Endpoint::Status
+            | Endpoint::Usage => "GET, HEAD",
+            Endpoint::Scrub => "POST",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
             Endpoint::Uploads { .. } => "POST",
@@ -229,7 +242,9 @@ impl Endpoint {
             | Endpoint::ExtensionDoc
             | Endpoint::Token => Vec::new(),
             Endpoint::Catalog => vec![Access::catalog()],
-            Endpoint::CollectGarbage | Endpoint::Status => vec![Access::admin(read_or_run)],
+            Endpoint::CollectGarbage | Endpoint::Status | Endpoint::Scrub | Endpoint::Usage => {
+                vec![Access::admin(read_or_run)]
+            }
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {
                 vec![Access::repository(repo.clone(), Action::Push)]
             }
@@ -326,6 +341,10 @@ mod tests {
             Ok(Endpoint::CollectGarbage)
         );
         assert_eq!(Endpoint::parse("/berth/v1/status"), Ok(Endpoint::Status));
+        assert_eq!(Endpoint::parse("/berth/v1/scrub"), Ok(Endpoint::Scrub));
+        assert_eq!(Endpoint::Scrub.allowed_methods(), "POST");
+        assert_eq!(Endpoint::parse("/berth/v1/usage"), Ok(Endpoint::Usage));
+        assert_eq!(Endpoint::Usage.allowed_methods(), "GET, HEAD");
         assert_eq!(Endpoint::Status.allowed_methods(), "GET, HEAD");
         assert_eq!(
             Endpoint::parse("/berth/v1/status/"),
@@ -485,6 +504,14 @@ mod tests {
         assert_eq!(access("/v2/_catalog", Method::GET), vec![Access::catalog()]);
         assert_eq!(
             access("/berth/v1/gc", Method::GET),
+            vec![Access::admin(Action::Pull)]
+        );
+        assert_eq!(
+            access("/berth/v1/scrub", Method::POST),
+            vec![Access::admin(Action::Push)]
+        );
+        assert_eq!(
+            access("/berth/v1/usage", Method::GET),
             vec![Access::admin(Action::Pull)]
         );
         assert_eq!(

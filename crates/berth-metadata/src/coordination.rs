@@ -19,6 +19,9 @@ pub enum LockName<'a> {
     Blob(&'a Digest),
     /// The right to run a collection: one at a time across every node.
     Collection,
+    /// The right to run a scrub, and so to move its checkpoint: one at a time across every
+    /// node.
+    Scrub,
 }
 
 impl LockName<'_> {
@@ -27,6 +30,7 @@ impl LockName<'_> {
         match self {
             LockName::Blob(digest) => format!("blob:{digest}"),
             LockName::Collection => "collection".to_owned(),
+            LockName::Scrub => "scrub".to_owned(),
         }
     }
 }
@@ -59,6 +63,7 @@ const BLOB_STRIPES: usize = 256;
 pub struct ProcessLocks {
     blobs: Vec<Arc<Mutex<()>>>,
     collection: Arc<Mutex<()>>,
+    scrub: Arc<Mutex<()>>,
 }
 
 impl Default for ProcessLocks {
@@ -66,6 +71,7 @@ impl Default for ProcessLocks {
         ProcessLocks {
             blobs: (0..BLOB_STRIPES).map(|_| Arc::default()).collect(),
             collection: Arc::default(),
+            scrub: Arc::default(),
         }
     }
 }
@@ -84,6 +90,7 @@ impl ProcessLocks {
                 self.blobs[stripe as usize % BLOB_STRIPES].clone()
             }
             LockName::Collection => self.collection.clone(),
+            LockName::Scrub => self.scrub.clone(),
         }
     }
 

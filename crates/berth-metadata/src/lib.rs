@@ -7,6 +7,7 @@
 mod coordination;
 mod error;
 mod model;
+mod operations;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "sqlite")]
@@ -21,4 +22,5 @@ pub use model::{
     CurrentState, GraphManifest, GraphTag, ManifestGraph, NewManifest, Precondition, Referrer,
     ReferrerCursor, ReferrerOrder, StoredManifest, UploadRecord,
 };
+pub use operations::{QuarantinedBlob, RepositoryUsage};
 pub use store::MetadataStore;

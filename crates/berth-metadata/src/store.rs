@@ -9,6 +9,7 @@ use crate::model::{
     ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
     StoredManifest, UploadRecord,
 };
+use crate::operations::{QuarantinedBlob, RepositoryUsage};
 
 /// Transactional registry metadata. Every method is atomic: it happens whole or not at all.
 #[async_trait]
@@ -197,4 +198,28 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Deletes a referrer superseded by newer ones of its type, only if no tag points at it and
     /// no index lists it.
     async fn delete_superseded_referrer(&self, repo: &RepoName, digest: &Digest) -> Result<bool>;
+
+    /// Recorded blobs (linked or not, quarantined or not) with their sizes in bytes, in digest
+    /// order strictly after `after`, at most `limit`: the scrub's walk, resumable from the last
+    /// digest it checked.
+    async fn blobs_after(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<(Digest, u64)>>;
+
+    /// Quarantines a blob whose bytes are corrupt or missing: from the next read on,
+    /// `linked_blob_size` answers `None` for it in every repository, so that it is neither
+    /// served nor mounted, until `complete_upload` of the same digest (the right bytes pushed
+    /// again) lifts the quarantine. Again on a quarantined blob only replaces `reason`.
+    async fn quarantine_blob(&self, digest: &Digest, reason: &str) -> Result<()>;
+
+    /// Every quarantined blob, in digest order.
+    async fn quarantined_blobs(&self) -> Result<Vec<QuarantinedBlob>>;
+
+    /// The state a long task saved under `name` (e.g. `scrub`), if any.
+    async fn checkpoint(&self, name: &str) -> Result<Option<String>>;
+
+    /// Saves (replacing) or, with `None`, removes the state of the task `name`.
+    async fn save_checkpoint(&self, name: &str, state: Option<&str>) -> Result<()>;
+
+    /// Storage usage of every repository that has content (a manifest or a blob link), in
+    /// name order, in one query.
+    async fn repository_usage(&self) -> Result<Vec<RepositoryUsage>>;
 }

@@ -10,7 +10,9 @@ mod manifests;
 #[cfg(test)]
 mod pauses;
 mod referrers;
+pub mod scrub;
 mod uploads;
+mod usage;
 
 use std::sync::Arc;
 
@@ -23,6 +25,7 @@ pub use listing::Page;
 pub use manifests::{ManifestPushed, ManifestTarget};
 pub use referrers::{ReferrerNode, ReferrersPage, MAX_GRAPH_NODES};
 pub use uploads::{ChunkBounds, UploadStatus, UploadTracker};
+pub use usage::{RepositoryUsageRow, UsageReport};
 
 /// Limits and defaults of the registry domain.
 #[derive(Debug, Clone)]

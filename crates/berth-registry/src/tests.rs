@@ -9,13 +9,13 @@ use super::*;
 use crate::test_backends::Place;
 
 pub(crate) struct Fixture {
-    place: Place,
+    pub(crate) place: Place,
     pub(crate) registry: Registry,
 }
 
 impl Fixture {
     /// A registry on the same stores, as after a restart (or on another node).
-    async fn reopen(&self) -> Registry {
+    pub(crate) async fn reopen(&self) -> Registry {
         registry_at(&self.place, RegistryConfig::default()).await
     }
 }

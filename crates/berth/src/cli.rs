@@ -50,6 +50,99 @@ pub enum Command {
     /// Copy a registry on the embedded default (a data directory) into the backends a config
     /// file names, typically S3 and PostgreSQL; run it again after an interruption to finish.
     Migrate(MigrateArgs),
+    /// Check storage against metadata: re-hash every blob, parse every manifest, follow every
+    /// edge; with --repair, quarantine damaged blobs until they are pushed again. Exits 1 when
+    /// it finds damage. Runs through the server that owns the data directory, like `gc`.
+    Scrub(ScrubArgs),
+    /// Storage usage per repository: size, bytes only it links, bytes shared with others.
+    Usage(UsageArgs),
+    /// Work with config files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `berth config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config file as `berth serve` reads it and print the effective settings, with
+    /// secrets redacted; exits 1 naming the problem when the file is not valid.
+    Check {
+        /// The TOML config file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// How `berth scrub` and `berth usage` find the registry: the same options as `berth gc`.
+#[derive(Debug, Args, Default)]
+pub struct RegistryArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// TOML config file (the server's): `data_dir`, `listen`, `log`, `[storage]` and
+    /// `[metadata]` are read.
+    #[arg(long, env = "BERTH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data directory [default: ./berth-data].
+    #[arg(long, env = "BERTH_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where the server that owns the data directory answers [default: the address its lock
+    /// file names].
+    #[arg(long, env = "BERTH_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Log filter [default: info].
+    #[arg(long, env = "BERTH_LOG", value_name = "FILTER")]
+    pub log: Option<String>,
+    /// The admin user to act as, through a server with access control; the password comes
+    /// from `BERTH_PASSWORD` or `--password-stdin`.
+    #[arg(long, env = "BERTH_USERNAME", value_name = "USER")]
+    pub username: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+impl RegistryArgs {
+    /// The same options as `berth gc` takes them, for loading settings and credentials.
+    pub fn as_gc_args(&self) -> GcArgs {
+        GcArgs {
+            json: self.json,
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            listen: self.listen,
+            log: self.log.clone(),
+            username: self.username.clone(),
+            password_stdin: self.password_stdin,
+            ..GcArgs::default()
+        }
+    }
+}
+
+/// What `berth scrub` does.
+#[derive(Debug, Args, Default)]
+pub struct ScrubArgs {
+    /// Quarantine corrupt and missing blobs (never served nor mounted until pushed again) and
+    /// delete corrupt bytes.
+    #[arg(long)]
+    pub repair: bool,
+    /// Most MiB per second read from blob storage [default: unlimited].
+    #[arg(long, env = "BERTH_SCRUB_RATE", value_name = "MIB_PER_S")]
+    pub rate: Option<std::num::NonZeroU32>,
+    /// Forget the progress of an interrupted scrub and start from the first blob.
+    #[arg(long)]
+    pub restart: bool,
+    /// Stop after hashing this many blobs; the next scrub continues from there.
+    #[arg(long, value_name = "N")]
+    pub max_blobs: Option<u64>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// What `berth usage` reads.
+#[derive(Debug, Args, Default)]
+pub struct UsageArgs {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// What `berth migrate` copies from and to.

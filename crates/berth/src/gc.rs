@@ -142,14 +142,14 @@ async fn collect(
 }
 
 /// The server that owns a data directory, as its lock file (and `--listen`) name it.
-struct Server {
-    address: SocketAddr,
+pub(crate) struct Server {
+    pub(crate) address: SocketAddr,
     /// How the lock file names the owner, for messages.
-    owner: String,
+    pub(crate) owner: String,
     /// The certificate file it serves HTTPS with, if it does.
-    tls_cert: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
     /// Sent with every request when given; a server with access control needs an admin's.
-    credentials: Option<Credentials>,
+    pub(crate) credentials: Option<Credentials>,
 }
 
 impl Server {
@@ -170,7 +170,7 @@ impl Server {
     }
 
     /// `request` with the credentials, when there are any.
-    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    pub(crate) fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.credentials {
             Some(credentials) => credentials.apply(request),
             None => request,
@@ -178,7 +178,7 @@ impl Server {
     }
 
     /// Why the server refused a request with `status`, when access control is the reason.
-    fn refusal(&self, status: reqwest::StatusCode) -> Option<String> {
+    pub(crate) fn refusal(&self, status: reqwest::StatusCode) -> Option<String> {
         let address = self.address;
         match (status.as_u16(), &self.credentials) {
             (401, None) => Some(format!(
@@ -210,6 +210,32 @@ async fn through_server(
     data_dir: &Path,
     args: &GcArgs,
 ) -> anyhow::Result<GcReport> {
+    let (base, client) = serving(server, data_dir, "collect").await?;
+    let address = server.address;
+    let response = server
+        .authorized(client.post(format!("{base}/berth/v1/gc")))
+        .query(&policy_query(args))
+        .send()
+        .await
+        .with_context(|| format!("asking the server at {address} to collect"))?;
+    if !response.status().is_success() {
+        let code = response.status();
+        let body = response.text().await.unwrap_or_default();
+        bail!("the server at {address} refused the collection: {code} {body}");
+    }
+    response
+        .json()
+        .await
+        .with_context(|| format!("reading the report of the server at {address}"))
+}
+
+/// The server's base URL and a client for it, once its status says it serves `data_dir`;
+/// `verb` (e.g. `collect`) names what is refused otherwise.
+pub(crate) async fn serving(
+    server: &Server,
+    data_dir: &Path,
+    verb: &str,
+) -> anyhow::Result<(String, reqwest::Client)> {
     let (address, owner) = (server.address, &server.owner);
     let (base, client) = server.client()?;
     let response = server
@@ -219,7 +245,7 @@ async fn through_server(
         .await
         .with_context(|| {
             format!(
-                "refusing to collect directly: {} is in use by {owner}, and asking the server at \
+                "refusing to {verb} directly: {} is in use by {owner}, and asking the server at \
                  {address} which data directory it serves failed{}",
                 data_dir.display(),
                 match &server.tls_cert {
@@ -238,7 +264,7 @@ async fn through_server(
     if !response.status().is_success() {
         bail!(
             "the server at {address} does not say which data directory it serves (it answered \
-             {}); refusing to collect through it",
+             {}); refusing to {verb} through it",
             response.status()
         );
     }
@@ -248,28 +274,13 @@ async fn through_server(
         .with_context(|| format!("reading the status of the server at {address}"))?;
     let expected = data_dir.to_string_lossy();
     match status.data_dir.as_deref() {
-        Some(served) if served == expected => {}
+        Some(served) if served == expected => Ok((base, client)),
         served => bail!(
-            "the server at {address} serves {}, not {expected}; refusing to collect through it \
+            "the server at {address} serves {}, not {expected}; refusing to {verb} through it \
              (leave out --listen, or give the address of the server that owns {expected})",
             served.unwrap_or("no local data directory")
         ),
     }
-    let response = server
-        .authorized(client.post(format!("{base}/berth/v1/gc")))
-        .query(&policy_query(args))
-        .send()
-        .await
-        .with_context(|| format!("asking the server at {address} to collect"))?;
-    if !response.status().is_success() {
-        let code = response.status();
-        let body = response.text().await.unwrap_or_default();
-        bail!("the server at {address} refused the collection: {code} {body}");
-    }
-    response
-        .json()
-        .await
-        .with_context(|| format!("reading the report of the server at {address}"))
 }
 
 /// `dry_run` and the policy flags given, as `POST /berth/v1/gc` takes them.

@@ -1,12 +1,15 @@
-//! The `berth` command's library: command line, configuration, `serve`, `gc` and `migrate`. The binary in
+//! The `berth` command's library: command line, configuration, `serve`, `gc`, `migrate`,
+//! `scrub`, `usage` and `config check`. The binary in
 //! `main.rs` only dispatches; keeping the rest here lets fuzz targets and property tests reach
 //! the configuration parser the way `berth serve` uses it.
 
 pub mod backends;
 pub mod cli;
+pub mod config_check;
 pub mod credentials;
 pub mod gc;
 pub mod lock;
+pub mod maintenance;
 pub mod migrate;
 pub mod pinned;
 pub mod serve;

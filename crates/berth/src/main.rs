@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use berth::{cli, gc, migrate, serve, settings};
+use berth::{cli, config_check, gc, maintenance, migrate, serve, settings};
 use clap::Parser;
 
 /// Errors are printed as one line of causes (`berth: reading config file x: ...`), never as a
@@ -16,6 +16,9 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => settings::Settings::load(&args).and_then(serve::run),
         cli::Command::Gc(args) => gc::run(&args),
         cli::Command::Migrate(args) => migrate::run(&args),
+        cli::Command::Scrub(args) => maintenance::scrub(&args),
+        cli::Command::Usage(args) => maintenance::usage(&args),
+        cli::Command::Config(cli::ConfigCommand::Check { file }) => config_check::run(&file),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,12 @@
 //! Administration: `POST /berth/v1/gc` runs one collection with the configured policy (or the
 //! overrides its query gives) and answers its report; `GET /berth/v1/gc` answers the last
 //! one's, so that what the scheduled collections did can be read without running one; `GET
-//! /berth/v1/status` says which server this is.
+//! /berth/v1/status` says which server this is; `POST /berth/v1/scrub` checks storage against
+//! metadata and `GET /berth/v1/usage` reports storage usage per repository.
 
 use axum::response::{IntoResponse, Response};
 use berth_registry::gc::GcOptions;
+use berth_registry::scrub::ScrubOptions;
 use berth_registry::Registry;
 
 use crate::error::{ApiError, RequestError};
@@ -53,4 +55,24 @@ pub fn last_collection(registry: &Registry) -> Result<Response, ApiError> {
 
 pub fn status(status: &ServerStatus) -> Response {
     axum::Json(status).into_response()
+}
+
+/// Runs one scrub and answers its report. `repair=true` quarantines damaged blobs, `rate` is
+/// the read limit in MiB/s (a positive integer), `restart=true` forgets an interrupted run's
+/// progress, `max_blobs` stops after hashing that many blobs (the next run continues).
+pub async fn scrub(registry: &Registry, query: &Query) -> Result<Response, ApiError> {
+    query.only(&["repair", "rate", "restart", "max_blobs"])?;
+    let options = ScrubOptions {
+        repair: query.parsed::<bool>("repair")?.unwrap_or(false),
+        rate_mib_per_second: query.parsed("rate")?,
+        restart: query.parsed::<bool>("restart")?.unwrap_or(false),
+        max_blobs: query.parsed("max_blobs")?,
+    };
+    let report = registry.scrub(&options).await?;
+    Ok(axum::Json(report).into_response())
+}
+
+/// Storage usage per repository.
+pub async fn usage(registry: &Registry) -> Result<Response, ApiError> {
+    Ok(axum::Json(registry.usage().await?).into_response())
 }

@@ -12,6 +12,7 @@ mod errors;
 mod management;
 mod manifests;
 mod mount;
+mod operations;
 mod pull;
 mod referrers;
 mod uploads;

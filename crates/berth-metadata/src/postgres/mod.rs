@@ -8,6 +8,7 @@
 mod collection;
 mod forecast;
 mod locks;
+mod operations;
 mod reads;
 mod schedule;
 pub(crate) mod transaction;
@@ -26,6 +27,7 @@ use crate::model::{
     ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
     StoredManifest, UploadRecord,
 };
+use crate::operations::{QuarantinedBlob, RepositoryUsage};
 use crate::store::MetadataStore;
 
 /// Metadata in a PostgreSQL database that several Berth nodes may share.
@@ -147,7 +149,8 @@ impl MetadataStore for PostgresMetadataStore {
     async fn linked_blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>> {
         let size: Option<i64> = sqlx::query_scalar(
             "SELECT b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest
-             WHERE l.repo = $1 AND l.digest = $2",
+             WHERE l.repo = $1 AND l.digest = $2
+               AND NOT EXISTS (SELECT 1 FROM quarantined_blobs q WHERE q.digest = l.digest)",
         )
         .bind(repo.as_str())
         .bind(digest.as_str())
@@ -351,6 +354,34 @@ impl MetadataStore for PostgresMetadataStore {
         serializable!(self.pool, |conn| writes::delete_superseded_referrer(
             conn, repo, digest
         ))
+    }
+
+    async fn blobs_after(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<(Digest, u64)>> {
+        operations::blobs_after(&self.pool, after, limit).await
+    }
+
+    async fn quarantine_blob(&self, digest: &Digest, reason: &str) -> Result<()> {
+        serializable!(self.pool, |conn| operations::quarantine_blob(
+            conn, digest, reason
+        ))
+    }
+
+    async fn quarantined_blobs(&self) -> Result<Vec<QuarantinedBlob>> {
+        operations::quarantined_blobs(&self.pool).await
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Option<String>> {
+        operations::checkpoint(&self.pool, name).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, state: Option<&str>) -> Result<()> {
+        serializable!(self.pool, |conn| operations::save_checkpoint(
+            conn, name, state
+        ))
+    }
+
+    async fn repository_usage(&self) -> Result<Vec<RepositoryUsage>> {
+        operations::repository_usage(&self.pool).await
     }
 }
 

@@ -386,6 +386,8 @@ pub(super) async fn complete_upload(
         return Ok(false);
     };
     link_blob(conn, &parse_column(&repo)?, digest, size).await?;
+    // The bytes were verified against the digest: a quarantined blob is whole again.
+    super::operations::lift_quarantine(conn, digest).await?;
     Ok(true)
 }
 

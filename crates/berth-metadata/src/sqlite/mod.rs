@@ -7,6 +7,7 @@
 mod collection;
 mod forecast;
 mod manifests;
+mod operations;
 mod uploads;
 mod writer;
 mod writes;
@@ -30,6 +31,7 @@ use crate::model::{
     ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
     StoredManifest, UploadRecord,
 };
+use crate::operations::{QuarantinedBlob, RepositoryUsage};
 use crate::store::MetadataStore;
 
 /// Metadata in one SQLite database file.
@@ -136,7 +138,8 @@ impl MetadataStore for SqliteMetadataStore {
     async fn linked_blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<Option<u64>> {
         let size: Option<i64> = sqlx::query_scalar(
             "SELECT b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest
-             WHERE l.repo = ? AND l.digest = ?",
+             WHERE l.repo = ? AND l.digest = ?
+               AND NOT EXISTS (SELECT 1 FROM quarantined_blobs q WHERE q.digest = l.digest)",
         )
         .bind(repo.as_str())
         .bind(digest.as_str())
@@ -376,6 +379,36 @@ impl MetadataStore for SqliteMetadataStore {
         self.writer
             .run(move |conn| writes::forget_unlinked_blob(conn, &digest))
             .await
+    }
+
+    async fn blobs_after(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<(Digest, u64)>> {
+        operations::blobs_after(&self.reader, after, limit).await
+    }
+
+    async fn quarantine_blob(&self, digest: &Digest, reason: &str) -> Result<()> {
+        let (digest, reason) = (digest.clone(), reason.to_owned());
+        self.writer
+            .run(move |conn| operations::quarantine_blob(conn, &digest, &reason))
+            .await
+    }
+
+    async fn quarantined_blobs(&self) -> Result<Vec<QuarantinedBlob>> {
+        operations::quarantined_blobs(&self.reader).await
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Option<String>> {
+        operations::checkpoint(&self.reader, name).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, state: Option<&str>) -> Result<()> {
+        let (name, state) = (name.to_owned(), state.map(str::to_owned));
+        self.writer
+            .run(move |conn| operations::save_checkpoint(conn, &name, state.as_deref()))
+            .await
+    }
+
+    async fn repository_usage(&self) -> Result<Vec<RepositoryUsage>> {
+        operations::repository_usage(&self.reader).await
     }
 }
 

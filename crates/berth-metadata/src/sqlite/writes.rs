@@ -287,6 +287,8 @@ pub fn complete_upload(
         return Ok(false);
     };
     link_blob(conn, &parse_column(&repo)?, digest, size)?;
+    // The bytes were verified against the digest: a quarantined blob is whole again.
+    super::operations::lift_quarantine(conn, digest)?;
     Ok(true)
 }
 

@@ -3,6 +3,7 @@
 
 mod conditions;
 mod coordination;
+mod operations;
 #[cfg(feature = "postgres")]
 pub mod postgres_schema;
 mod referrers;
@@ -53,6 +54,10 @@ pub async fn run_all(store: &dyn MetadataStore) {
     dry_run_reads_foresee_what_deleting_frees(store).await;
     coordination::locks_exclude_holders_of_the_same_name_only(store).await;
     coordination::the_clock_is_the_epoch_in_milliseconds(store).await;
+    operations::blobs_list_in_digest_order_from_a_cursor(store).await;
+    operations::quarantine_hides_a_blob_until_its_upload_completes(store).await;
+    operations::checkpoints_are_saved_replaced_and_removed(store).await;
+    operations::usage_splits_own_from_shared_bytes(store).await;
 }
 
 async fn blob_links_are_per_repository(store: &dyn MetadataStore) {

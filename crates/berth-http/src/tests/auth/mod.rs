@@ -350,6 +350,8 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
             "",
         ),
         (Method::GET, "/berth/v1/status".into(), vec![], ADMIN, ""),
+        (Method::POST, "/berth/v1/scrub".into(), vec![], ADMIN, ""),
+        (Method::GET, "/berth/v1/usage".into(), vec![], ADMIN, ""),
         (
             Method::GET,
             format!("/berth/v1/token?service={SERVICE}&scope=repository:{REPO}:pull"),
@@ -394,5 +396,5 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
         }
     }
     // Every kind of endpoint is in the table.
-    assert_eq!(kinds.len(), 15, "{kinds:?}");
+    assert_eq!(kinds.len(), 17, "{kinds:?}");
 }

@@ -1,0 +1,231 @@
+//! The deployment files under `packaging/` and the Dockerfile, checked against the workspace,
+//! and `berth config check` on the example config.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn berth(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .env_remove("BERTH_CONFIG")
+        .env_remove("BERTH_METADATA_URL")
+        .output()
+        .expect("berth runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn config_check_accepts_the_example_and_never_prints_its_secrets() {
+    let example = workspace().join("packaging/berth.example.toml");
+    let output = berth(&["config", "check", example.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let printed = text(&output.stdout);
+    for effective in [
+        "0.0.0.0:5000",
+        "bucket: \"registry\"",
+        "pool_size: Some(",
+        "htpasswd",
+    ] {
+        assert!(
+            printed.contains(effective),
+            "{effective} missing from:\n{printed}"
+        );
+    }
+
+    // The same file with secrets written into it, as an operator might.
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Sup3r-Secret-pw";
+    let with_secrets = std::fs::read_to_string(&example).unwrap().replace(
+        "postgres://berth@db.internal.example",
+        &format!("postgres://berth:{secret}@db.internal.example"),
+    );
+    assert!(with_secrets.contains(secret));
+    let file = dir.path().join("berth.toml");
+    std::fs::write(&file, with_secrets).unwrap();
+    let output = berth(&["config", "check", file.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let printed = text(&output.stdout) + &text(&output.stderr);
+    assert!(!printed.contains(secret), "{printed}");
+    assert!(
+        printed.contains("postgres://berth:<redacted>@db.internal.example"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn config_check_rejects_a_broken_file_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    for (content, problem) in [
+        ("listen = \"not an address\"\n", "listen"),
+        ("[storage]\nbackend = \"s3\"\nbukket = \"x\"\n", "bukket"),
+        ("[gc]\ngrace = \"soon\"\n", "gc.grace"),
+        (
+            "[metadata]\nbackend = \"postgres\"\nurl = \"postgres://u:leaked-pw@db/x\"\npool_size = 0\n",
+            "pool_size",
+        ),
+        (
+            "[metadata]\nbackend = \"postgres\"\nurl = \"postgres://u:leaked-pw@db/x\"\nbogus = 1\n",
+            "bogus",
+        ),
+    ] {
+        let file = dir.path().join("broken.toml");
+        std::fs::write(&file, content).unwrap();
+        let output = berth(&["config", "check", file.to_str().unwrap()]);
+        assert!(!output.status.success(), "{content} was accepted");
+        let message = text(&output.stderr);
+        assert!(message.contains("is not a valid config file"), "{message}");
+        assert!(message.contains(problem), "{problem} not named in: {message}");
+        assert!(!message.contains("leaked-pw"), "{message}");
+        assert!(output.stdout.is_empty());
+    }
+    let missing = berth(&["config", "check", "/nonexistent/berth.toml"]);
+    assert!(!missing.status.success());
+    assert!(text(&missing.stderr).contains("reading config file"));
+}
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let analyze = Command::new("systemd-analyze").arg("--version").output();
+    if analyze.is_err() {
+        panic!(
+            "systemd-analyze is missing: install Debian's `systemd` package \
+             (apt-get install systemd) to verify packaging/systemd/berth.service"
+        );
+    }
+    let unit =
+        std::fs::read_to_string(workspace().join("packaging/systemd/berth.service")).unwrap();
+    assert!(unit.contains("ExecStart=/usr/local/bin/berth serve"));
+    // Verify checks that the binary exists: point it at the one just built.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("berth.service");
+    std::fs::write(
+        &copy,
+        unit.replace("/usr/local/bin/berth", env!("CARGO_BIN_EXE_berth")),
+    )
+    .unwrap();
+    let output = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let messages = text(&output.stderr) + &text(&output.stdout);
+    assert!(
+        output.status.success(),
+        "systemd-analyze verify: {messages}"
+    );
+    let ours: Vec<&str> = messages
+        .lines()
+        .filter(|l| l.contains("berth.service"))
+        .collect();
+    assert!(
+        ours.is_empty(),
+        "systemd-analyze verify complains: {ours:?}"
+    );
+    for hardening in [
+        "DynamicUser=yes",
+        "StateDirectory=berth",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=\n",
+        "RestrictAddressFamilies=",
+        "SystemCallFilter=@system-service",
+        "MemoryDenyWriteExecute=yes",
+        "LimitNOFILE=",
+        "Restart=on-failure",
+        "TimeoutStopSec=",
+    ] {
+        assert!(unit.contains(hardening), "the unit lacks {hardening:?}");
+    }
+}
+
+#[test]
+fn the_dockerfile_copies_what_exists_and_runs_berth_as_a_user() {
+    let root = workspace();
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let lines: Vec<String> = dockerfile
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let stages: Vec<&String> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(stages.len(), 2, "multi-stage: {stages:?}");
+    assert!(stages[0].starts_with("FROM rust:") && stages[0].contains("bookworm"));
+    assert_eq!(stages[1].as_str(), "FROM debian:bookworm-slim");
+
+    // Every path the build stage copies from the context exists, and .dockerignore keeps it.
+    let ignored = std::fs::read_to_string(root.join(".dockerignore")).unwrap();
+    let mut copied = 0;
+    for line in lines
+        .iter()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
+    {
+        let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+        for source in &words[..words.len() - 1] {
+            assert!(
+                root.join(source).exists(),
+                "COPY {source}: not in the workspace"
+            );
+            assert!(
+                !ignored.lines().any(|i| i.trim() == *source),
+                "{source} is ignored"
+            );
+            copied += 1;
+        }
+    }
+    assert!(copied >= 3);
+    assert!(ignored.lines().any(|l| l.trim() == "target"));
+
+    // It builds the `berth` binary of the `berth` crate and runs what it copied.
+    let build = lines.iter().find(|l| l.contains("cargo build")).unwrap();
+    assert!(
+        build.contains("-p berth") && build.contains("--bin berth"),
+        "{build}"
+    );
+    let manifest = std::fs::read_to_string(root.join("crates/berth/Cargo.toml")).unwrap();
+    assert!(manifest.contains("[[bin]]\nname = \"berth\""));
+    let installed = lines
+        .iter()
+        .find(|l| l.starts_with("COPY --from=build"))
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_owned();
+    let entrypoint = lines.iter().find(|l| l.starts_with("ENTRYPOINT")).unwrap();
+    assert!(
+        entrypoint.contains(&format!("\"{installed}\"")),
+        "{entrypoint}"
+    );
+
+    let user = lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("USER "))
+        .expect("a USER")
+        .trim_start_matches("USER ")
+        .to_owned();
+    let name = user.split(':').next().unwrap();
+    assert!(name != "root" && name != "0", "runs as {user}");
+    assert!(lines.iter().any(|l| l == "VOLUME [\"/var/lib/berth\"]"));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("BERTH_DATA_DIR=/var/lib/berth")));
+    assert!(lines.iter().any(|l| l == "EXPOSE 5000"));
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("BERTH_LISTEN=0.0.0.0:5000")));
+}

@@ -11,6 +11,7 @@ mod model;
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod stats;
 mod store;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
@@ -21,4 +22,5 @@ pub use model::{
     CurrentState, GraphManifest, GraphTag, ManifestGraph, NewManifest, Precondition, Referrer,
     ReferrerCursor, ReferrerOrder, StoredManifest, UploadRecord,
 };
+pub use stats::{ContentStats, MAX_ARTIFACT_TYPES, NO_ARTIFACT_TYPE, OTHER_ARTIFACT_TYPES};
 pub use store::MetadataStore;

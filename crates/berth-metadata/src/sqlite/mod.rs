@@ -7,6 +7,7 @@
 mod collection;
 mod forecast;
 mod manifests;
+mod stats;
 mod uploads;
 mod writer;
 mod writes;
@@ -96,6 +97,14 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn now_millis(&self) -> Result<i64> {
         Ok(now_millis())
+    }
+
+    async fn check_ready(&self) -> Result<()> {
+        stats::check_ready(&self.reader).await
+    }
+
+    async fn content_stats(&self) -> Result<crate::ContentStats> {
+        stats::content_stats(&self.reader).await
     }
 
     fn shared(&self) -> bool {

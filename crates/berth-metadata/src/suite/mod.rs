@@ -6,6 +6,7 @@ mod coordination;
 #[cfg(feature = "postgres")]
 pub mod postgres_schema;
 mod referrers;
+mod stats;
 
 use berth_oci::{Digest, RepoName, Tag, UploadId};
 use bytes::Bytes;
@@ -53,6 +54,8 @@ pub async fn run_all(store: &dyn MetadataStore) {
     dry_run_reads_foresee_what_deleting_frees(store).await;
     coordination::locks_exclude_holders_of_the_same_name_only(store).await;
     coordination::the_clock_is_the_epoch_in_milliseconds(store).await;
+    stats::a_migrated_store_is_ready(store).await;
+    stats::content_stats_count_manifests_blobs_and_referrers(store).await;
 }
 
 async fn blob_links_are_per_repository(store: &dyn MetadataStore) {

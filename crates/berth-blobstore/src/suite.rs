@@ -56,7 +56,10 @@ pub async fn run_all(store: &dyn BlobStore) {
 }
 
 async fn a_reachable_store_is_ready(store: &dyn BlobStore) {
-    store.check_ready().await.expect("a reachable store is ready");
+    store
+        .check_ready()
+        .await
+        .expect("a reachable store is ready");
     // The check leaves nothing behind that looks like an upload.
     assert!(store.list_uploads().await.unwrap().is_empty());
 }

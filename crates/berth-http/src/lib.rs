@@ -83,8 +83,9 @@ pub fn observed_router(
     if let Some(renderer) = metrics {
         router = router.route(
             observe::kind::METRICS_PATH,
-            get(move |State(state): State<AppState>| async move {
-                observe::ops::metrics(&state.registry, &renderer).await
+            get(move |State(state): State<AppState>| {
+                let renderer = renderer.clone();
+                async move { observe::ops::metrics(&state.registry, &renderer).await }
             }),
         );
     }

@@ -46,7 +46,10 @@ impl ContentStats {
         let listed: u64 = named.iter().map(|(_, n)| n).sum();
         let rest = total.saturating_sub(listed);
         if rest > 0 {
-            match named.iter_mut().find(|(kind, _)| kind == OTHER_ARTIFACT_TYPES) {
+            match named
+                .iter_mut()
+                .find(|(kind, _)| kind == OTHER_ARTIFACT_TYPES)
+            {
                 Some((_, n)) => *n += rest,
                 None => named.push((OTHER_ARTIFACT_TYPES.to_owned(), rest)),
             }
@@ -82,7 +85,10 @@ mod tests {
         assert_eq!(capped[0], ("type/29".to_owned(), 30));
         assert_eq!(capped[MAX_ARTIFACT_TYPES - 1], ("type/10".to_owned(), 11));
         // Types 00..=09 (1 + .. + 10 = 55) and the 5 without a type.
-        assert_eq!(capped[MAX_ARTIFACT_TYPES], (OTHER_ARTIFACT_TYPES.to_owned(), 60));
+        assert_eq!(
+            capped[MAX_ARTIFACT_TYPES],
+            (OTHER_ARTIFACT_TYPES.to_owned(), 60)
+        );
         assert_eq!(capped.iter().map(|(_, n)| n).sum::<u64>(), total);
     }
 

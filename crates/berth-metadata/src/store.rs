@@ -5,11 +5,11 @@ use berth_oci::{Digest, RepoName, Tag, UploadId};
 
 use crate::coordination::{LockGuard, LockName};
 use crate::error::Result;
-use crate::stats::ContentStats;
 use crate::model::{
     ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
     StoredManifest, UploadRecord,
 };
+use crate::stats::ContentStats;
 
 /// Transactional registry metadata. Every method is atomic: it happens whole or not at all.
 #[async_trait]

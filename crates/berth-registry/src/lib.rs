@@ -21,8 +21,8 @@ use berth_metadata::MetadataStore;
 
 pub use blobs::{BlobRead, MountOutcome};
 pub use error::RegistryError;
-pub use listing::Page;
 pub use health::{Readiness, READINESS_TIMEOUT};
+pub use listing::Page;
 pub use manifests::{ManifestPushed, ManifestTarget};
 pub use metrics::CONTENT_REFRESH;
 pub use referrers::{ReferrerNode, ReferrersPage, MAX_GRAPH_NODES};

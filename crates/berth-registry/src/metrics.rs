@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use berth_metadata::ContentStats;
 
-use crate::gc::GcReport;
 use crate::error::Result;
+use crate::gc::GcReport;
 use crate::Registry;
 
 /// Content gauges are read from metadata at most this often, so that however often the

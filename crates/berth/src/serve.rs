@@ -4,16 +4,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::lock::{DataDirLock, Owner};
+use crate::logging::{self, LogFormat};
+use crate::settings::{Settings, TlsFiles};
+use crate::shutdown::Stop;
+use crate::tls;
 use anyhow::Context;
 use berth_http::ServerStatus;
 use berth_registry::{Registry, RegistryConfig};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
-use crate::lock::{DataDirLock, Owner};
-use crate::logging::{self, LogFormat};
-use crate::shutdown::Stop;
-use crate::settings::{Settings, TlsFiles};
-use crate::tls;
 
 /// How often abandoned upload sessions are looked for.
 const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(600);

@@ -256,7 +256,10 @@ mod tests {
         let store = FsBlobStore::open(dir.path().join("store")).await.unwrap();
         store.check_ready().await.unwrap();
         std::fs::rename(dir.path().join("store"), dir.path().join("away")).unwrap();
-        assert!(matches!(store.check_ready().await, Err(BlobStoreError::Io(_))));
+        assert!(matches!(
+            store.check_ready().await,
+            Err(BlobStoreError::Io(_))
+        ));
         std::fs::rename(dir.path().join("away"), dir.path().join("store")).unwrap();
         store.check_ready().await.unwrap();
         // A file where the staging directory should be is not a usable store either.

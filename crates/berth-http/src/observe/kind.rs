@@ -59,7 +59,10 @@ impl Endpoint {
 /// `health` (`/livez`, `/readyz`) or `other` (what no endpoint answers).
 pub(crate) fn of_path(path: &str) -> (&'static str, Option<String>) {
     match Endpoint::parse(path) {
-        Ok(endpoint) => (endpoint.kind(), endpoint.repository().map(|r| r.to_string())),
+        Ok(endpoint) => (
+            endpoint.kind(),
+            endpoint.repository().map(|r| r.as_str().to_owned()),
+        ),
         Err(_) => match path {
             METRICS_PATH => ("metrics", None),
             LIVEZ_PATH | READYZ_PATH => ("health", None),
@@ -107,6 +110,9 @@ mod tests {
         for (path, kind, repo) in cases {
             assert_eq!(of_path(path), (kind, repo.map(str::to_owned)), "{path}");
         }
-        assert_eq!(method_label(&http::Method::from_bytes(b"BREW").unwrap()), "other");
+        assert_eq!(
+            method_label(&http::Method::from_bytes(b"BREW").unwrap()),
+            "other"
+        );
     }
 }

@@ -93,9 +93,7 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     let id = request_id::of(&parts.headers);
-    parts
-        .headers
-        .insert(request_id::REQUEST_ID, id.clone());
+    parts.headers.insert(request_id::REQUEST_ID, id.clone());
     let path = parts.uri.path().to_owned();
     let (kind, repository) = kind::of_path(&path);
     let method = parts.method.clone();

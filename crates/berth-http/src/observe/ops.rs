@@ -27,7 +27,10 @@ pub(crate) async fn metrics(registry: &Registry, renderer: &MetricsRenderer) -> 
         tracing::warn!(error = %e, "content metrics not refreshed");
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         (renderer.0)(),
     )
         .into_response()
@@ -60,7 +63,11 @@ pub(crate) async fn readyz(registry: &Registry) -> Response {
         }
     };
     let body = ReadyzBody {
-        status: if readiness.ready() { "ready" } else { "not ready" },
+        status: if readiness.ready() {
+            "ready"
+        } else {
+            "not ready"
+        },
         metadata: judge("metadata", &readiness.metadata),
         blobs: judge("blobs", &readiness.blobs),
     };

@@ -15,7 +15,9 @@ const MAX_LEN: usize = 128;
 pub(crate) fn of(headers: &HeaderMap) -> HeaderValue {
     headers
         .get(REQUEST_ID)
-        .filter(|v| (1..=MAX_LEN).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic()))
+        .filter(|v| {
+            (1..=MAX_LEN).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
+        })
         .cloned()
         .unwrap_or_else(|| {
             HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
@@ -37,7 +39,13 @@ mod tests {
     fn sane_client_ids_are_kept_and_others_replaced() {
         assert_eq!(of(&with(b"abc-123_x.y")), "abc-123_x.y");
         assert_eq!(of(&with(&[b'a'; 128])).len(), 128);
-        for insane in [&b"has space"[..], &[b'a'; 129], b"tab\there", b"caf\xc3\xa9", b""] {
+        for insane in [
+            &b"has space"[..],
+            &[b'a'; 129],
+            b"tab\there",
+            b"caf\xc3\xa9",
+            b"",
+        ] {
             let id = of(&with(insane));
             assert_eq!(id.len(), 32, "{insane:?}");
             assert!(id.as_bytes().iter().all(u8::is_ascii_hexdigit));

@@ -66,7 +66,10 @@ impl Schema {
     /// its `search_path`.
     pub fn url_on(&self, server: &str) -> String {
         let separator = if server.contains('?') { '&' } else { '?' };
-        format!("{server}{separator}options=-c%20search_path%3D{}", self.name)
+        format!(
+            "{server}{separator}options=-c%20search_path%3D{}",
+            self.name
+        )
     }
 
     pub fn url(&self) -> String {

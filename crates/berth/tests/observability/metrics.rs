@@ -90,7 +90,10 @@ async fn metrics_follow_the_lifecycle(deployment: Deployment) {
     );
     let manifest_bytes = (image.manifest.len() + referrer.len()) as f64;
     assert_eq!(
-        before.sum("berth_http_received_bytes_total", &[("endpoint", "manifest")]),
+        before.sum(
+            "berth_http_received_bytes_total",
+            &[("endpoint", "manifest")]
+        ),
         manifest_bytes
     );
 
@@ -110,7 +113,12 @@ async fn metrics_follow_the_lifecycle(deployment: Deployment) {
     let pulled = Metrics::of(&registry).await;
     let gets = |endpoint| [("endpoint", endpoint), ("method", "GET"), ("status", "200")];
     assert_eq!(
-        delta(&before, &pulled, "berth_http_requests_total", &gets("manifest")),
+        delta(
+            &before,
+            &pulled,
+            "berth_http_requests_total",
+            &gets("manifest")
+        ),
         2.0
     );
     assert_eq!(
@@ -147,8 +155,18 @@ async fn metrics_follow_the_lifecycle(deployment: Deployment) {
     );
     let cache = |result| [("cache", "manifest_by_tag"), ("result", result)];
     let (hits, misses) = (
-        delta(&before, &pulled, "berth_cache_requests_total", &cache("hit")),
-        delta(&before, &pulled, "berth_cache_requests_total", &cache("miss")),
+        delta(
+            &before,
+            &pulled,
+            "berth_cache_requests_total",
+            &cache("hit"),
+        ),
+        delta(
+            &before,
+            &pulled,
+            "berth_cache_requests_total",
+            &cache("miss"),
+        ),
     );
     match deployment {
         Deployment::Embedded => assert_eq!((hits, misses), (1.0, 1.0)),
@@ -213,10 +231,7 @@ async fn metrics_follow_the_lifecycle(deployment: Deployment) {
     // No label names a repository or a digest.
     for name in ["berth_http_requests_total", "berth_http_sent_bytes_total"] {
         for label in ["repository", "repo", "digest"] {
-            assert!(
-                after.label_values(name, label).is_empty(),
-                "{name} {label}"
-            );
+            assert!(after.label_values(name, label).is_empty(), "{name} {label}");
         }
     }
 }

@@ -25,7 +25,7 @@ impl Metrics {
             .to_owned();
         assert!(content_type.starts_with("text/plain"), "{content_type}");
         let text = response.text().await.expect("metrics text");
-        let lines = text.lines().map(|l| Ok(l.to_owned()));
+        let lines = text.lines().map(|l| Ok::<_, std::io::Error>(l.to_owned()));
         Metrics(Scrape::parse(lines).expect("Prometheus text format"))
     }
 

@@ -94,7 +94,8 @@ async fn assert_live(registry: &Registry) {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+// The proxy runs on the test's runtime while the harness blocks its thread starting Berth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_fails_while_postgres_is_unreachable_and_recovers() {
     let schema = Schema::create().await;
     let target = postgres_address(&required(POSTGRES_URL, "postgres.sh"));

@@ -54,7 +54,11 @@ async fn metrics_follow_the_lifecycle(deployment: Deployment) {
 
     // The first scrape reads the content from metadata.
     let before = Metrics::of(&registry).await;
-    let what = format!("{deployment:?}; log:\n{}", deployed.server.log());
+    let what = format!(
+        "{deployment:?}; config:\n{}\nlog:\n{}",
+        deployed.config,
+        deployed.server.log()
+    );
     assert_eq!(before.sum("berth_manifests", &[]), 2.0, "{what}");
     assert_eq!(before.sum("berth_blobs", &[]), 3.0, "{what}");
     assert_eq!(before.sum("berth_blob_bytes", &[]), stored_bytes, "{what}");

@@ -19,6 +19,8 @@ async fn main() -> anyhow::Result<()> {
     let kinds = if options.scale_out() {
         servers::check_scale_out_environment()?;
         [Kind::Berth, Kind::BerthScaleOut, Kind::DistributionS3].as_slice()
+    } else if options.observability() {
+        [Kind::Berth, Kind::BerthObserved].as_slice()
     } else {
         [Kind::Berth, Kind::Distribution].as_slice()
     };
@@ -73,7 +75,7 @@ pub struct Options {
     /// Repository sizes at which the `scale-out` group measures the referrers API.
     pub referrer_sizes: Vec<usize>,
     /// Run only the workload group named here (`blobs`, `manifests`, `referrers`, `auth` or
-    /// `gc`), or the `scale-out` group, which runs only when named.
+    /// `gc`), or the `scale-out` or `observability` group, which run only when named.
     pub only: Option<String>,
 }
 
@@ -116,6 +118,12 @@ impl Options {
             }
         }
         Ok(options)
+    }
+
+    /// Whether the `observability` group was asked for: the manifest workloads on Berth with
+    /// metrics and the JSON access log on (`servers::OBSERVED_CONFIG`) and with them off.
+    pub fn observability(&self) -> bool {
+        self.only.as_deref() == Some("observability")
     }
 
     /// Whether the `scale-out` group was asked for.

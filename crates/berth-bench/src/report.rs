@@ -104,11 +104,15 @@ impl Table {
             .into_iter()
             .filter(|&k| self.rows.iter().any(|r| r.values[column(k)].is_some()))
             .collect();
-        let pairs: Vec<(Kind, Kind)> = kinds
+        let mut pairs: Vec<(Kind, Kind)> = kinds
             .iter()
             .filter(|k| k.is_berth())
             .flat_map(|&b| kinds.iter().filter(|k| !k.is_berth()).map(move |&d| (b, d)))
             .collect();
+        // What watching costs: Berth with metrics and the access log over Berth without.
+        if kinds.contains(&Kind::BerthObserved) && kinds.contains(&Kind::Berth) {
+            pairs.push((Kind::BerthObserved, Kind::Berth));
+        }
         out.push_str("| figure | unit |");
         for kind in &kinds {
             out.push_str(&format!(" {} |", kind.label()));

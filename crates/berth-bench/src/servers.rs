@@ -24,12 +24,26 @@ pub enum Kind {
     BerthScaleOut,
     /// distribution on its S3 driver, against the same S3 service.
     DistributionS3,
+    /// Berth embedded with everything an operator watches turned on (`OBSERVED_CONFIG`),
+    /// where `Berth` has metrics and the access log off.
+    BerthObserved,
 }
+
+/// The configuration of `Kind::BerthObserved`, written to its config file: Prometheus
+/// metrics, and the JSON access log of every request (written to a file, as a log collector
+/// would read it). Whatever else an operator would turn on (such as a webhook endpoint) is
+/// one more line here.
+pub const OBSERVED_CONFIG: &str = "metrics = true\nlog = \"info\"\nlog_format = \"json\"\n";
+
+/// The configuration of `Kind::Berth`: metrics off; with `--log warn` no access line is
+/// written either.
+const UNOBSERVED_CONFIG: &str = "metrics = false\n";
 
 impl Kind {
     /// Every kind, in the order of the table's columns.
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::Berth,
+        Kind::BerthObserved,
         Kind::BerthScaleOut,
         Kind::Distribution,
         Kind::DistributionS3,
@@ -41,11 +55,15 @@ impl Kind {
             Kind::Distribution => "distribution",
             Kind::BerthScaleOut => "Berth scale-out",
             Kind::DistributionS3 => "distribution S3",
+            Kind::BerthObserved => "Berth observed",
         }
     }
 
     pub fn is_berth(self) -> bool {
-        matches!(self, Kind::Berth | Kind::BerthScaleOut)
+        matches!(
+            self,
+            Kind::Berth | Kind::BerthScaleOut | Kind::BerthObserved
+        )
     }
 }
 
@@ -171,25 +189,36 @@ impl Server {
         if let Some(auth) = &auth {
             std::fs::write(&htpasswd, &auth.htpasswd)?;
         }
+        let mut log = None;
         let command = match kind {
-            Kind::Berth => {
+            Kind::Berth | Kind::BerthObserved => {
+                let (level, mut config) = match kind {
+                    Kind::BerthObserved => {
+                        log = Some(dir.path().join("berth.log"));
+                        ("info", OBSERVED_CONFIG.to_owned())
+                    }
+                    _ => ("warn", UNOBSERVED_CONFIG.to_owned()),
+                };
                 let mut c = Command::new(berth_binary());
                 c.args([
                     "serve",
                     "--listen",
                     &format!("127.0.0.1:{port}"),
                     "--log",
-                    "warn",
+                    level,
                     "--data-dir",
                 ])
                 .arg(dir.path().join("data"))
                 .args(berth_options);
                 if let Some(auth) = &auth {
-                    let config = dir.path().join("berth.toml");
-                    let table = format!("[auth]\nhtpasswd = {htpasswd:?}\n{}", auth.berth_auth);
-                    std::fs::write(&config, table)?;
-                    c.arg("--config").arg(config);
+                    config.push_str(&format!(
+                        "\n[auth]\nhtpasswd = {htpasswd:?}\n{}",
+                        auth.berth_auth
+                    ));
                 }
+                let file = dir.path().join("berth.toml");
+                std::fs::write(&file, config)?;
+                c.arg("--config").arg(file);
                 c
             }
             Kind::BerthScaleOut | Kind::DistributionS3 => unreachable!("launched above"),
@@ -207,7 +236,7 @@ impl Server {
         };
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        let child = spawn(command, kind)?;
+        let child = spawn(command, kind, log.as_deref())?;
         wait_ready(&base, kind, auth.is_some(), started).await?;
         let startup = started.elapsed();
         Ok(Server {
@@ -234,13 +263,15 @@ impl Server {
     }
 }
 
-/// Starts a server with its output discarded, or, when `BERTH_BENCH_SERVER_LOGS` names a
-/// directory, its stderr appended to `<kind>.log` there (for a run that failed on a server
-/// error).
-fn spawn(mut command: Command, kind: Kind) -> anyhow::Result<Child> {
-    let stderr = match std::env::var_os("BERTH_BENCH_SERVER_LOGS") {
-        Some(dir) => {
-            let path = std::path::Path::new(&dir).join(format!("{kind:?}.log"));
+/// Starts `command` with its output discarded, or its stderr (the log) written to `log`; when
+/// `log` is none and `BERTH_BENCH_SERVER_LOGS` names a directory, appended to `<kind>.log`
+/// there (for a run that failed on a server error).
+fn spawn(mut command: Command, kind: Kind, log: Option<&std::path::Path>) -> anyhow::Result<Child> {
+    let logs = std::env::var_os("BERTH_BENCH_SERVER_LOGS")
+        .map(|dir| std::path::Path::new(&dir).join(format!("{kind:?}.log")));
+    let stderr = match (log, logs) {
+        (Some(path), _) => Stdio::from(std::fs::File::create(path)?),
+        (None, Some(path)) => {
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)

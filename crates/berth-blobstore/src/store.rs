@@ -31,6 +31,11 @@ pub struct ByteRange {
 /// existing bytes (they are equal by construction) and discards the upload.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
+    /// Whether the store can serve: it answers and accepts writes where uploads are staged
+    /// (for `GET /readyz`). Errors: the backend's own (`Io`) when it cannot be reached or
+    /// written. Costs one small request or file operation; not for every blob request.
+    async fn check_ready(&self) -> Result<()>;
+
     /// Size of a committed blob. `BlobNotFound` when absent.
     async fn stat(&self, digest: &Digest) -> Result<u64>;
 

@@ -45,6 +45,7 @@ fn new_id() -> UploadId {
 
 /// Runs every behaviour check against `store`, which must start empty.
 pub async fn run_all(store: &dyn BlobStore) {
+    a_reachable_store_is_ready(store).await;
     missing_objects_report_not_found(store).await;
     upload_append_commit_read(store).await;
     appends_must_continue_at_the_current_length(store).await;
@@ -52,6 +53,15 @@ pub async fn run_all(store: &dyn BlobStore) {
     ranges_are_served_and_checked(store).await;
     committing_an_existing_digest_keeps_one_copy(store).await;
     delete_removes_blobs_and_uploads(store).await;
+}
+
+async fn a_reachable_store_is_ready(store: &dyn BlobStore) {
+    store
+        .check_ready()
+        .await
+        .expect("a reachable store is ready");
+    // The check leaves nothing behind that looks like an upload.
+    assert!(store.list_uploads().await.unwrap().is_empty());
 }
 
 async fn missing_objects_report_not_found(store: &dyn BlobStore) {

@@ -77,6 +77,20 @@ impl Caller {
         }
     }
 
+    /// Who the caller is, for the access log: the authenticated subject, else `anonymous`.
+    pub(crate) fn subject(&self) -> String {
+        let subject = match self {
+            Caller::Open => "",
+            Caller::Identity(_, identity) => identity.subject(),
+            Caller::Token(token) => token.subject.as_str(),
+        };
+        if subject.is_empty() {
+            "anonymous".to_owned()
+        } else {
+            subject.to_owned()
+        }
+    }
+
     pub(crate) fn allows(&self, access: &Access) -> bool {
         self.decide(access) == Decision::Allow
     }

@@ -263,6 +263,7 @@ fn registry_reply(e: &RegistryError) -> ErrorReply {
             | MetadataError::PreconditionFailed(_)
             | MetadataError::Corrupt(_)
             | MetadataError::CommitFailed(_)
+            | MetadataError::NotReady(_)
             | MetadataError::Write(_)
             | MetadataError::Database(_) => internal(meta),
         },

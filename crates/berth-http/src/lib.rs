@@ -6,6 +6,7 @@ mod conditions;
 pub mod endpoint;
 pub mod error;
 mod handlers;
+pub mod observe;
 pub mod query;
 pub mod range;
 mod status;
@@ -14,13 +15,14 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
 use berth_registry::Registry;
 use http::HeaderValue;
 
 pub use auth::{Auth, AuthConfig};
 pub use error::ApiError;
+pub use observe::ops::MetricsRenderer;
 pub use status::ServerStatus;
 
 /// Marks a request that reached the server over TLS (the server inserts it, e.g. with
@@ -49,17 +51,48 @@ pub fn router(registry: Registry, status: ServerStatus) -> Router {
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>` so that failed logins
 /// are counted per client address.
 pub fn secured_router(registry: Registry, status: ServerStatus, auth: Auth) -> Router {
+    observed_router(registry, status, auth, None)
+}
+
+/// [`secured_router`] with `GET /metrics` served by `metrics` (none: no such endpoint).
+/// Every router observes its requests (see `observe`): `X-Request-Id`, the access log, and
+/// the HTTP metrics of whatever recorder is installed. `/metrics`, `/livez` and `/readyz`
+/// need no authorization.
+pub fn observed_router(
+    registry: Registry,
+    status: ServerStatus,
+    auth: Auth,
+    metrics: Option<MetricsRenderer>,
+) -> Router {
     let state = AppState {
         registry,
         status: Arc::new(status),
         auth,
     };
-    Router::new()
+    let mut router = Router::new()
         .route("/v2", any(dispatch))
         .route("/v2/", any(dispatch))
         .route("/v2/{*rest}", any(dispatch))
+        .route(observe::kind::LIVEZ_PATH, get(observe::ops::livez))
+        .route(
+            observe::kind::READYZ_PATH,
+            get(|State(state): State<AppState>| async move {
+                observe::ops::readyz(&state.registry).await
+            }),
+        );
+    if let Some(renderer) = metrics {
+        router = router.route(
+            observe::kind::METRICS_PATH,
+            get(move |State(state): State<AppState>| {
+                let renderer = renderer.clone();
+                async move { observe::ops::metrics(&state.registry, &renderer).await }
+            }),
+        );
+    }
+    router
         .fallback(any(dispatch))
         .layer(axum::middleware::map_response(with_api_version))
+        .layer(axum::middleware::from_fn(observe::observe))
         .with_state(state)
 }
 
@@ -70,8 +103,9 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
         Err(e) => return e.into_response(),
     };
     let audit = auth::WriteAudit::of(&authorized.caller, &parts);
+    let user = observe::AccessUser(authorized.caller.subject());
     let request = Request::from_parts(parts, body);
-    let response =
+    let mut response =
         match handlers::handle(&state.registry, &state.status, &authorized, request).await {
             Ok(response) => response,
             Err(e) => e.into_response(),
@@ -79,6 +113,7 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
     if let Some(audit) = audit {
         audit.log(response.status());
     }
+    response.extensions_mut().insert(user);
     response
 }
 

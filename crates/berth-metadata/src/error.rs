@@ -24,6 +24,9 @@ pub enum MetadataError {
     CommitFailed(String),
     #[error("metadata database failed: {0}")]
     Database(#[from] sqlx::Error),
+    /// The store answers but cannot serve yet, such as a schema older than this build needs.
+    #[error("metadata store not ready: {0}")]
+    NotReady(String),
     #[error("metadata database write failed: {0}")]
     Write(#[from] rusqlite::Error),
 }

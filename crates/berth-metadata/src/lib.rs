@@ -12,6 +12,7 @@ mod operations;
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod stats;
 mod store;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
@@ -23,4 +24,5 @@ pub use model::{
     ReferrerCursor, ReferrerOrder, StoredManifest, UploadRecord,
 };
 pub use operations::{QuarantinedBlob, RepositoryUsage};
+pub use stats::{ContentStats, MAX_ARTIFACT_TYPES, NO_ARTIFACT_TYPE, OTHER_ARTIFACT_TYPES};
 pub use store::MetadataStore;

@@ -10,6 +10,7 @@ use crate::model::{
     StoredManifest, UploadRecord,
 };
 use crate::operations::{QuarantinedBlob, RepositoryUsage};
+use crate::stats::ContentStats;
 
 /// Transactional registry metadata. Every method is atomic: it happens whole or not at all.
 #[async_trait]
@@ -33,6 +34,16 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn claim_scheduled_run(&self, _name: &str, _interval_ms: i64) -> Result<bool> {
         Ok(true)
     }
+
+    /// Whether the store can serve: it answers a query and its schema has every migration this
+    /// build needs (for `GET /readyz`). Errors: the store's own when it cannot be reached,
+    /// `NotReady` naming the versions when the schema is behind.
+    async fn check_ready(&self) -> Result<()>;
+
+    /// Counts of what the store holds (see [`ContentStats`]). Each call counts whole tables'
+    /// indexes, so callers serving metrics cache it (the registry refreshes at most every
+    /// 30 s) rather than reading it per scrape.
+    async fn content_stats(&self) -> Result<ContentStats>;
 
     /// Whether other processes may write the store while this one runs (several nodes on one
     /// database). Then nothing read from it may be served again without a check.

@@ -51,24 +51,29 @@ type Entry<V> = (u64, Arc<V>);
 
 /// A cache of values per (repository, key), valid for one repository generation.
 pub struct RepoCache<K, V> {
+    /// The `cache` label of its `berth_cache_requests_total`.
+    name: &'static str,
     entries: Mutex<HashMap<(RepoName, K), Entry<V>>>,
 }
 
-impl<K, V> Default for RepoCache<K, V> {
-    fn default() -> Self {
+impl<K: Eq + Hash + Clone, V> RepoCache<K, V> {
+    /// An empty cache whose lookups are counted under `name`.
+    pub fn named(name: &'static str) -> Self {
         RepoCache {
+            name,
             entries: Mutex::new(HashMap::new()),
         }
     }
-}
 
-impl<K: Eq + Hash + Clone, V> RepoCache<K, V> {
+    /// The value cached for `generation`; every lookup counts as a hit or a miss.
     pub fn get(&self, repo: &RepoName, key: &K, generation: u64) -> Option<Arc<V>> {
         let entries = self.entries.lock().expect("cache lock");
-        match entries.get(&(repo.clone(), key.clone())) {
+        let found = match entries.get(&(repo.clone(), key.clone())) {
             Some((g, value)) if *g == generation => Some(value.clone()),
             _ => None,
-        }
+        };
+        crate::metrics::cache_lookup(self.name, found.is_some());
+        found
     }
 
     /// Caches `value`, fetched when `generation` was current, unless a write has since bumped it.

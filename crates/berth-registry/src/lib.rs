@@ -5,8 +5,10 @@ mod blobs;
 mod cache;
 mod error;
 pub mod gc;
+mod health;
 mod listing;
 mod manifests;
+mod metrics;
 #[cfg(test)]
 mod pauses;
 mod referrers;
@@ -21,8 +23,10 @@ use berth_metadata::MetadataStore;
 
 pub use blobs::{BlobRead, MountOutcome};
 pub use error::RegistryError;
+pub use health::{Readiness, READINESS_TIMEOUT};
 pub use listing::Page;
 pub use manifests::{ManifestPushed, ManifestTarget};
+pub use metrics::CONTENT_REFRESH;
 pub use referrers::{ReferrerNode, ReferrersPage, MAX_GRAPH_NODES};
 pub use uploads::{ChunkBounds, UploadStatus, UploadTracker};
 pub use usage::{RepositoryUsageRow, UsageReport};
@@ -66,6 +70,7 @@ pub struct Registry {
     last_gc: Arc<std::sync::Mutex<Option<gc::GcReport>>>,
     manifests_by_tag: Arc<cache::RepoCache<berth_oci::Tag, berth_metadata::StoredManifest>>,
     first_tag_pages: Arc<cache::RepoCache<u32, Page>>,
+    content_gauges: Arc<metrics::ContentGauges>,
     config: RegistryConfig,
     #[cfg(test)]
     pauses: Arc<pauses::Pauses>,
@@ -83,8 +88,9 @@ impl Registry {
             uploads: Arc::new(UploadTracker::default()),
             generations: Arc::default(),
             last_gc: Arc::default(),
-            manifests_by_tag: Arc::default(),
-            first_tag_pages: Arc::default(),
+            manifests_by_tag: Arc::new(cache::RepoCache::named("manifest_by_tag")),
+            first_tag_pages: Arc::new(cache::RepoCache::named("tag_page")),
+            content_gauges: Arc::default(),
             config,
             #[cfg(test)]
             pauses: Arc::default(),

@@ -209,6 +209,7 @@ impl Registry {
             .hash_progress(id, progress.take(), algorithm, current)
             .await?;
         let hasher = Arc::new(Mutex::new(state.hasher));
+        let _streaming = crate::metrics::UploadInProgress::start();
         let appended = self
             .blobs
             .append_upload(id, current, hashing_body(body, hasher.clone(), bounds.len))

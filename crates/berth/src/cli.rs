@@ -275,4 +275,11 @@ pub struct ServeArgs {
     /// Log filter, e.g. `info` or `berth_registry=debug,info` [default: info].
     #[arg(long, env = "BERTH_LOG", value_name = "FILTER")]
     pub log: Option<String>,
+    /// Every log line as `text` or as a `json` object [default: text].
+    #[arg(long, env = "BERTH_LOG_FORMAT", value_enum, value_name = "FORMAT")]
+    pub log_format: Option<crate::logging::LogFormat>,
+    /// After SIGTERM, how long requests in flight may finish before they are cut and the
+    /// process exits with failure [default: 30s].
+    #[arg(long, env = "BERTH_SHUTDOWN_TIMEOUT", value_name = "DURATION")]
+    pub shutdown_timeout: Option<humantime::Duration>,
 }

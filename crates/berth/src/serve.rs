@@ -1,41 +1,41 @@
 //! `berth serve`: wires the backends, the registry and the HTTP server (plain HTTP, or HTTPS
 //! when a certificate is configured), and runs background tasks.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::lock::{DataDirLock, Owner};
+use crate::logging::{self, LogFormat};
+use crate::settings::{Settings, TlsFiles};
+use crate::shutdown::Stop;
+use crate::tls;
 use anyhow::Context;
 use berth_http::ServerStatus;
 use berth_registry::{Registry, RegistryConfig};
 use tokio::net::TcpListener;
 use tracing::{debug, info, warn};
-use tracing_subscriber::EnvFilter;
-
-use crate::lock::{DataDirLock, Owner};
-use crate::settings::{Settings, TlsFiles};
-use crate::tls;
 
 /// How often abandoned upload sessions are looked for.
 const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(600);
 
+/// How long the runtime waits for its remaining tasks once serving has ended; requests cut
+/// at `shutdown_timeout` are dropped here.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(5);
+
 pub fn run(settings: Settings) -> anyhow::Result<()> {
-    init_logging(&settings.log)?;
-    tokio::runtime::Builder::new_multi_thread()
+    logging::init(&settings.log, settings.log_format)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the runtime")?
-        .block_on(serve(settings))
+        .context("starting the runtime")?;
+    let served = runtime.block_on(serve(settings));
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    served
 }
 
-/// Structured logs on stderr, colored only on a terminal.
+/// Structured text logs on stderr, colored only on a terminal (`berth gc`, `berth migrate`).
 pub fn init_logging(filter: &str) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(filter).context("invalid log filter")?)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
-    Ok(())
+    logging::init(filter, LogFormat::Text)
 }
 
 pub async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
@@ -94,17 +94,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     let auth = build_auth(&settings, &data_dir, address)?;
-    let router = berth_http::secured_router(registry, status, auth);
+    let metrics = settings
+        .metrics
+        .then(crate::prometheus::install)
+        .transpose()?;
+    let router = berth_http::observed_router(registry, status, auth, metrics);
+    let stop = Stop::on_signal();
     match tls {
         None => {
             info!(address = %address, data_dir = %data_dir.display(), "berth listening");
-            axum::serve(
+            let server = axum::serve(
                 listener,
                 router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
             )
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving")?;
+            .with_graceful_shutdown(stop.requested());
+            stop.drain(server, settings.shutdown_timeout).await?;
         }
         Some((files, stamps, loaded)) => {
             info!(
@@ -114,7 +118,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 sha256 = %loaded.fingerprint,
                 "berth listening with TLS"
             );
-            serve_tls(listener, router, files, stamps, loaded).await?;
+            let timeout = settings.shutdown_timeout;
+            serve_tls(listener, router, files, stamps, loaded, &stop, timeout).await?;
         }
     }
     info!("berth stopped");
@@ -124,24 +129,27 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 /// HTTPS on `listener`: HTTP/2 or HTTP/1.1 as ALPN chooses, the certificate re-read when its
 /// files change, and the same graceful shutdown as plain HTTP (stop accepting, let requests in
-/// flight finish).
+/// flight finish within `shutdown_timeout`).
 async fn serve_tls(
     listener: TcpListener,
     router: axum::Router,
     files: TlsFiles,
     stamps: tls::Stamps,
     loaded: tls::Loaded,
+    stop: &Stop,
+    shutdown_timeout: Duration,
 ) -> anyhow::Result<()> {
     let config = axum_server::tls_rustls::RustlsConfig::from_config(loaded.config);
     let reload = tokio::spawn(tls::reload_on_change(config.clone(), files, stamps));
     let handle = axum_server::Handle::new();
     let stopping = handle.clone();
+    let requested = stop.requested();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        requested.await;
         stopping.graceful_shutdown(None);
     });
     let listener = listener.into_std().context("handing over the listener")?;
-    axum_server::from_tcp_rustls(listener, config)
+    let server = axum_server::from_tcp_rustls(listener, config)
         .context("serving TLS on the listener")?
         .handle(handle)
         .accept_error_handler(|peer, e| debug!(peer = ?peer, error = %e, "connection not accepted"))
@@ -149,11 +157,10 @@ async fn serve_tls(
             router
                 .layer(axum::Extension(berth_http::ServedOverTls))
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .context("serving")?;
+        );
+    let served = stop.drain(server, shutdown_timeout).await;
     reload.abort();
-    Ok(())
+    served
 }
 
 /// The data directory, created when missing, as an absolute canonical path: the name the
@@ -199,22 +206,6 @@ async fn collect_garbage(registry: Registry, interval: Duration) {
             Err(e) => warn!(error = %e, "scheduled garbage collection failed"),
         }
     }
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }
 
 /// Refuses to serve everything to everyone on an address other than loopback, unless the

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::backends::{MetadataSettings, StorageSettings};
 use crate::cli::{GcArgs, ServeArgs};
+use crate::logging::LogFormat;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -34,6 +35,12 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Where metadata lives (`[metadata]`).
     pub metadata: MetadataSettings,
+    /// Serve Prometheus metrics at `GET /metrics` on the main listener.
+    pub metrics: bool,
+    /// Text or JSON lines, for every log line.
+    pub log_format: LogFormat,
+    /// After SIGTERM, how long requests in flight may run before they are cut.
+    pub shutdown_timeout: Duration,
 }
 
 /// The config file's `[auth]` table: users, policy, tokens.
@@ -114,6 +121,9 @@ impl Default for Settings {
             open_registry: false,
             storage: StorageSettings::default(),
             metadata: MetadataSettings::default(),
+            metrics: true,
+            log_format: LogFormat::Text,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -135,6 +145,9 @@ struct FileSettings {
     open_registry: Option<bool>,
     storage: Option<StorageSettings>,
     metadata: Option<MetadataSettings>,
+    metrics: Option<bool>,
+    log_format: Option<LogFormat>,
+    shutdown_timeout: Option<String>,
 }
 
 /// The config file's `[tls]` table.
@@ -334,6 +347,16 @@ impl Settings {
             open_registry: file.open_registry.unwrap_or(defaults.open_registry),
             storage: file.storage.unwrap_or_default(),
             metadata: file.metadata.unwrap_or_default(),
+            metrics: file.metrics.unwrap_or(defaults.metrics),
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(defaults.log_format),
+            shutdown_timeout: args
+                .shutdown_timeout
+                .map(Into::into)
+                .or(duration("shutdown_timeout", file.shutdown_timeout)?)
+                .unwrap_or(defaults.shutdown_timeout),
         }
         .checked()
     }

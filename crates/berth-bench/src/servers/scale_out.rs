@@ -162,7 +162,7 @@ pub(super) async fn launch(kind: Kind, berth_options: &[&str]) -> anyhow::Result
                     .arg(&config)
                     .args(berth_options);
                 let started = Instant::now();
-                children.push(spawn(command, kind)?);
+                children.push(spawn(command, kind, None)?);
                 wait_ready(&base, kind, false, started).await?;
                 startup = startup.max(started.elapsed());
                 nodes.push(base);
@@ -190,7 +190,7 @@ pub(super) async fn launch(kind: Kind, berth_options: &[&str]) -> anyhow::Result
                 .env_remove("AWS_CA_BUNDLE");
             let base = format!("http://127.0.0.1:{port}");
             let started = Instant::now();
-            let child = spawn(command, kind)?;
+            let child = spawn(command, kind, None)?;
             wait_ready(&base, kind, false, started).await?;
             Ok(Server {
                 kind,
@@ -202,7 +202,9 @@ pub(super) async fn launch(kind: Kind, berth_options: &[&str]) -> anyhow::Result
                 _shared: None,
             })
         }
-        Kind::Berth | Kind::Distribution => bail!("{kind:?} is not a scale-out deployment"),
+        Kind::Berth | Kind::BerthObserved | Kind::Distribution => {
+            bail!("{kind:?} is not a scale-out deployment")
+        }
     }
 }
 

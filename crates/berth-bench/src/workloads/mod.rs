@@ -29,6 +29,10 @@ pub async fn run_all(
     if options.scale_out() {
         return scale_out::run(servers, table, options).await;
     }
+    // So does the observability group: the manifest workloads, observed and not.
+    if options.observability() {
+        return manifests::run(servers, table, options).await;
+    }
     let selected = |group: &str| options.only.as_deref().is_none_or(|only| only == group);
     if selected("blobs") {
         blobs::run(servers, table, options).await?;

@@ -67,6 +67,30 @@ async fn sync_dir(dir: &Path) -> io::Result<()> {
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
+    async fn check_ready(&self) -> Result<()> {
+        // Both directories must still be there (a store whose directory was unmounted or
+        // removed would otherwise fail only on the next push), and staging must be writable.
+        for dir in ["blobs", "uploads"] {
+            if !fs::metadata(self.root.join(dir)).await?.is_dir() {
+                return Err(BlobStoreError::Io(io::Error::other(format!(
+                    "{} is not a directory",
+                    self.root.join(dir).display()
+                ))));
+            }
+        }
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Not an upload id, so `list_uploads` never reports it.
+        let probe = (self.root.join("uploads")).join(format!(".ready-{}-{n}", std::process::id()));
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .await?;
+        fs::remove_file(&probe).await?;
+        Ok(())
+    }
+
     async fn stat(&self, digest: &Digest) -> Result<u64> {
         let meta = fs::metadata(self.blob_path(digest))
             .await
@@ -224,5 +248,23 @@ mod tests {
         store.append_upload(&id, 0, body).await.unwrap();
         let mut blobs = std::fs::read_dir(dir.path().join("blobs")).unwrap();
         assert!(blobs.next().is_none(), "nothing is visible before commit");
+    }
+
+    #[tokio::test]
+    async fn a_store_whose_directory_is_gone_is_not_ready_until_it_is_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path().join("store")).await.unwrap();
+        store.check_ready().await.unwrap();
+        std::fs::rename(dir.path().join("store"), dir.path().join("away")).unwrap();
+        assert!(matches!(
+            store.check_ready().await,
+            Err(BlobStoreError::Io(_))
+        ));
+        std::fs::rename(dir.path().join("away"), dir.path().join("store")).unwrap();
+        store.check_ready().await.unwrap();
+        // A file where the staging directory should be is not a usable store either.
+        std::fs::remove_dir(dir.path().join("store/uploads")).unwrap();
+        std::fs::write(dir.path().join("store/uploads"), b"not a directory").unwrap();
+        assert!(store.check_ready().await.is_err());
     }
 }

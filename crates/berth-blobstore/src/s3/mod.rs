@@ -198,6 +198,15 @@ fn io_stream(
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
+    async fn check_ready(&self) -> Result<()> {
+        // One HEAD of a key that is never written: "not found" proves the bucket answers
+        // with these credentials, without listing anything.
+        match self.store.head(&Path::from("uploads/.ready")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(storage(e)),
+        }
+    }
+
     async fn stat(&self, digest: &Digest) -> Result<u64> {
         let meta = self
             .store

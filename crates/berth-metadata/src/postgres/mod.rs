@@ -11,6 +11,7 @@ mod locks;
 mod operations;
 mod reads;
 mod schedule;
+mod stats;
 pub(crate) mod transaction;
 mod writes;
 
@@ -94,6 +95,14 @@ impl MetadataStore for PostgresMetadataStore {
 
     async fn now_millis(&self) -> Result<i64> {
         db_now(&self.pool).await
+    }
+
+    async fn check_ready(&self) -> Result<()> {
+        stats::check_ready(&self.pool).await
+    }
+
+    async fn content_stats(&self) -> Result<crate::ContentStats> {
+        stats::content_stats(&self.pool).await
     }
 
     fn shared(&self) -> bool {

@@ -50,7 +50,10 @@ pub(super) async fn backoff(attempt: u32) {
 
 /// Commits; a failure other than a serialization failure (to retry) is `CommitFailed`.
 pub(super) async fn commit(tx: sqlx::Transaction<'_, sqlx::Postgres>) -> Result<()> {
-    tx.commit().await.map_err(|e| {
+    let started = std::time::Instant::now();
+    let committed = tx.commit().await;
+    crate::stats::batch_committed("postgres", started.elapsed());
+    committed.map_err(|e| {
         let error = MetadataError::from(e);
         if is_retryable(&error) {
             error

@@ -8,6 +8,7 @@ mod collection;
 mod forecast;
 mod manifests;
 mod operations;
+mod stats;
 mod uploads;
 mod writer;
 mod writes;
@@ -98,6 +99,14 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn now_millis(&self) -> Result<i64> {
         Ok(now_millis())
+    }
+
+    async fn check_ready(&self) -> Result<()> {
+        stats::check_ready(&self.reader).await
+    }
+
+    async fn content_stats(&self) -> Result<crate::ContentStats> {
+        stats::content_stats(&self.reader).await
     }
 
     fn shared(&self) -> bool {

@@ -125,9 +125,11 @@ fn run_batches(conn: Connection, mut queue: mpsc::UnboundedReceiver<Box<dyn Job>
             error!(error = %e, jobs = batch.len(), "metadata batch failed");
             e
         });
+        let took = started.elapsed();
+        crate::stats::batch_committed("sqlite", took);
         debug!(
             jobs = batch.len(),
-            micros = started.elapsed().as_micros() as u64,
+            micros = took.as_micros() as u64,
             "metadata batch"
         );
         for job in batch {

@@ -7,6 +7,7 @@ mod operations;
 #[cfg(feature = "postgres")]
 pub mod postgres_schema;
 mod referrers;
+mod stats;
 
 use berth_oci::{Digest, RepoName, Tag, UploadId};
 use bytes::Bytes;
@@ -58,6 +59,8 @@ pub async fn run_all(store: &dyn MetadataStore) {
     operations::quarantine_hides_a_blob_until_its_upload_completes(store).await;
     operations::checkpoints_are_saved_replaced_and_removed(store).await;
     operations::usage_splits_own_from_shared_bytes(store).await;
+    stats::a_migrated_store_is_ready(store).await;
+    stats::content_stats_count_manifests_blobs_and_referrers(store).await;
 }
 
 async fn blob_links_are_per_repository(store: &dyn MetadataStore) {

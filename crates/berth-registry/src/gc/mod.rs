@@ -164,6 +164,7 @@ impl Registry {
         report.sort();
         report.duration_ms = started.elapsed().as_millis() as u64;
         report.finished_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        crate::metrics::collection_finished(&report);
         info!(
             dry_run = report.dry_run,
             manifests_deleted = report.manifests_deleted,

@@ -109,3 +109,72 @@ async fn sigterm_lets_a_request_in_flight_finish_over_plain_http() {
     let registry = Registry::new(server.url());
     upload_survives_sigterm(server, registry).await;
 }
+
+#[tokio::test]
+async fn a_request_stalled_past_the_shutdown_timeout_is_cut_over_tls() {
+    let ca = TestCa::new("Berth test CA");
+    let files = CertFiles::new(&ca.issue("berth shutdown", 1));
+    let mut args = files.args();
+    args.extend(["--shutdown-timeout".to_owned(), "1s".to_owned()]);
+    let server = TestServer::start_with(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let registry = Registry {
+        http: trusting(&ca.pem()).build().unwrap(),
+        base: https_url(&server, "localhost"),
+    };
+    let location = registry
+        .start_upload("tls/stalled")
+        .await
+        .expect("upload starts");
+    // A body that never ends: one piece, then the stream stays open.
+    let (feed, pieces) = futures::channel::mpsc::unbounded::<std::io::Result<Bytes>>();
+    feed.unbounded_send(Ok(Bytes::from(vec![7u8; 64 * 1024])))
+        .unwrap();
+    let upload = tokio::spawn({
+        let registry = registry.clone();
+        async move {
+            registry
+                .http
+                .patch(&location)
+                .body(reqwest::Body::wrap_stream(pieces))
+                .send()
+                .await
+        }
+    });
+    // The server has the session's bytes once its staged upload grows.
+    let staged = server.data_dir().join("blobs").join("uploads");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_dir(&staged)
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.metadata().is_ok_and(|m| m.len() > 0))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the upload did not reach the server"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, server) = tokio::task::spawn_blocking(move || {
+        let mut server = server;
+        (server.terminate(), server)
+    })
+    .await
+    .unwrap();
+    assert!(
+        !status.success(),
+        "a cut request is not a clean stop; log:\n{}",
+        server.log()
+    );
+    assert!(
+        server
+            .log()
+            .contains("requests still in flight after shutdown_timeout"),
+        "{}",
+        server.log()
+    );
+    assert!(
+        upload.await.unwrap().is_err(),
+        "the stalled request was cut"
+    );
+    drop(feed);
+}

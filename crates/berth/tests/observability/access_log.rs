@@ -1,0 +1,170 @@
+//! The access log as JSON lines: one line per request with its id, method, endpoint kind,
+//! repository, status, bytes each way, duration and user; and never a secret (a password, a
+//! token, an `Authorization` header, a query string) anywhere in the output.
+
+use base64::Engine;
+use bytes::Bytes;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::http::{digest_of, pseudo_random, Registry};
+use crate::support::TestServer;
+
+const PASSWORD: &str = "alice-very-secret-pw";
+const WRONG_PASSWORD: &str = "not-alices-pw-guess";
+
+/// A server with `alice` (push and pull on `team/*`), logging JSON.
+fn start(dir: &tempfile::TempDir) -> TestServer {
+    let htpasswd = dir.path().join("htpasswd");
+    let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+    std::fs::write(&htpasswd, format!("alice:{hash}\n")).unwrap();
+    let config = format!(
+        "log_format = \"json\"\n\n[auth]\nhtpasswd = {:?}\nservice = \"berth-obs\"\n\n\
+         [[auth.policy.rules]]\nrepositories = \"team/*\"\nusers = [\"alice\"]\n\
+         actions = [\"pull\", \"push\"]\n",
+        htpasswd.display().to_string()
+    );
+    TestServer::start_with_config(&config, &[])
+}
+
+/// The access lines (target `berth::access`) of a log whose every line must be JSON.
+fn access_lines(log: &str) -> Vec<Value> {
+    log.lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line)
+                .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"))
+        })
+        .filter(|line| line["target"] == "berth::access")
+        .map(|line| line["fields"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn json_access_lines_say_who_did_what_and_hold_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(&dir);
+    let registry = Registry::new(server.url());
+    let http = &registry.http;
+
+    // Anonymous: challenged.
+    let base = http.get(registry.url("/v2/")).send().await.unwrap();
+    assert_eq!(base.status(), StatusCode::UNAUTHORIZED);
+    // A failed and a good login at the token endpoint.
+    let token_url =
+        registry.url("/berth/v1/token?service=berth-obs&scope=repository:team/app:pull,push");
+    let refused = http
+        .get(&token_url)
+        .basic_auth("alice", Some(WRONG_PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let login = http
+        .get(&token_url)
+        .basic_auth("alice", Some(PASSWORD))
+        .header("x-request-id", "login-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(login.headers()["x-request-id"], "login-1");
+    let token = login.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A push and a pull with the token; an id the server will not take.
+    let blob = pseudo_random(5, 3_000);
+    let digest = digest_of(&blob);
+    let pushed = http
+        .post(registry.url(&format!("/v2/team/app/blobs/uploads/?digest={digest}")))
+        .bearer_auth(&token)
+        .header("x-request-id", "push-1")
+        .header("content-type", "application/octet-stream")
+        .body(Bytes::clone(&blob))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::CREATED);
+    assert_eq!(pushed.headers()["x-request-id"], "push-1");
+    let pulled = http
+        .get(registry.blob_url("team/app", &digest))
+        .bearer_auth(&token)
+        .header("x-request-id", "not a sane id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pulled.status(), StatusCode::OK);
+    let pull_id = pulled.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        pull_id.len(),
+        32,
+        "a generated id replaced the client's: {pull_id}"
+    );
+    assert_eq!(pulled.bytes().await.unwrap(), blob);
+    // A token in a query string is not logged either (the path is, without the query).
+    let listed = http
+        .get(registry.url(&format!("/v2/team/app/tags/list?access_token={token}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.status().is_success() || listed.status() == StatusCode::NOT_FOUND);
+
+    // Every line is out once the server has stopped.
+    let status = server.terminate();
+    assert!(status.success(), "{}", server.log());
+    let log = server.log();
+    let lines = access_lines(&log);
+    let by_id = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["request_id"] == id)
+            .unwrap_or_else(|| panic!("no access line for {id}:\n{log}"))
+            .clone()
+    };
+    let push = by_id("push-1");
+    assert_eq!(push["method"], "POST");
+    assert_eq!(push["endpoint"], "blob_upload");
+    assert_eq!(push["repository"], "team/app");
+    assert_eq!(push["path"], "/v2/team/app/blobs/uploads/");
+    assert_eq!(push["status"], 201);
+    assert_eq!(push["bytes_in"], blob.len());
+    assert_eq!(push["user"], "alice");
+    assert!(push["duration_ms"].as_f64().unwrap() >= 0.0);
+    let pull = by_id(&pull_id);
+    assert_eq!(pull["method"], "GET");
+    assert_eq!(pull["endpoint"], "blob");
+    assert_eq!(pull["status"], 200);
+    assert_eq!(pull["bytes_out"], blob.len());
+    assert_eq!(pull["bytes_in"], 0);
+    let login = by_id("login-1");
+    assert_eq!(login["endpoint"], "token");
+    assert_eq!(login["user"], "alice");
+    let anonymous = lines
+        .iter()
+        .find(|l| l["endpoint"] == "base")
+        .expect("the anonymous /v2/ line");
+    assert_eq!(anonymous["user"], "anonymous");
+    assert_eq!(anonymous["status"], 401);
+    assert!(
+        lines.iter().any(|l| l["path"] == "/v2/team/app/tags/list"),
+        "the listing's path is logged without its query:\n{log}"
+    );
+    assert!(lines.len() >= 6, "one line per request:\n{log}");
+
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"));
+    for secret in [
+        PASSWORD,
+        WRONG_PASSWORD,
+        token.as_str(),
+        basic.as_str(),
+        "access_token",
+    ] {
+        assert!(!log.contains(secret), "{secret:?} is in the log:\n{log}");
+    }
+    assert!(!log.to_ascii_lowercase().contains("authorization"), "{log}");
+}

@@ -54,6 +54,9 @@ pub enum Endpoint {
     CollectGarbage,
     /// `/berth/v1/status`: which server this is and which data it serves (GET)
     Status,
+    /// `/berth/v1/events`: the delivery state of every notification endpoint, its pending and
+    /// dead events (GET)
+    Events,
     /// `/berth/v1/token`: the token endpoint (GET with optional Basic credentials, POST with
     /// an OAuth2 form); it checks credentials itself and needs no access
     Token,
@@ -84,6 +87,9 @@ impl Endpoint {
         }
         if path == "/berth/v1/status" {
             return Ok(Endpoint::Status);
+        }
+        if path == "/berth/v1/events" {
+            return Ok(Endpoint::Events);
         }
         if path == TOKEN_PATH {
             return Ok(Endpoint::Token);
@@ -181,7 +187,8 @@ impl Endpoint {
             | Endpoint::ExtensionDoc
             | Endpoint::OrasReferrers { .. }
             | Endpoint::ReferrersGraph { .. }
-            | Endpoint::Status => "GET, HEAD",
+            | Endpoint::Status
+            | Endpoint::Events => "GET, HEAD",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
             Endpoint::Uploads { .. } => "POST",
@@ -229,7 +236,9 @@ impl Endpoint {
             | Endpoint::ExtensionDoc
             | Endpoint::Token => Vec::new(),
             Endpoint::Catalog => vec![Access::catalog()],
-            Endpoint::CollectGarbage | Endpoint::Status => vec![Access::admin(read_or_run)],
+            Endpoint::CollectGarbage | Endpoint::Status | Endpoint::Events => {
+                vec![Access::admin(read_or_run)]
+            }
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {
                 vec![Access::repository(repo.clone(), Action::Push)]
             }
@@ -326,6 +335,8 @@ mod tests {
             Ok(Endpoint::CollectGarbage)
         );
         assert_eq!(Endpoint::parse("/berth/v1/status"), Ok(Endpoint::Status));
+        assert_eq!(Endpoint::parse("/berth/v1/events"), Ok(Endpoint::Events));
+        assert_eq!(Endpoint::Events.allowed_methods(), "GET, HEAD");
         assert_eq!(Endpoint::Status.allowed_methods(), "GET, HEAD");
         assert_eq!(
             Endpoint::parse("/berth/v1/status/"),
@@ -493,6 +504,10 @@ mod tests {
         );
         assert_eq!(
             access("/berth/v1/status", Method::GET),
+            vec![Access::admin(Action::Pull)]
+        );
+        assert_eq!(
+            access("/berth/v1/events", Method::GET),
             vec![Access::admin(Action::Pull)]
         );
         for open in [

@@ -19,6 +19,9 @@ pub enum LockName<'a> {
     Blob(&'a Digest),
     /// The right to run a collection: one at a time across every node.
     Collection,
+    /// The right to deliver events to the notification endpoint of this name: one node at a
+    /// time, so that each endpoint receives its events once and in order.
+    EventDelivery(&'a str),
 }
 
 impl LockName<'_> {
@@ -27,6 +30,7 @@ impl LockName<'_> {
         match self {
             LockName::Blob(digest) => format!("blob:{digest}"),
             LockName::Collection => "collection".to_owned(),
+            LockName::EventDelivery(endpoint) => format!("event-delivery:{endpoint}"),
         }
     }
 }
@@ -59,6 +63,8 @@ const BLOB_STRIPES: usize = 256;
 pub struct ProcessLocks {
     blobs: Vec<Arc<Mutex<()>>>,
     collection: Arc<Mutex<()>>,
+    /// One per endpoint name, made on first use (endpoints are few and configured).
+    deliveries: std::sync::Mutex<std::collections::HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl Default for ProcessLocks {
@@ -66,6 +72,7 @@ impl Default for ProcessLocks {
         ProcessLocks {
             blobs: (0..BLOB_STRIPES).map(|_| Arc::default()).collect(),
             collection: Arc::default(),
+            deliveries: Default::default(),
         }
     }
 }
@@ -84,6 +91,13 @@ impl ProcessLocks {
                 self.blobs[stripe as usize % BLOB_STRIPES].clone()
             }
             LockName::Collection => self.collection.clone(),
+            LockName::EventDelivery(endpoint) => self
+                .deliveries
+                .lock()
+                .expect("delivery locks")
+                .entry((*endpoint).to_owned())
+                .or_default()
+                .clone(),
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod coordination;
 mod error;
+pub mod events;
 mod model;
 #[cfg(feature = "postgres")]
 pub mod postgres;

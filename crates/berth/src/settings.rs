@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use berth_auth::{ExternalIssuerConfig, PolicyConfig};
+use berth_events::NotificationSettings;
 use berth_registry::gc::{GcOptions, RetentionRule};
 use serde::Deserialize;
 
@@ -34,6 +35,8 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Where metadata lives (`[metadata]`).
     pub metadata: MetadataSettings,
+    /// Event notifications (`[notifications]`).
+    pub notifications: NotificationSettings,
 }
 
 /// The config file's `[auth]` table: users, policy, tokens.
@@ -114,6 +117,7 @@ impl Default for Settings {
             open_registry: false,
             storage: StorageSettings::default(),
             metadata: MetadataSettings::default(),
+            notifications: NotificationSettings::default(),
         }
     }
 }
@@ -135,6 +139,7 @@ struct FileSettings {
     open_registry: Option<bool>,
     storage: Option<StorageSettings>,
     metadata: Option<MetadataSettings>,
+    notifications: Option<NotificationSettings>,
 }
 
 /// The config file's `[tls]` table.
@@ -334,6 +339,7 @@ impl Settings {
             open_registry: file.open_registry.unwrap_or(defaults.open_registry),
             storage: file.storage.unwrap_or_default(),
             metadata: file.metadata.unwrap_or_default(),
+            notifications: file.notifications.unwrap_or_default(),
         }
         .checked()
     }
@@ -351,6 +357,7 @@ impl Settings {
             "max_manifest_bytes must be at least 1"
         );
         self.metadata.check()?;
+        self.notifications.check()?;
         Ok(self)
     }
 }

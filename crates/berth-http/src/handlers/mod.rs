@@ -89,6 +89,9 @@ pub async fn handle(
         (Endpoint::CollectGarbage, Method::POST) => admin::collect_garbage(registry, &query).await,
         (Endpoint::CollectGarbage, Method::GET | Method::HEAD) => admin::last_collection(registry),
         (Endpoint::Status, Method::GET | Method::HEAD) => Ok(admin::status(status)),
+        (Endpoint::Events, Method::GET | Method::HEAD) => {
+            admin::event_deliveries(registry, &query).await
+        }
         (Endpoint::Token, Method::GET) => token::get(&authorized.caller, &query).await,
         (Endpoint::Token, Method::POST) => token::post(&authorized.caller, &parts, body).await,
         (Endpoint::OrasReferrers { repo, digest }, Method::GET | Method::HEAD) => {

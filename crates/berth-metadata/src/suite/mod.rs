@@ -3,6 +3,7 @@
 
 mod conditions;
 mod coordination;
+mod events;
 #[cfg(feature = "postgres")]
 pub mod postgres_schema;
 mod referrers;
@@ -53,6 +54,8 @@ pub async fn run_all(store: &dyn MetadataStore) {
     dry_run_reads_foresee_what_deleting_frees(store).await;
     coordination::locks_exclude_holders_of_the_same_name_only(store).await;
     coordination::the_clock_is_the_epoch_in_milliseconds(store).await;
+    events::changes_record_their_events_in_commit_order(store).await;
+    events::cursors_dead_letters_and_pruning(store).await;
 }
 
 async fn blob_links_are_per_repository(store: &dyn MetadataStore) {

@@ -209,20 +209,35 @@ impl EndpointSettings {
         let url = reqwest::Url::parse(&self.url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| config_error(format!("{} {:?} is not an http(s) URL", what("url"), self.url)))?;
+            .ok_or_else(|| {
+                config_error(format!(
+                    "{} {:?} is not an http(s) URL",
+                    what("url"),
+                    self.url
+                ))
+            })?;
         let secret = match (&self.secret, &self.secret_env) {
             (Some(_), Some(_)) => {
-                return Err(config_error(format!("{} and secret_env both set", what("secret"))))
+                return Err(config_error(format!(
+                    "{} and secret_env both set",
+                    what("secret")
+                )))
             }
             (Some(secret), None) => Some(secret.clone().into_bytes()),
             (None, Some(variable)) => Some(
                 std::env::var(variable)
-                    .map_err(|_| config_error(format!("{} {variable:?} is not set", what("secret_env"))))?
+                    .map_err(|_| {
+                        config_error(format!("{} {variable:?} is not set", what("secret_env")))
+                    })?
                     .into_bytes(),
             ),
             (None, None) => None,
         };
-        if let Some(unknown) = self.events.iter().find(|t| !EVENT_TYPES.contains(&t.as_str())) {
+        if let Some(unknown) = self
+            .events
+            .iter()
+            .find(|t| !EVENT_TYPES.contains(&t.as_str()))
+        {
             return Err(config_error(format!(
                 "{} {unknown:?} is not one of {}",
                 what("events"),
@@ -238,14 +253,22 @@ impl EndpointSettings {
                 let glob = GlobBuilder::new(pattern)
                     .literal_separator(true)
                     .build()
-                    .map_err(|e| config_error(format!("{} {pattern:?}: {e}", what("repositories"))))?;
+                    .map_err(|e| {
+                        config_error(format!("{} {pattern:?}: {e}", what("repositories")))
+                    })?;
                 set.add(glob);
             }
-            Some(set.build().map_err(|e| config_error(format!("{}: {e}", what("repositories"))))?)
+            Some(
+                set.build()
+                    .map_err(|e| config_error(format!("{}: {e}", what("repositories"))))?,
+            )
         };
         let max_attempts = self.max_attempts.unwrap_or(8);
         if max_attempts == 0 {
-            return Err(config_error(format!("{} must be at least 1", what("max_attempts"))));
+            return Err(config_error(format!(
+                "{} must be at least 1",
+                what("max_attempts")
+            )));
         }
         Ok(NotifyEndpoint {
             name: name.clone(),
@@ -253,9 +276,17 @@ impl EndpointSettings {
             secret,
             events,
             repositories,
-            timeout: duration(&what("timeout"), self.timeout.as_deref(), Duration::from_secs(10))?,
+            timeout: duration(
+                &what("timeout"),
+                self.timeout.as_deref(),
+                Duration::from_secs(10),
+            )?,
             max_attempts,
-            backoff: duration(&what("backoff"), self.backoff.as_deref(), Duration::from_secs(1))?,
+            backoff: duration(
+                &what("backoff"),
+                self.backoff.as_deref(),
+                Duration::from_secs(1),
+            )?,
             max_backoff: duration(
                 &what("max_backoff"),
                 self.max_backoff.as_deref(),

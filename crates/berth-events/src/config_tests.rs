@@ -87,7 +87,9 @@ fn backoff_doubles_up_to_its_ceiling() {
     }
     .check()
     .unwrap();
-    let waits: Vec<u64> = (1..=5).map(|a| checked.backoff_after(a).as_secs()).collect();
+    let waits: Vec<u64> = (1..=5)
+        .map(|a| checked.backoff_after(a).as_secs())
+        .collect();
     assert_eq!(waits, [1, 2, 4, 5, 5]);
 }
 

@@ -64,7 +64,8 @@ pub async fn prune_periodically(meta: Arc<dyn MetadataStore>, notifications: Not
         ticker.tick().await;
         let pruned = async {
             let now = meta.now_millis().await?;
-            meta.prune_events(&names, now.saturating_sub(retention)).await
+            meta.prune_events(&names, now.saturating_sub(retention))
+                .await
         }
         .await;
         match pruned {
@@ -146,15 +147,18 @@ impl Dispatcher {
     async fn deliver_one(&self, event: &StoredEvent) -> Option<DeadLetter> {
         let endpoint = &*self.endpoint;
         let label = || ("endpoint", endpoint.name.clone());
-        for number in 1..=endpoint.max_attempts {
+        let mut number = 0;
+        loop {
+            number += 1;
             match attempt(&self.client, endpoint, &self.source, event).await {
                 Ok(()) => {
                     metrics::counter!("berth_events_delivered_total", &[label()]).increment(1);
                     debug!(endpoint = %endpoint.name, id = %event.id, kind = %event.kind, "event delivered");
                     return None;
                 }
-                Err(error) if number == endpoint.max_attempts => {
-                    metrics::counter!("berth_events_failed_attempts_total", &[label()]).increment(1);
+                Err(error) if number >= endpoint.max_attempts => {
+                    metrics::counter!("berth_events_failed_attempts_total", &[label()])
+                        .increment(1);
                     metrics::counter!("berth_events_dead_lettered_total", &[label()]).increment(1);
                     warn!(
                         endpoint = %endpoint.name, id = %event.id, kind = %event.kind,
@@ -166,7 +170,8 @@ impl Dispatcher {
                     });
                 }
                 Err(error) => {
-                    metrics::counter!("berth_events_failed_attempts_total", &[label()]).increment(1);
+                    metrics::counter!("berth_events_failed_attempts_total", &[label()])
+                        .increment(1);
                     let wait = endpoint.backoff_after(number);
                     info!(
                         endpoint = %endpoint.name, id = %event.id, attempt = number,
@@ -177,6 +182,5 @@ impl Dispatcher {
                 }
             }
         }
-        unreachable!("max_attempts is at least 1")
     }
 }

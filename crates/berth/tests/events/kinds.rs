@@ -49,7 +49,9 @@ async fn every_event_kind_arrives_signed_and_filtered() {
     let elsewhere = Image::new("dev/app", "v1", 3, &[100]);
     registry.push_image(&first).await;
     registry.push_image(&second).await;
-    registry.push_blob("prod/app", &Bytes::from_static(b"{}")).await;
+    registry
+        .push_blob("prod/app", &Bytes::from_static(b"{}"))
+        .await;
     let sig = signature(&second);
     let sig_digest = registry
         .push_manifest("prod/app", &digest_of(&sig), &sig)
@@ -58,9 +60,7 @@ async fn every_event_kind_arrives_signed_and_filtered() {
     delete(&registry, "prod/app", "v1").await;
     delete(&registry, "prod/app", &first.digest).await;
     let gc = client()
-        .post(registry.url(
-            "/berth/v1/gc?grace=0s&untagged=delete&orphaned_referrers=delete",
-        ))
+        .post(registry.url("/berth/v1/gc?grace=0s&untagged=delete&orphaned_referrers=delete"))
         .send()
         .await
         .unwrap();
@@ -79,7 +79,10 @@ async fn every_event_kind_arrives_signed_and_filtered() {
             .starts_with("application/cloudevents+json"));
         assert_eq!(
             request.header("x-berth-signature"),
-            format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), &request.body)),
+            format!(
+                "sha256={}",
+                hmac_sha256_hex(SECRET.as_bytes(), &request.body)
+            ),
             "the signature covers the exact body"
         );
         assert_eq!(event["specversion"], "1.0");
@@ -91,8 +94,14 @@ async fn every_event_kind_arrives_signed_and_filtered() {
     }
     let ids: BTreeSet<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), events.len(), "each event once, with its own id");
-    let seqs: Vec<i64> = events.iter().map(|e| e["berthseq"].as_i64().unwrap()).collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in outbox order: {seqs:?}");
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e["berthseq"].as_i64().unwrap())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "in outbox order: {seqs:?}"
+    );
 
     let summary: Vec<(&str, &str, Value)> = events
         .iter()
@@ -104,34 +113,67 @@ async fn every_event_kind_arrives_signed_and_filtered() {
         .collect();
     let null = Value::Null;
     let expected_before_gc = vec![
-        ("dev.berth.manifest.pushed", first.digest.as_str(), null.clone()),
+        (
+            "dev.berth.manifest.pushed",
+            first.digest.as_str(),
+            null.clone(),
+        ),
         ("dev.berth.tag.moved", "v1", null.clone()),
-        ("dev.berth.manifest.pushed", second.digest.as_str(), null.clone()),
+        (
+            "dev.berth.manifest.pushed",
+            second.digest.as_str(),
+            null.clone(),
+        ),
         ("dev.berth.tag.moved", "v1", null.clone()),
-        ("dev.berth.manifest.pushed", sig_digest.as_str(), null.clone()),
-        ("dev.berth.referrer.attached", sig_digest.as_str(), null.clone()),
-        ("dev.berth.manifest.pushed", elsewhere.digest.as_str(), null.clone()),
+        (
+            "dev.berth.manifest.pushed",
+            sig_digest.as_str(),
+            null.clone(),
+        ),
+        (
+            "dev.berth.referrer.attached",
+            sig_digest.as_str(),
+            null.clone(),
+        ),
+        (
+            "dev.berth.manifest.pushed",
+            elsewhere.digest.as_str(),
+            null.clone(),
+        ),
         ("dev.berth.tag.moved", "v1", null.clone()),
         ("dev.berth.tag.deleted", "v1", json!("client")),
-        ("dev.berth.manifest.deleted", first.digest.as_str(), json!("client")),
+        (
+            "dev.berth.manifest.deleted",
+            first.digest.as_str(),
+            json!("client"),
+        ),
     ];
     assert_eq!(summary[..10], expected_before_gc[..], "{events:#?}");
     // The collection deleted the untagged image and its signature, then summed up.
     let collected: BTreeSet<&str> = summary[10..summary.len() - 1]
         .iter()
         .map(|(kind, digest, reason)| {
-            assert_eq!((*kind, reason), ("dev.berth.manifest.deleted", &json!("collection")));
+            assert_eq!(
+                (*kind, reason),
+                ("dev.berth.manifest.deleted", &json!("collection"))
+            );
             *digest
         })
         .collect();
     // The signature goes with its subject, in this collection or (when it came first) the next.
     assert!(collected.contains(second.digest.as_str()), "{collected:?}");
-    assert!(collected.is_subset(&BTreeSet::from([second.digest.as_str(), sig_digest.as_str()])));
+    assert!(collected.is_subset(&BTreeSet::from([
+        second.digest.as_str(),
+        sig_digest.as_str()
+    ])));
     assert_eq!(report["manifests_deleted"], collected.len());
     let completed = events.last().unwrap();
     assert_eq!(completed["type"], "dev.berth.collection.completed");
     assert!(completed.get("subject").is_none());
-    assert_eq!(completed["data"]["manifestsDeleted"], report["manifests_deleted"]);
+    assert_eq!(
+        completed["data"]["manifestsDeleted"],
+        report["manifests_deleted"]
+    );
     assert_eq!(completed["data"]["bytesFreed"], report["bytes_freed"]);
 
     // Data of each kind.
@@ -164,10 +206,19 @@ async fn every_event_kind_arrives_signed_and_filtered() {
     let kinds: Vec<Value> = prod.iter().map(|r| r.json()["type"].clone()).collect();
     assert_eq!(
         kinds,
-        [json!("dev.berth.referrer.attached"), json!("dev.berth.tag.deleted")]
+        [
+            json!("dev.berth.referrer.attached"),
+            json!("dev.berth.tag.deleted")
+        ]
     );
-    assert!(prod.iter().all(|r| r.header("x-berth-signature").is_empty()));
-    assert_eq!(prod[0].json()["id"], events[5]["id"], "one event, one id everywhere");
+    assert!(prod
+        .iter()
+        .all(|r| r.header("x-berth-signature").is_empty()));
+    assert_eq!(
+        prod[0].json()["id"],
+        events[5]["id"],
+        "one event, one id everywhere"
+    );
 
     // Nothing is left pending or dead.
     for name in ["all", "prod-referrers"] {

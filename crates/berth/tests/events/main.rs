@@ -31,7 +31,10 @@ pub async fn deliveries(registry: &Registry) -> Value {
     let body: Value = response.json().await.unwrap();
     let mut by_name = serde_json::Map::new();
     for endpoint in body["endpoints"].as_array().unwrap() {
-        by_name.insert(endpoint["name"].as_str().unwrap().to_owned(), endpoint.clone());
+        by_name.insert(
+            endpoint["name"].as_str().unwrap().to_owned(),
+            endpoint.clone(),
+        );
     }
     Value::Object(by_name)
 }

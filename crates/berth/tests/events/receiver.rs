@@ -60,7 +60,9 @@ async fn record(
     let path = uri.path().to_owned();
     let mut status = *book.answers.get(&path).unwrap_or(&200);
     if book.fail_first.contains(&path) {
-        let id = serde_json::from_slice::<Value>(&body).ok().map(|v| v["id"].clone());
+        let id = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .map(|v| v["id"].clone());
         let seen = book
             .received
             .iter()

@@ -176,11 +176,13 @@ async fn every_event_kind_arrives_signed_and_filtered() {
     );
     assert_eq!(completed["data"]["bytesFreed"], report["bytes_freed"]);
 
-    // Data of each kind.
+    // Data of each kind (an image's artifact type is its config's media type, as the referrers
+    // API lists it).
     assert_eq!(
         events[0]["data"],
         json!({"repository": "prod/app", "digest": first.digest, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-               "size": first.manifest.len(), "artifactType": null, "subject": null, "tags": ["v1"]})
+               "size": first.manifest.len(), "artifactType": "application/vnd.oci.image.config.v1+json",
+               "subject": null, "tags": ["v1"]})
     );
     assert_eq!(events[0]["subject"], format!("prod/app@{}", first.digest));
     assert_eq!(

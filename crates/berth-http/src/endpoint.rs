@@ -59,6 +59,9 @@ pub enum Endpoint {
     Scrub,
     /// `/berth/v1/usage`: storage usage per repository (GET)
     Usage,
+    /// `/berth/v1/events`: the delivery state of every notification endpoint, its pending and
+    /// dead events (GET)
+    Events,
     /// `/berth/v1/token`: the token endpoint (GET with optional Basic credentials, POST with
     /// an OAuth2 form); it checks credentials itself and needs no access
     Token,
@@ -95,6 +98,9 @@ impl Endpoint {
         }
         if path == "/berth/v1/usage" {
             return Ok(Endpoint::Usage);
+        }
+        if path == "/berth/v1/events" {
+            return Ok(Endpoint::Events);
         }
         if path == TOKEN_PATH {
             return Ok(Endpoint::Token);
@@ -193,7 +199,8 @@ impl Endpoint {
             | Endpoint::OrasReferrers { .. }
             | Endpoint::ReferrersGraph { .. }
             | Endpoint::Status
-            | Endpoint::Usage => "GET, HEAD",
+            | Endpoint::Usage
+            | Endpoint::Events => "GET, HEAD",
             Endpoint::Scrub => "POST",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
@@ -242,7 +249,7 @@ impl Endpoint {
             | Endpoint::ExtensionDoc
             | Endpoint::Token => Vec::new(),
             Endpoint::Catalog => vec![Access::catalog()],
-            Endpoint::CollectGarbage | Endpoint::Status | Endpoint::Scrub | Endpoint::Usage => {
+            Endpoint::CollectGarbage | Endpoint::Status | Endpoint::Scrub | Endpoint::Usage | Endpoint::Events => {
                 vec![Access::admin(read_or_run)]
             }
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {
@@ -345,6 +352,8 @@ mod tests {
         assert_eq!(Endpoint::Scrub.allowed_methods(), "POST");
         assert_eq!(Endpoint::parse("/berth/v1/usage"), Ok(Endpoint::Usage));
         assert_eq!(Endpoint::Usage.allowed_methods(), "GET, HEAD");
+        assert_eq!(Endpoint::parse("/berth/v1/events"), Ok(Endpoint::Events));
+        assert_eq!(Endpoint::Events.allowed_methods(), "GET, HEAD");
         assert_eq!(Endpoint::Status.allowed_methods(), "GET, HEAD");
         assert_eq!(
             Endpoint::parse("/berth/v1/status/"),
@@ -520,6 +529,10 @@ mod tests {
         );
         assert_eq!(
             access("/berth/v1/status", Method::GET),
+            vec![Access::admin(Action::Pull)]
+        );
+        assert_eq!(
+            access("/berth/v1/events", Method::GET),
             vec![Access::admin(Action::Pull)]
         );
         for open in [

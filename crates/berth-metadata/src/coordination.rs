@@ -22,6 +22,9 @@ pub enum LockName<'a> {
     /// The right to run a scrub, and so to move its checkpoint: one at a time across every
     /// node.
     Scrub,
+    /// The right to deliver events to the notification endpoint of this name: one node at a
+    /// time, so that each endpoint receives its events once and in order.
+    EventDelivery(&'a str),
 }
 
 impl LockName<'_> {
@@ -31,6 +34,7 @@ impl LockName<'_> {
             LockName::Blob(digest) => format!("blob:{digest}"),
             LockName::Collection => "collection".to_owned(),
             LockName::Scrub => "scrub".to_owned(),
+            LockName::EventDelivery(endpoint) => format!("event-delivery:{endpoint}"),
         }
     }
 }
@@ -64,6 +68,8 @@ pub struct ProcessLocks {
     blobs: Vec<Arc<Mutex<()>>>,
     collection: Arc<Mutex<()>>,
     scrub: Arc<Mutex<()>>,
+    /// One per endpoint name, made on first use (endpoints are few and configured).
+    deliveries: std::sync::Mutex<std::collections::HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl Default for ProcessLocks {
@@ -72,6 +78,7 @@ impl Default for ProcessLocks {
             blobs: (0..BLOB_STRIPES).map(|_| Arc::default()).collect(),
             collection: Arc::default(),
             scrub: Arc::default(),
+            deliveries: Default::default(),
         }
     }
 }
@@ -91,6 +98,13 @@ impl ProcessLocks {
             }
             LockName::Collection => self.collection.clone(),
             LockName::Scrub => self.scrub.clone(),
+            LockName::EventDelivery(endpoint) => self
+                .deliveries
+                .lock()
+                .expect("delivery locks")
+                .entry((*endpoint).to_owned())
+                .or_default()
+                .clone(),
         }
     }
 

@@ -6,6 +6,7 @@
 
 mod coordination;
 mod error;
+pub mod events;
 mod model;
 mod operations;
 #[cfg(feature = "postgres")]

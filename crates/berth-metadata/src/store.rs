@@ -5,6 +5,7 @@ use berth_oci::{Digest, RepoName, Tag, UploadId};
 
 use crate::coordination::{LockGuard, LockName};
 use crate::error::Result;
+use crate::events::{DeadEvent, DeadLetter, NewEvent, StoredEvent};
 use crate::model::{
     ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
     StoredManifest, UploadRecord,
@@ -233,4 +234,40 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Storage usage of every repository that has content (a manifest or a blob link), in
     /// name order, in one query.
     async fn repository_usage(&self) -> Result<Vec<RepositoryUsage>>;
+    /// Records `event` in the outbox in a transaction of its own. The registry's own writes
+    /// record their events themselves, in their transactions (push: `manifest.pushed`,
+    /// `referrer.attached`, `tag.moved`; every deletion: `manifest.deleted`, `tag.deleted`);
+    /// this is for summaries such as `collection.completed`.
+    async fn append_event(&self, event: &NewEvent) -> Result<()>;
+
+    /// Starts the delivery cursor of `endpoint` after the last event committed so far, unless
+    /// it has one already: a newly configured endpoint receives what happens from now on.
+    /// Idempotent.
+    async fn open_event_cursor(&self, endpoint: &str) -> Result<()>;
+
+    /// Up to `limit` events after the cursor of `endpoint` (all of them when it has none), in
+    /// delivery order: commit order, so that no event committing later can come before one
+    /// already returned. An event whose transaction may still commit or roll back is not
+    /// returned yet.
+    async fn events_after_cursor(&self, endpoint: &str, limit: u32) -> Result<Vec<StoredEvent>>;
+
+    /// Moves the cursor of `endpoint` past the event `seq` (one `events_after_cursor`
+    /// returned), recording it as a dead letter of the endpoint when `dead` is given, in one
+    /// transaction. Never moves a cursor back.
+    async fn pass_event(&self, endpoint: &str, seq: i64, dead: Option<&DeadLetter>) -> Result<()>;
+
+    /// How many committed events are after the cursor of `endpoint`.
+    async fn count_events_after_cursor(&self, endpoint: &str) -> Result<u64>;
+
+    /// The dead letters of `endpoint`, oldest event first, at most `limit`.
+    async fn dead_events(&self, endpoint: &str, limit: u32) -> Result<Vec<DeadEvent>>;
+
+    /// Deletes the events recorded before `before` (Unix ms) that the cursor of every one of
+    /// `endpoints` has passed, and dead letters recorded before `before`. Returns how many
+    /// events went. With no endpoints, every event older than `before` goes.
+    async fn prune_events(&self, endpoints: &[String], before: i64) -> Result<u64>;
+
+    /// Changes after this process commits events (to wake its dispatchers at once; events
+    /// other processes commit are found by polling `events_after_cursor`).
+    fn watch_events(&self) -> tokio::sync::watch::Receiver<u64>;
 }

@@ -4,6 +4,7 @@
 mod blobs;
 mod cache;
 mod error;
+pub mod events;
 pub mod gc;
 mod health;
 mod listing;
@@ -45,6 +46,9 @@ pub struct RegistryConfig {
     pub upload_expiry: std::time::Duration,
     /// The collection policy used by the scheduled task and the admin endpoint.
     pub gc: gc::GcOptions,
+    /// Names of the configured notification endpoints, whose delivery state
+    /// `event_deliveries` reports.
+    pub notification_endpoints: Vec<String>,
 }
 
 impl Default for RegistryConfig {
@@ -55,6 +59,7 @@ impl Default for RegistryConfig {
             referrers_page_size: 1_000,
             upload_expiry: std::time::Duration::from_secs(24 * 3600),
             gc: gc::GcOptions::default(),
+            notification_endpoints: Vec::new(),
         }
     }
 }
@@ -99,6 +104,11 @@ impl Registry {
 
     pub fn config(&self) -> &RegistryConfig {
         &self.config
+    }
+
+    /// The metadata store, for the tasks that run beside the registry (event delivery).
+    pub fn metadata(&self) -> &Arc<dyn MetadataStore> {
+        &self.meta
     }
 
     /// Waits here while a test holds `point` (see `pauses`); nothing outside tests.

@@ -49,6 +49,12 @@ pub async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
         referrers_page_size: settings.referrers_page_size,
         upload_expiry: settings.upload_expiry,
         gc: settings.gc.clone(),
+        notification_endpoints: settings
+            .notifications
+            .endpoints
+            .iter()
+            .map(|endpoint| endpoint.name.clone())
+            .collect(),
     };
     Ok(Registry::new(blobs, meta, config))
 }
@@ -68,6 +74,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut lock = DataDirLock::acquire(&data_dir, &Owner::this_process("serve"))
         .map_err(|e| anyhow::anyhow!("refusing to serve: {e}"))?;
     let registry = open_registry(&settings).await?;
+    // Cursors open before the first request, so that every change from now on is delivered.
+    let notifications = settings.notifications.check()?;
+    berth_events::start(registry.metadata().clone(), &notifications).await?;
+    tokio::spawn(berth_events::prune_periodically(
+        registry.metadata().clone(),
+        notifications,
+    ));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;

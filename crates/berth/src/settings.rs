@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use berth_auth::{ExternalIssuerConfig, PolicyConfig};
+use berth_events::NotificationSettings;
 use berth_registry::gc::{GcOptions, RetentionRule};
 use serde::Deserialize;
 
@@ -41,6 +42,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// After SIGTERM, how long requests in flight may run before they are cut.
     pub shutdown_timeout: Duration,
+    /// Event notifications (`[notifications]`).
+    pub notifications: NotificationSettings,
 }
 
 /// The config file's `[auth]` table: users, policy, tokens.
@@ -124,6 +127,7 @@ impl Default for Settings {
             metrics: true,
             log_format: LogFormat::Text,
             shutdown_timeout: Duration::from_secs(30),
+            notifications: NotificationSettings::default(),
         }
     }
 }
@@ -148,6 +152,7 @@ struct FileSettings {
     metrics: Option<bool>,
     log_format: Option<LogFormat>,
     shutdown_timeout: Option<String>,
+    notifications: Option<NotificationSettings>,
 }
 
 /// The config file's `[tls]` table.
@@ -357,6 +362,7 @@ impl Settings {
                 .map(Into::into)
                 .or(duration("shutdown_timeout", file.shutdown_timeout)?)
                 .unwrap_or(defaults.shutdown_timeout),
+            notifications: file.notifications.unwrap_or_default(),
         }
         .checked()
     }
@@ -374,6 +380,7 @@ impl Settings {
             "max_manifest_bytes must be at least 1"
         );
         self.metadata.check()?;
+        self.notifications.check()?;
         Ok(self)
     }
 }

@@ -2,7 +2,8 @@
 //! overrides its query gives) and answers its report; `GET /berth/v1/gc` answers the last
 //! one's, so that what the scheduled collections did can be read without running one; `GET
 //! /berth/v1/status` says which server this is; `POST /berth/v1/scrub` checks storage against
-//! metadata and `GET /berth/v1/usage` reports storage usage per repository.
+//! metadata, `GET /berth/v1/usage` reports storage usage per repository and
+//! `GET /berth/v1/events` shows the delivery state of event notifications.
 
 use axum::response::{IntoResponse, Response};
 use berth_registry::gc::GcOptions;
@@ -75,4 +76,21 @@ pub async fn scrub(registry: &Registry, query: &Query) -> Result<Response, ApiEr
 /// Storage usage per repository.
 pub async fn usage(registry: &Registry) -> Result<Response, ApiError> {
     Ok(axum::Json(registry.usage().await?).into_response())
+}
+
+/// Most events listed per endpoint and list when `limit` is not given.
+const EVENTS_LISTED: u32 = 100;
+
+/// `{"endpoints": [{"name", "pending", "pendingEvents": [...], "dead": [...]}]}`: per
+/// configured notification endpoint, how many events it has not passed, the first of them,
+/// and its dead letters (each with `attempts`, `lastError`, `deadAt`); `limit` (1 to 1000,
+/// default 100) bounds each list.
+pub async fn event_deliveries(registry: &Registry, query: &Query) -> Result<Response, ApiError> {
+    query.only(&["limit"])?;
+    let limit = query
+        .parsed::<u32>("limit")?
+        .unwrap_or(EVENTS_LISTED)
+        .clamp(1, 1000);
+    let endpoints = registry.event_deliveries(limit).await?;
+    Ok(axum::Json(serde_json::json!({ "endpoints": endpoints })).into_response())
 }

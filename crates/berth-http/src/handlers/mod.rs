@@ -91,6 +91,9 @@ pub async fn handle(
         (Endpoint::Status, Method::GET | Method::HEAD) => Ok(admin::status(status)),
         (Endpoint::Scrub, Method::POST) => admin::scrub(registry, &query).await,
         (Endpoint::Usage, Method::GET | Method::HEAD) => admin::usage(registry).await,
+        (Endpoint::Events, Method::GET | Method::HEAD) => {
+            admin::event_deliveries(registry, &query).await
+        }
         (Endpoint::Token, Method::GET) => token::get(&authorized.caller, &query).await,
         (Endpoint::Token, Method::POST) => token::post(&authorized.caller, &parts, body).await,
         (Endpoint::OrasReferrers { repo, digest }, Method::GET | Method::HEAD) => {

@@ -6,6 +6,7 @@
 //! (`COLLATE "C"`) whatever the database's locale.
 
 mod collection;
+mod events;
 mod forecast;
 mod locks;
 mod operations;
@@ -24,6 +25,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use self::transaction::serializable;
 use crate::coordination::{LockGuard, LockName};
 use crate::error::{MetadataError, Result};
+use crate::events::{DeadEvent, DeadLetter, EventSignal, NewEvent, StoredEvent};
 use crate::model::{
     ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
     StoredManifest, UploadRecord,
@@ -37,6 +39,8 @@ pub struct PostgresMetadataStore {
     pool: PgPool,
     /// Connections that hold advisory locks, apart so that held locks never starve queries.
     locks: locks::AdvisoryLocks,
+    /// Changed after every write of this process that may have recorded events.
+    events: EventSignal,
 }
 
 impl PostgresMetadataStore {
@@ -55,7 +59,19 @@ impl PostgresMetadataStore {
             .await
             .map_err(|e| MetadataError::Database(e.into()))?;
         let locks = locks::AdvisoryLocks::new(&pool, options, max_connections).await?;
-        Ok(PostgresMetadataStore { pool, locks })
+        Ok(PostgresMetadataStore {
+            pool,
+            locks,
+            events: EventSignal::default(),
+        })
+    }
+
+    /// Passes `result` on, waking the event dispatchers when the write succeeded.
+    fn signalled<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_ok() {
+            self.events.notify();
+        }
+        result
     }
 
     /// Closes the pools' connections (waiting for those in use to come back).
@@ -195,13 +211,14 @@ impl MetadataStore for PostgresMetadataStore {
         tags: &[Tag],
         precondition: Option<&Precondition>,
     ) -> Result<()> {
-        serializable!(self.pool, |conn| writes::put_manifest(
+        let written = serializable!(self.pool, |conn| writes::put_manifest(
             conn,
             repo,
             manifest,
             tags,
             precondition
-        ))
+        ));
+        self.signalled(written)
     }
 
     async fn manifest_by_digest(
@@ -253,12 +270,13 @@ impl MetadataStore for PostgresMetadataStore {
         tag: &Tag,
         precondition: Option<&Precondition>,
     ) -> Result<bool> {
-        serializable!(self.pool, |conn| writes::delete_tag(
+        let written = serializable!(self.pool, |conn| writes::delete_tag(
             conn,
             repo,
             tag,
             precondition
-        ))
+        ));
+        self.signalled(written)
     }
 
     async fn delete_manifest(
@@ -267,12 +285,13 @@ impl MetadataStore for PostgresMetadataStore {
         digest: &Digest,
         precondition: Option<&Precondition>,
     ) -> Result<bool> {
-        serializable!(self.pool, |conn| writes::delete_manifest_if(
+        let written = serializable!(self.pool, |conn| writes::delete_manifest_if(
             conn,
             repo,
             digest,
             precondition
-        ))
+        ));
+        self.signalled(written)
     }
 
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()> {
@@ -302,9 +321,10 @@ impl MetadataStore for PostgresMetadataStore {
     }
 
     async fn delete_unreachable_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
-        serializable!(self.pool, |conn| writes::delete_unreachable_manifest(
+        let written = serializable!(self.pool, |conn| writes::delete_unreachable_manifest(
             conn, repo, digest
-        ))
+        ));
+        self.signalled(written)
     }
 
     async fn unreferenced_links(&self, before: i64) -> Result<Vec<(RepoName, Digest)>> {
@@ -354,15 +374,53 @@ impl MetadataStore for PostgresMetadataStore {
         digest: &Digest,
         updated_at: i64,
     ) -> Result<bool> {
-        serializable!(self.pool, |conn| writes::delete_tag_if_unchanged(
+        let written = serializable!(self.pool, |conn| writes::delete_tag_if_unchanged(
             conn, repo, tag, digest, updated_at
-        ))
+        ));
+        self.signalled(written)
     }
 
     async fn delete_superseded_referrer(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
-        serializable!(self.pool, |conn| writes::delete_superseded_referrer(
+        let written = serializable!(self.pool, |conn| writes::delete_superseded_referrer(
             conn, repo, digest
-        ))
+        ));
+        self.signalled(written)
+    }
+
+    async fn append_event(&self, event: &NewEvent) -> Result<()> {
+        let written = serializable!(self.pool, |conn| async {
+            let now = db_now(&mut *conn).await?;
+            events::insert_all(conn, std::slice::from_ref(event), now).await
+        });
+        self.signalled(written)
+    }
+
+    async fn open_event_cursor(&self, endpoint: &str) -> Result<()> {
+        events::open_cursor(&self.pool, endpoint).await
+    }
+
+    async fn events_after_cursor(&self, endpoint: &str, limit: u32) -> Result<Vec<StoredEvent>> {
+        events::after_cursor(&self.pool, endpoint, limit).await
+    }
+
+    async fn pass_event(&self, endpoint: &str, seq: i64, dead: Option<&DeadLetter>) -> Result<()> {
+        events::pass(&self.pool, endpoint, seq, dead).await
+    }
+
+    async fn count_events_after_cursor(&self, endpoint: &str) -> Result<u64> {
+        events::count_after_cursor(&self.pool, endpoint).await
+    }
+
+    async fn dead_events(&self, endpoint: &str, limit: u32) -> Result<Vec<DeadEvent>> {
+        events::dead(&self.pool, endpoint, limit).await
+    }
+
+    async fn prune_events(&self, endpoints: &[String], before: i64) -> Result<u64> {
+        events::prune(&self.pool, endpoints, before).await
+    }
+
+    fn watch_events(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.events.subscribe()
     }
 
     async fn blobs_after(&self, after: Option<&Digest>, limit: u32) -> Result<Vec<(Digest, u64)>> {

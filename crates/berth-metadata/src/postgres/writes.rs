@@ -6,8 +6,10 @@
 use berth_oci::{Digest, Reference, RepoName, Tag, UploadId};
 use sqlx::PgConnection;
 
+use super::events::insert_all;
 use super::{db_now, parse_column};
 use crate::error::{MetadataError, Result};
+use crate::events::{push_events, sorted_tags, DeletedManifest, DeletionReason, NewEvent};
 use crate::model::{CurrentState, NewManifest, Precondition, UploadRecord};
 
 /// Whether `sql` (a `SELECT 1` on `$1`, and `$2` when given) finds a row.
@@ -139,7 +141,8 @@ fn texts<'a>(items: impl IntoIterator<Item = &'a Digest>) -> Vec<&'a str> {
     items.into_iter().map(Digest::as_str).collect()
 }
 
-/// Stores a manifest with its edges and tags; validation runs before any write.
+/// Stores a manifest with its edges and tags, and the events of the push; validation runs
+/// before any write.
 pub(super) async fn put_manifest(
     conn: &mut PgConnection,
     repo: &RepoName,
@@ -263,6 +266,16 @@ pub(super) async fn put_manifest(
         .execute(&mut *conn)
         .await?;
     }
+    let tag_names = sorted_tags(tags);
+    let previous: Vec<(String, String)> = if tag_names.is_empty() {
+        Vec::new()
+    } else {
+        sqlx::query_as("SELECT name, digest FROM tags WHERE repo = $1 AND name = ANY($2)")
+            .bind(repo.as_str())
+            .bind(&tag_names)
+            .fetch_all(&mut *conn)
+            .await?
+    };
     if !tags.is_empty() {
         let tags: Vec<&str> = tags.iter().map(Tag::as_str).collect();
         sqlx::query(
@@ -275,10 +288,11 @@ pub(super) async fn put_manifest(
         .bind(digest)
         .bind(now)
         .bind(&tags)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    let events = push_events(repo, manifest, inserted, &tag_names, &previous);
+    insert_all(conn, &events, now).await
 }
 
 /// Removes a manifest with its tags and the edges it owns, and marks its referrers orphaned,
@@ -290,25 +304,43 @@ pub(super) async fn delete_manifest_if(
     precondition: Option<&Precondition>,
 ) -> Result<bool> {
     check_precondition(conn, repo, precondition).await?;
-    delete_manifest(conn, repo, digest).await
+    delete_manifest(conn, repo, digest, DeletionReason::Client).await
 }
 
-/// Removes a manifest with its tags and the edges it owns, and marks its referrers orphaned.
+/// Removes a manifest with its tags and the edges it owns, marks its referrers orphaned, and
+/// records the deletion's events.
 async fn delete_manifest(
     conn: &mut PgConnection,
     repo: &RepoName,
     digest: &Digest,
+    reason: DeletionReason,
 ) -> Result<bool> {
-    let deleted = sqlx::query("DELETE FROM manifests WHERE repo = $1 AND digest = $2")
-        .bind(repo.as_str())
-        .bind(digest.as_str())
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-        > 0;
-    if !deleted {
+    let deleted: Option<(String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+        "DELETE FROM manifests WHERE repo = $1 AND digest = $2
+         RETURNING media_type, size, artifact_type, subject",
+    )
+    .bind(repo.as_str())
+    .bind(digest.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((media_type, size, artifact_type, subject)) = deleted else {
         return Ok(false);
-    }
+    };
+    let mut tags: Vec<String> =
+        sqlx::query_scalar("DELETE FROM tags WHERE repo = $1 AND digest = $2 RETURNING name")
+            .bind(repo.as_str())
+            .bind(digest.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+    tags.sort_unstable();
+    let deleted = DeletedManifest {
+        digest: digest.clone(),
+        media_type,
+        size,
+        artifact_type,
+        subject,
+        tags,
+    };
     let now = db_now(&mut *conn).await?;
     sqlx::query("UPDATE referrers SET orphaned_at = $3 WHERE repo = $1 AND subject = $2")
         .bind(repo.as_str())
@@ -317,7 +349,6 @@ async fn delete_manifest(
         .execute(&mut *conn)
         .await?;
     for statement in [
-        "DELETE FROM tags WHERE repo = $1 AND digest = $2",
         "UPDATE blob_references SET manifests = manifests - 1 WHERE repo = $1
            AND blob IN (SELECT blob FROM manifest_blobs WHERE repo = $1 AND manifest = $2)",
         "DELETE FROM blob_references WHERE repo = $1 AND manifests = 0
@@ -332,6 +363,7 @@ async fn delete_manifest(
             .execute(&mut *conn)
             .await?;
     }
+    insert_all(conn, &deleted.events(repo, reason), now).await?;
     Ok(true)
 }
 
@@ -342,12 +374,19 @@ pub(super) async fn delete_tag(
     precondition: Option<&Precondition>,
 ) -> Result<bool> {
     check_precondition(conn, repo, precondition).await?;
-    let deleted = sqlx::query("DELETE FROM tags WHERE repo = $1 AND name = $2")
-        .bind(repo.as_str())
-        .bind(tag.as_str())
-        .execute(conn)
-        .await?;
-    Ok(deleted.rows_affected() > 0)
+    let deleted: Option<String> =
+        sqlx::query_scalar("DELETE FROM tags WHERE repo = $1 AND name = $2 RETURNING digest")
+            .bind(repo.as_str())
+            .bind(tag.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(digest) = deleted else {
+        return Ok(false);
+    };
+    let now = db_now(&mut *conn).await?;
+    let event = NewEvent::tag_deleted(repo, tag.as_str(), &digest, DeletionReason::Client);
+    insert_all(conn, &[event], now).await?;
+    Ok(true)
 }
 
 pub(super) async fn create_upload(conn: &mut PgConnection, upload: &UploadRecord) -> Result<()> {
@@ -414,7 +453,7 @@ pub(super) async fn delete_unreachable_manifest(
     if !still_unreachable {
         return Ok(false);
     }
-    delete_manifest(conn, repo, digest).await
+    delete_manifest(conn, repo, digest, DeletionReason::Collection).await
 }
 
 /// Removes a blob's link from a repository none of whose manifests references the blob.
@@ -462,9 +501,15 @@ pub(super) async fn delete_tag_if_unchanged(
     .bind(tag)
     .bind(digest.as_str())
     .bind(updated_at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(deleted.rows_affected() > 0)
+    if deleted.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let now = db_now(&mut *conn).await?;
+    let event = NewEvent::tag_deleted(repo, tag, digest.as_str(), DeletionReason::Retention);
+    insert_all(conn, &[event], now).await?;
+    Ok(true)
 }
 
 /// Deletes a referrer a newer one of its kind superseded, only if no tag or index holds it.
@@ -486,5 +531,5 @@ pub(super) async fn delete_superseded_referrer(
     if !deletable {
         return Ok(false);
     }
-    delete_manifest(conn, repo, digest).await
+    delete_manifest(conn, repo, digest, DeletionReason::Retention).await
 }

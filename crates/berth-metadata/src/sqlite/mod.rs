@@ -5,6 +5,7 @@
 //! `writer`); readers use a separate pool and see the last committed state through WAL.
 
 mod collection;
+mod events;
 mod forecast;
 mod manifests;
 mod operations;
@@ -28,6 +29,7 @@ use self::writer::Writer;
 
 use crate::coordination::{LockGuard, LockName, ProcessLocks};
 use crate::error::{MetadataError, Result};
+use crate::events::{DeadEvent, DeadLetter, EventSignal, NewEvent, StoredEvent};
 use crate::model::{
     ManifestGraph, NewManifest, Precondition, Referrer, ReferrerCursor, ReferrerOrder,
     StoredManifest, UploadRecord,
@@ -42,6 +44,8 @@ pub struct SqliteMetadataStore {
     reader: SqlitePool,
     /// The data directory's lock file keeps other processes out, so locks live here.
     locks: std::sync::Arc<ProcessLocks>,
+    /// Changed after every write that may have recorded events.
+    events: EventSignal,
 }
 
 impl SqliteMetadataStore {
@@ -68,7 +72,16 @@ impl SqliteMetadataStore {
             writer,
             reader,
             locks: Default::default(),
+            events: EventSignal::default(),
         })
+    }
+
+    /// Passes `result` on, waking the event dispatchers when the write succeeded.
+    fn signalled<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_ok() {
+            self.events.notify();
+        }
+        result
     }
 }
 
@@ -190,11 +203,13 @@ impl MetadataStore for SqliteMetadataStore {
     ) -> Result<()> {
         let (repo, manifest, tags) = (repo.clone(), manifest.clone(), tags.to_vec());
         let precondition = precondition.cloned();
-        self.writer
+        let written = self
+            .writer
             .run(move |conn| {
                 writes::put_manifest(conn, &repo, &manifest, &tags, precondition.as_ref())
             })
-            .await
+            .await;
+        self.signalled(written)
     }
 
     async fn manifest_by_digest(
@@ -265,9 +280,11 @@ impl MetadataStore for SqliteMetadataStore {
         precondition: Option<&Precondition>,
     ) -> Result<bool> {
         let (repo, tag, precondition) = (repo.clone(), tag.clone(), precondition.cloned());
-        self.writer
+        let written = self
+            .writer
             .run(move |conn| writes::delete_tag(conn, &repo, &tag, precondition.as_ref()))
-            .await
+            .await;
+        self.signalled(written)
     }
 
     async fn delete_manifest(
@@ -277,11 +294,13 @@ impl MetadataStore for SqliteMetadataStore {
         precondition: Option<&Precondition>,
     ) -> Result<bool> {
         let (repo, digest, precondition) = (repo.clone(), digest.clone(), precondition.cloned());
-        self.writer
+        let written = self
+            .writer
             .run(move |conn| {
                 writes::delete_manifest_if(conn, &repo, &digest, precondition.as_ref())
             })
-            .await
+            .await;
+        self.signalled(written)
     }
 
     async fn create_upload(&self, upload: &UploadRecord) -> Result<()> {
@@ -319,9 +338,11 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn delete_unreachable_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
         let (repo, digest) = (repo.clone(), digest.clone());
-        self.writer
+        let written = self
+            .writer
             .run(move |conn| writes::delete_unreachable_manifest(conn, &repo, &digest))
-            .await
+            .await;
+        self.signalled(written)
     }
 
     async fn delete_tag_if_unchanged(
@@ -332,18 +353,22 @@ impl MetadataStore for SqliteMetadataStore {
         updated_at: i64,
     ) -> Result<bool> {
         let (repo, tag, digest) = (repo.clone(), tag.to_owned(), digest.clone());
-        self.writer
+        let written = self
+            .writer
             .run(move |conn| {
                 writes::delete_tag_if_unchanged(conn, &repo, &tag, &digest, updated_at)
             })
-            .await
+            .await;
+        self.signalled(written)
     }
 
     async fn delete_superseded_referrer(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {
         let (repo, digest) = (repo.clone(), digest.clone());
-        self.writer
+        let written = self
+            .writer
             .run(move |conn| writes::delete_superseded_referrer(conn, &repo, &digest))
-            .await
+            .await;
+        self.signalled(written)
     }
 
     async fn unreferenced_links(&self, before: i64) -> Result<Vec<(RepoName, Digest)>> {
@@ -418,6 +443,50 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn repository_usage(&self) -> Result<Vec<RepositoryUsage>> {
         operations::repository_usage(&self.reader).await
+    async fn append_event(&self, event: &NewEvent) -> Result<()> {
+        let event = event.clone();
+        let written = self
+            .writer
+            .run(move |conn| events::insert(conn, &event, now_millis()))
+            .await;
+        self.signalled(written)
+    }
+
+    async fn open_event_cursor(&self, endpoint: &str) -> Result<()> {
+        let endpoint = endpoint.to_owned();
+        self.writer
+            .run(move |conn| events::open_cursor(conn, &endpoint))
+            .await
+    }
+
+    async fn events_after_cursor(&self, endpoint: &str, limit: u32) -> Result<Vec<StoredEvent>> {
+        events::after_cursor(&self.reader, endpoint, limit).await
+    }
+
+    async fn pass_event(&self, endpoint: &str, seq: i64, dead: Option<&DeadLetter>) -> Result<()> {
+        let (endpoint, dead) = (endpoint.to_owned(), dead.cloned());
+        self.writer
+            .run(move |conn| events::pass(conn, &endpoint, seq, dead.as_ref(), now_millis()))
+            .await
+    }
+
+    async fn count_events_after_cursor(&self, endpoint: &str) -> Result<u64> {
+        events::count_after_cursor(&self.reader, endpoint).await
+    }
+
+    async fn dead_events(&self, endpoint: &str, limit: u32) -> Result<Vec<DeadEvent>> {
+        events::dead(&self.reader, endpoint, limit).await
+    }
+
+    async fn prune_events(&self, endpoints: &[String], before: i64) -> Result<u64> {
+        let endpoints = endpoints.to_vec();
+        self.writer
+            .run(move |conn| events::prune(conn, &endpoints, before))
+            .await
+    }
+
+    fn watch_events(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.events.subscribe()
     }
 }
 

@@ -6,8 +6,10 @@
 use berth_oci::{Digest, Reference, RepoName, Tag, UploadId};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::events::insert_all;
 use super::{now_millis, parse_column};
 use crate::error::{MetadataError, Result};
+use crate::events::{push_events, sorted_tags, DeletedManifest, DeletionReason, NewEvent};
 use crate::model::{CurrentState, NewManifest, Precondition, UploadRecord};
 
 /// JSON array of digests or tags, so that one statement handles a whole list (`json_each`).
@@ -87,7 +89,8 @@ fn check_precondition(
     }
 }
 
-/// Stores a manifest with its edges and tags; validation runs before any write.
+/// Stores a manifest with its edges and tags, and the events of the push; validation runs
+/// before any write.
 pub fn put_manifest(
     conn: &Connection,
     repo: &RepoName,
@@ -184,6 +187,20 @@ pub fn put_manifest(
             manifest.created_at,
         ])?;
     }
+    let tag_names = sorted_tags(tags);
+    let previous: Vec<(String, String)> = if tag_names.is_empty() {
+        Vec::new()
+    } else {
+        conn.prepare_cached(
+            "SELECT name, digest FROM tags
+             WHERE repo = ?1 AND name IN (SELECT value FROM json_each(?2))",
+        )?
+        .query_map(
+            params![repo.as_str(), json_list(tag_names.iter().copied())],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?
+        .collect::<Result<_, _>>()?
+    };
     if !tags.is_empty() {
         conn.prepare_cached(
             "INSERT INTO tags (repo, name, digest, updated_at)
@@ -198,6 +215,8 @@ pub fn put_manifest(
             json_list(tags.iter().map(Tag::as_str))
         ])?;
     }
+    let events = push_events(repo, manifest, inserted, &tag_names, &previous);
+    insert_all(conn, &events, now)?;
     Ok(())
 }
 
@@ -210,23 +229,46 @@ pub fn delete_manifest_if(
     precondition: Option<&Precondition>,
 ) -> Result<bool> {
     check_precondition(conn, repo, precondition)?;
-    delete_manifest(conn, repo, digest)
+    delete_manifest(conn, repo, digest, DeletionReason::Client)
 }
 
-/// Removes a manifest with its tags and the edges it owns, and marks its referrers orphaned.
-pub fn delete_manifest(conn: &Connection, repo: &RepoName, digest: &Digest) -> Result<bool> {
+/// Removes a manifest with its tags and the edges it owns, marks its referrers orphaned, and
+/// records the deletion's events.
+pub fn delete_manifest(
+    conn: &Connection,
+    repo: &RepoName,
+    digest: &Digest,
+    reason: DeletionReason,
+) -> Result<bool> {
     let args = params![repo.as_str(), digest.as_str()];
     let deleted = conn
-        .prepare_cached("DELETE FROM manifests WHERE repo = ?1 AND digest = ?2")?
-        .execute(args)?
-        > 0;
-    if deleted {
+        .prepare_cached(
+            "DELETE FROM manifests WHERE repo = ?1 AND digest = ?2
+             RETURNING media_type, size, artifact_type, subject",
+        )?
+        .query_row(args, |row| {
+            Ok(DeletedManifest {
+                digest: digest.clone(),
+                media_type: row.get(0)?,
+                size: row.get(1)?,
+                artifact_type: row.get(2)?,
+                subject: row.get(3)?,
+                tags: Vec::new(),
+            })
+        })
+        .optional()?;
+    if let Some(mut deleted) = deleted {
+        let now = now_millis();
         conn.prepare_cached(
             "UPDATE referrers SET orphaned_at = ?3 WHERE repo = ?1 AND subject = ?2",
         )?
-        .execute(params![repo.as_str(), digest.as_str(), now_millis()])?;
+        .execute(params![repo.as_str(), digest.as_str(), now])?;
+        deleted.tags = conn
+            .prepare_cached("DELETE FROM tags WHERE repo = ?1 AND digest = ?2 RETURNING name")?
+            .query_map(args, |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        deleted.tags.sort_unstable();
         for statement in [
-            "DELETE FROM tags WHERE repo = ?1 AND digest = ?2",
             "UPDATE blob_references SET manifests = manifests - 1 WHERE repo = ?1
                AND blob IN (SELECT blob FROM manifest_blobs WHERE repo = ?1 AND manifest = ?2)",
             "DELETE FROM blob_references WHERE repo = ?1 AND manifests = 0
@@ -237,8 +279,10 @@ pub fn delete_manifest(conn: &Connection, repo: &RepoName, digest: &Digest) -> R
         ] {
             conn.prepare_cached(statement)?.execute(args)?;
         }
+        insert_all(conn, &deleted.events(repo, reason), now)?;
+        return Ok(true);
     }
-    Ok(deleted)
+    Ok(false)
 }
 
 pub fn delete_tag(
@@ -248,10 +292,16 @@ pub fn delete_tag(
     precondition: Option<&Precondition>,
 ) -> Result<bool> {
     check_precondition(conn, repo, precondition)?;
-    let deleted = conn
-        .prepare_cached("DELETE FROM tags WHERE repo = ?1 AND name = ?2")?
-        .execute(params![repo.as_str(), tag.as_str()])?;
-    Ok(deleted > 0)
+    let deleted: Option<String> = conn
+        .prepare_cached("DELETE FROM tags WHERE repo = ?1 AND name = ?2 RETURNING digest")?
+        .query_row(params![repo.as_str(), tag.as_str()], |row| row.get(0))
+        .optional()?;
+    let Some(digest) = deleted else {
+        return Ok(false);
+    };
+    let event = NewEvent::tag_deleted(repo, tag.as_str(), &digest, DeletionReason::Client);
+    insert_all(conn, &[event], now_millis())?;
+    Ok(true)
 }
 
 pub fn create_upload(conn: &Connection, upload: &UploadRecord) -> Result<()> {
@@ -310,7 +360,7 @@ pub fn delete_unreachable_manifest(
     if !still_unreachable {
         return Ok(false);
     }
-    delete_manifest(conn, repo, digest)
+    delete_manifest(conn, repo, digest, DeletionReason::Collection)
 }
 
 /// Removes a blob's link from a repository none of whose manifests references the blob.
@@ -352,7 +402,12 @@ pub fn delete_tag_if_unchanged(
             "DELETE FROM tags WHERE repo = ?1 AND name = ?2 AND digest = ?3 AND updated_at = ?4",
         )?
         .execute(params![repo.as_str(), tag, digest.as_str(), updated_at])?;
-    Ok(deleted > 0)
+    if deleted == 0 {
+        return Ok(false);
+    }
+    let event = NewEvent::tag_deleted(repo, tag, digest.as_str(), DeletionReason::Retention);
+    insert_all(conn, &[event], now_millis())?;
+    Ok(true)
 }
 
 /// Deletes a referrer a newer one of its kind superseded, only if no tag or index holds it.
@@ -371,5 +426,5 @@ pub fn delete_superseded_referrer(
     if !deletable {
         return Ok(false);
     }
-    delete_manifest(conn, repo, digest)
+    delete_manifest(conn, repo, digest, DeletionReason::Retention)
 }

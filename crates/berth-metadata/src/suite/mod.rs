@@ -4,6 +4,7 @@
 mod conditions;
 mod coordination;
 mod operations;
+mod events;
 #[cfg(feature = "postgres")]
 pub mod postgres_schema;
 mod referrers;
@@ -61,6 +62,8 @@ pub async fn run_all(store: &dyn MetadataStore) {
     operations::usage_splits_own_from_shared_bytes(store).await;
     stats::a_migrated_store_is_ready(store).await;
     stats::content_stats_count_manifests_blobs_and_referrers(store).await;
+    events::changes_record_their_events_in_commit_order(store).await;
+    events::cursors_dead_letters_and_pruning(store).await;
 }
 
 async fn blob_links_are_per_repository(store: &dyn MetadataStore) {

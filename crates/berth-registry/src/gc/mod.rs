@@ -177,9 +177,29 @@ impl Registry {
             "garbage collection finished"
         );
         if !report.dry_run {
+            self.record_collection(&report).await;
             *self.last_gc.lock().expect("last report lock") = Some(report.clone());
         }
         Ok(report)
+    }
+
+    /// Records the `collection.completed` event (the summary; each deletion recorded its own
+    /// event). The collection happened whether or not this succeeds, so a failure is logged.
+    async fn record_collection(&self, report: &GcReport) {
+        let summary = serde_json::json!({
+            "manifestsDeleted": report.manifests_deleted,
+            "tagsDeleted": report.tags_deleted,
+            "blobsDeleted": report.blobs_deleted,
+            "bytesFreed": report.bytes_freed,
+            "linksRemoved": report.links_removed,
+            "uploadsExpired": report.uploads_expired,
+            "durationMs": report.duration_ms,
+            "finishedAt": report.finished_at,
+        });
+        let event = berth_metadata::events::NewEvent::collection_completed(summary);
+        if let Err(e) = self.meta.append_event(&event).await {
+            tracing::warn!(error = %e, "recording the collection's event failed");
+        }
     }
 
     /// The report of the last collection that deleted since start-up, if one has finished;

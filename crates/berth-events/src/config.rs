@@ -1,0 +1,301 @@
+//! The `[notifications]` configuration: where events go and which ones.
+//!
+//! ```toml
+//! [notifications]
+//! source = "https://registry.example.com"   # CloudEvents `source`; default "berth"
+//! retention = "7d"                           # how long passed events stay in the outbox
+//!
+//! [[notifications.endpoints]]
+//! name = "scanner"                           # letters, digits, '.', '_', '-'
+//! url = "https://scanner.example.com/hooks/berth"
+//! secret_env = "BERTH_SCANNER_SECRET"        # or secret = "..."
+//! events = ["dev.berth.manifest.pushed", "dev.berth.referrer.attached"]  # default: all
+//! repositories = ["prod/**"]                 # default: all
+//! timeout = "10s"
+//! max_attempts = 8
+//! backoff = "1s"                             # before the second attempt, then doubling
+//! max_backoff = "5m"
+//! ```
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use berth_metadata::events::{StoredEvent, EVENT_TYPES};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+use crate::error::EventsError;
+
+/// The config file's `[notifications]` table, as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// The CloudEvents `source` attribute of every event (a URI reference naming this
+    /// registry); default `berth`.
+    pub source: Option<String>,
+    /// How long events every endpoint has passed stay in the outbox (a duration such as
+    /// `7d`); default seven days.
+    pub retention: Option<String>,
+    #[serde(default)]
+    pub endpoints: Vec<EndpointSettings>,
+}
+
+/// One `[[notifications.endpoints]]` entry, as written.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSettings {
+    /// Names the endpoint in metrics, the admin listing and its delivery cursor: renaming an
+    /// endpoint starts it afresh from the events committed after.
+    pub name: String,
+    /// Where events are `POST`ed (`http` or `https`).
+    pub url: String,
+    /// The shared secret signing requests (see `SIGNATURE_HEADER`); none sends no signature.
+    pub secret: Option<String>,
+    /// The environment variable holding the secret instead, read at start.
+    pub secret_env: Option<String>,
+    /// Event types sent; empty sends every type.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Repository globs (`*` within one path segment, `**` across them); events of other
+    /// repositories are skipped. Empty sends every repository's. Events of no repository (a
+    /// collection's summary) pass this filter.
+    #[serde(default)]
+    pub repositories: Vec<String>,
+    /// How long one attempt may take; default 10 s.
+    pub timeout: Option<String>,
+    /// Attempts before an event becomes a dead letter; default 8.
+    pub max_attempts: Option<u32>,
+    /// The wait before the second attempt, doubling after each failure; default 1 s.
+    pub backoff: Option<String>,
+    /// The longest wait between attempts; default 5 min.
+    pub max_backoff: Option<String>,
+}
+
+impl std::fmt::Debug for EndpointSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointSettings")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("secret_env", &self.secret_env)
+            .field("events", &self.events)
+            .field("repositories", &self.repositories)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The checked configuration the dispatchers run with.
+#[derive(Debug, Clone)]
+pub struct Notifications {
+    pub source: String,
+    pub retention: Duration,
+    pub endpoints: Vec<Arc<NotifyEndpoint>>,
+}
+
+impl Notifications {
+    /// The endpoints' names, in configuration order.
+    pub fn names(&self) -> Vec<String> {
+        self.endpoints.iter().map(|e| e.name.clone()).collect()
+    }
+}
+
+/// One endpoint, checked.
+pub struct NotifyEndpoint {
+    pub name: String,
+    pub url: reqwest::Url,
+    pub secret: Option<Vec<u8>>,
+    /// None: every type.
+    pub events: Option<BTreeSet<String>>,
+    /// None: every repository.
+    pub repositories: Option<GlobSet>,
+    pub timeout: Duration,
+    pub max_attempts: u32,
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl std::fmt::Debug for NotifyEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyEndpoint")
+            .field("name", &self.name)
+            .field("url", &self.url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NotifyEndpoint {
+    /// Whether the endpoint's filters let `event` through.
+    pub fn accepts(&self, event: &StoredEvent) -> bool {
+        let type_ok = self
+            .events
+            .as_ref()
+            .is_none_or(|types| types.contains(&event.kind));
+        let repo_ok = match (&self.repositories, &event.repository) {
+            (Some(globs), Some(repo)) => globs.is_match(repo),
+            _ => true,
+        };
+        type_ok && repo_ok
+    }
+
+    /// The wait after failed attempt `attempt` (1-based): `backoff` doubled per earlier
+    /// failure, at most `max_backoff`.
+    pub fn backoff_after(&self, attempt: u32) -> Duration {
+        let factor = 1u32 << attempt.saturating_sub(1).min(20);
+        self.backoff.saturating_mul(factor).min(self.max_backoff)
+    }
+}
+
+fn config_error(message: String) -> EventsError {
+    EventsError::Config(message)
+}
+
+fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, EventsError> {
+    text.map(|t| {
+        humantime::parse_duration(t).map_err(|e| config_error(format!("{name} {t:?}: {e}")))
+    })
+    .transpose()
+    .map(|d| d.unwrap_or(default))
+}
+
+impl NotificationSettings {
+    /// Checks every endpoint and reads the secrets `secret_env` names.
+    ///
+    /// Errors: a name that is empty, repeated or has characters other than letters, digits,
+    /// `.`, `_` and `-`; a URL that is not `http` or `https`; an unknown event type; a glob or
+    /// duration that does not parse; `max_attempts` of zero; both `secret` and `secret_env`, or
+    /// a `secret_env` that is not set.
+    pub fn check(&self) -> Result<Notifications, EventsError> {
+        let retention = duration(
+            "notifications.retention",
+            self.retention.as_deref(),
+            Duration::from_secs(7 * 24 * 3600),
+        )?;
+        let mut names = BTreeSet::new();
+        let endpoints = self
+            .endpoints
+            .iter()
+            .map(|endpoint| {
+                if !names.insert(endpoint.name.as_str()) {
+                    return Err(config_error(format!(
+                        "endpoint name {:?} is used twice",
+                        endpoint.name
+                    )));
+                }
+                endpoint.check().map(Arc::new)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Notifications {
+            source: self.source.clone().unwrap_or_else(|| "berth".to_owned()),
+            retention,
+            endpoints,
+        })
+    }
+}
+
+impl EndpointSettings {
+    fn check(&self) -> Result<NotifyEndpoint, EventsError> {
+        let name = &self.name;
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid_name {
+            return Err(config_error(format!(
+                "endpoint name {name:?} must be letters, digits, '.', '_' or '-'"
+            )));
+        }
+        let what = |key: &str| format!("endpoint {name:?} {key}");
+        let url = reqwest::Url::parse(&self.url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| {
+                config_error(format!(
+                    "{} {:?} is not an http(s) URL",
+                    what("url"),
+                    self.url
+                ))
+            })?;
+        let secret = match (&self.secret, &self.secret_env) {
+            (Some(_), Some(_)) => {
+                return Err(config_error(format!(
+                    "{} and secret_env both set",
+                    what("secret")
+                )))
+            }
+            (Some(secret), None) => Some(secret.clone().into_bytes()),
+            (None, Some(variable)) => Some(
+                std::env::var(variable)
+                    .map_err(|_| {
+                        config_error(format!("{} {variable:?} is not set", what("secret_env")))
+                    })?
+                    .into_bytes(),
+            ),
+            (None, None) => None,
+        };
+        if let Some(unknown) = self
+            .events
+            .iter()
+            .find(|t| !EVENT_TYPES.contains(&t.as_str()))
+        {
+            return Err(config_error(format!(
+                "{} {unknown:?} is not one of {}",
+                what("events"),
+                EVENT_TYPES.join(", ")
+            )));
+        }
+        let events = (!self.events.is_empty()).then(|| self.events.iter().cloned().collect());
+        let repositories = if self.repositories.is_empty() {
+            None
+        } else {
+            let mut set = GlobSetBuilder::new();
+            for pattern in &self.repositories {
+                let glob = GlobBuilder::new(pattern)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| {
+                        config_error(format!("{} {pattern:?}: {e}", what("repositories")))
+                    })?;
+                set.add(glob);
+            }
+            Some(
+                set.build()
+                    .map_err(|e| config_error(format!("{}: {e}", what("repositories"))))?,
+            )
+        };
+        let max_attempts = self.max_attempts.unwrap_or(8);
+        if max_attempts == 0 {
+            return Err(config_error(format!(
+                "{} must be at least 1",
+                what("max_attempts")
+            )));
+        }
+        Ok(NotifyEndpoint {
+            name: name.clone(),
+            url,
+            secret,
+            events,
+            repositories,
+            timeout: duration(
+                &what("timeout"),
+                self.timeout.as_deref(),
+                Duration::from_secs(10),
+            )?,
+            max_attempts,
+            backoff: duration(
+                &what("backoff"),
+                self.backoff.as_deref(),
+                Duration::from_secs(1),
+            )?,
+            max_backoff: duration(
+                &what("max_backoff"),
+                self.max_backoff.as_deref(),
+                Duration::from_secs(300),
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

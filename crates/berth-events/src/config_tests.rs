@@ -1,0 +1,103 @@
+use super::*;
+
+fn event(kind: &str, repository: Option<&str>) -> StoredEvent {
+    StoredEvent {
+        seq: 1,
+        id: "id".into(),
+        kind: kind.into(),
+        repository: repository.map(str::to_owned),
+        subject: None,
+        time: 0,
+        data: "{}".into(),
+    }
+}
+
+fn endpoint(events: &[&str], repositories: &[&str]) -> EndpointSettings {
+    EndpointSettings {
+        name: "hook".into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        events: events.iter().map(|s| s.to_string()).collect(),
+        repositories: repositories.iter().map(|s| s.to_string()).collect(),
+        ..EndpointSettings::default()
+    }
+}
+
+#[test]
+fn filters_by_type_and_repository_glob() {
+    let checked = endpoint(&["dev.berth.tag.moved"], &["prod/*", "team/**"])
+        .check()
+        .unwrap();
+    assert!(checked.accepts(&event("dev.berth.tag.moved", Some("prod/app"))));
+    assert!(checked.accepts(&event("dev.berth.tag.moved", Some("team/a/b/c"))));
+    assert!(!checked.accepts(&event("dev.berth.tag.moved", Some("prod/app/sub"))));
+    assert!(!checked.accepts(&event("dev.berth.tag.moved", Some("dev/app"))));
+    assert!(!checked.accepts(&event("dev.berth.manifest.pushed", Some("prod/app"))));
+    let all = endpoint(&[], &["prod/*"]).check().unwrap();
+    assert!(all.accepts(&event("dev.berth.collection.completed", None)));
+    assert!(all.accepts(&event("dev.berth.manifest.deleted", Some("prod/x"))));
+}
+
+#[test]
+fn refuses_what_would_fail_later() {
+    let mut bad = vec![
+        endpoint(&["dev.berth.manifest.pulled"], &[]),
+        endpoint(&[], &["prod/[a"]),
+        EndpointSettings {
+            url: "ftp://example.com".into(),
+            ..endpoint(&[], &[])
+        },
+        EndpointSettings {
+            name: "has space".into(),
+            ..endpoint(&[], &[])
+        },
+        EndpointSettings {
+            max_attempts: Some(0),
+            ..endpoint(&[], &[])
+        },
+        EndpointSettings {
+            timeout: Some("soon".into()),
+            ..endpoint(&[], &[])
+        },
+        EndpointSettings {
+            secret_env: Some("BERTH_EVENTS_TEST_SURELY_UNSET".into()),
+            ..endpoint(&[], &[])
+        },
+    ];
+    for settings in bad.drain(..) {
+        let checked = NotificationSettings {
+            endpoints: vec![settings.clone()],
+            ..Default::default()
+        }
+        .check();
+        assert!(checked.is_err(), "{settings:?} is refused");
+    }
+    let twice = NotificationSettings {
+        endpoints: vec![endpoint(&[], &[]), endpoint(&[], &[])],
+        ..Default::default()
+    };
+    assert!(twice.check().is_err());
+}
+
+#[test]
+fn backoff_doubles_up_to_its_ceiling() {
+    let checked = EndpointSettings {
+        backoff: Some("1s".into()),
+        max_backoff: Some("5s".into()),
+        ..endpoint(&[], &[])
+    }
+    .check()
+    .unwrap();
+    let waits: Vec<u64> = (1..=5)
+        .map(|a| checked.backoff_after(a).as_secs())
+        .collect();
+    assert_eq!(waits, [1, 2, 4, 5, 5]);
+}
+
+#[test]
+fn debug_output_hides_the_secret() {
+    let settings = EndpointSettings {
+        secret: Some("hunter2".into()),
+        ..endpoint(&[], &[])
+    };
+    assert!(!format!("{settings:?}").contains("hunter2"));
+}

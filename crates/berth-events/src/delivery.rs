@@ -1,0 +1,32 @@
+//! One delivery attempt: `POST` the envelope to the endpoint and judge the answer.
+
+use berth_metadata::events::StoredEvent;
+
+use crate::config::NotifyEndpoint;
+use crate::envelope::{envelope, CONTENT_TYPE};
+use crate::signature::{sign, SIGNATURE_HEADER};
+
+/// Sends `event` to `endpoint` once. `Ok` when it answered 2xx; otherwise why not (`HTTP 503`,
+/// or the connection or timeout error), for the log and the dead letter. Every other answer
+/// is retried: a receiver that refuses an event today may accept it after a fix.
+pub(crate) async fn attempt(
+    client: &reqwest::Client,
+    endpoint: &NotifyEndpoint,
+    source: &str,
+    event: &StoredEvent,
+) -> Result<(), String> {
+    let body = envelope(event, source).to_string();
+    let mut request = client
+        .post(endpoint.url.clone())
+        .timeout(endpoint.timeout)
+        .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE);
+    if let Some(secret) = &endpoint.secret {
+        request = request.header(SIGNATURE_HEADER, sign(secret, body.as_bytes()));
+    }
+    match request.body(body).send().await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
+        Err(e) if e.is_timeout() => Err(format!("timed out after {:?}", endpoint.timeout)),
+        Err(e) => Err(format!("request failed: {e}")),
+    }
+}

@@ -1,0 +1,140 @@
+//! Failures: a receiver that is down gets its events later, in order; one that keeps failing
+//! makes dead letters the admin endpoint lists; a crash before delivery loses nothing.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::receiver::Receiver;
+use crate::support::http::{Image, Registry};
+use crate::support::TestServer;
+use crate::{deliveries, endpoint, wait_passed};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_is_down_gets_its_events_later_and_a_failing_one_dead_letters() {
+    let receiver = Receiver::start().await;
+    receiver.answer("/late", 503);
+    receiver.answer("/broken", 500);
+    let config = format!(
+        "{}{}",
+        endpoint(
+            "late",
+            &receiver.url("/late"),
+            "events = [\"dev.berth.tag.moved\"]\nmax_attempts = 1000000\nbackoff = \"20ms\"\nmax_backoff = \"100ms\""
+        ),
+        endpoint(
+            "broken",
+            &receiver.url("/broken"),
+            "events = [\"dev.berth.manifest.pushed\"]\nmax_attempts = 3\nbackoff = \"10ms\""
+        ),
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    let registry = Registry::new(server.url());
+    let mut pushed = Vec::new();
+    for round in 0..3u64 {
+        for repo in ["down/a", "down/b"] {
+            let image = Image::new(
+                repo,
+                &format!("t{round}"),
+                round * 10 + repo.len() as u64,
+                &[64],
+            );
+            registry.push_image(&image).await;
+            pushed.push(image);
+        }
+    }
+    // While the receiver fails, the first event is attempted again and again (with one id),
+    // and every event after the first (a manifest.pushed the filter skipped) stays pending.
+    receiver
+        .wait_for("/late", "three attempts", |r| r.len() >= 3)
+        .await;
+    let attempts = receiver.requests("/late");
+    assert!(attempts
+        .iter()
+        .all(|r| r.json()["id"] == attempts[0].json()["id"]));
+    let state = deliveries(&registry).await;
+    assert_eq!(
+        state["late"]["pending"].as_u64().unwrap(),
+        2 * pushed.len() as u64 - 1
+    );
+    assert_eq!(
+        state["late"]["pendingEvents"][0]["id"],
+        attempts[0].json()["id"]
+    );
+
+    // Each manifest.pushed event is attempted three times, then dead.
+    let broken = wait_passed(&registry, "broken").await;
+    let dead = broken["dead"].as_array().unwrap();
+    assert_eq!(dead.len(), pushed.len(), "{broken}");
+    for (letter, image) in dead.iter().zip(&pushed) {
+        assert_eq!(letter["type"], "dev.berth.manifest.pushed");
+        assert_eq!(letter["data"]["digest"], image.digest.as_str());
+        assert_eq!(
+            (letter["attempts"].clone(), letter["lastError"].clone()),
+            (json!(3), json!("HTTP 500"))
+        );
+        let id = letter["id"].as_str().unwrap();
+        let tries = receiver
+            .requests("/broken")
+            .iter()
+            .filter(|r| r.json()["id"] == id)
+            .count();
+        assert_eq!(tries, 3, "{id} attempted max_attempts times");
+    }
+
+    // Up again: everything arrives, once each, in order per repository.
+    receiver.answer("/late", 200);
+    wait_passed(&registry, "late").await;
+    let delivered = receiver.delivered("/late");
+    assert_eq!(delivered.len(), pushed.len());
+    let mut per_repo: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for event in &delivered {
+        assert_eq!(event["type"], "dev.berth.tag.moved");
+        per_repo
+            .entry(event["data"]["repository"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(event["data"]["tag"].as_str().unwrap().to_owned());
+    }
+    for repo in ["down/a", "down/b"] {
+        assert_eq!(per_repo[repo], ["t0", "t1", "t2"], "{repo} in push order");
+    }
+    assert_eq!(deliveries(&registry).await["late"]["dead"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committed_before_a_crash_is_delivered_after_restart_with_its_id() {
+    let receiver = Receiver::start().await;
+    receiver.fail_first_attempts("/hook");
+    // After the failed first attempt the dispatcher waits an hour: the crash comes first.
+    let config = endpoint(
+        "hook",
+        &receiver.url("/hook"),
+        "events = [\"dev.berth.manifest.pushed\"]\nbackoff = \"1h\"",
+    );
+    let mut server = TestServer::start_with_config(&config, &[]);
+    let registry = Registry::new(server.url());
+    let image = Image::new("crash/app", "v1", 7, &[64]);
+    registry.push_image(&image).await;
+    receiver
+        .wait_for("/hook", "the first attempt", |r| !r.is_empty())
+        .await;
+    let first: Value = receiver.requests("/hook")[0].json();
+    assert_eq!(first["data"]["digest"], image.digest.as_str());
+    server.kill();
+    server.restart();
+    receiver
+        .wait_for("/hook", "delivery after restart", |r| {
+            r.iter().any(|r| r.status == 200)
+        })
+        .await;
+    let delivered = receiver.delivered("/hook");
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0]["id"], first["id"],
+        "the same id after the crash"
+    );
+    assert_eq!(delivered[0], first, "the same event");
+    let registry = Registry::new(server.url());
+    let state = wait_passed(&registry, "hook").await;
+    assert_eq!(state["dead"], json!([]));
+}

@@ -279,7 +279,7 @@ fn spawn(mut command: Command, kind: Kind, log: Option<&std::path::Path>) -> any
                 .with_context(|| format!("opening {}", path.display()))?;
             Stdio::from(file)
         }
-        None => Stdio::null(),
+        (None, None) => Stdio::null(),
     };
     command
         .stdout(Stdio::null())

@@ -249,7 +249,11 @@ impl Endpoint {
             | Endpoint::ExtensionDoc
             | Endpoint::Token => Vec::new(),
             Endpoint::Catalog => vec![Access::catalog()],
-            Endpoint::CollectGarbage | Endpoint::Status | Endpoint::Scrub | Endpoint::Usage | Endpoint::Events => {
+            Endpoint::CollectGarbage
+            | Endpoint::Status
+            | Endpoint::Scrub
+            | Endpoint::Usage
+            | Endpoint::Events => {
                 vec![Access::admin(read_or_run)]
             }
             Endpoint::Uploads { repo } | Endpoint::Upload { repo, .. } => {

@@ -28,7 +28,11 @@ impl Endpoint {
             | Endpoint::OrasReferrers { .. }
             | Endpoint::ReferrersGraph { .. } => "referrers",
             Endpoint::Discover | Endpoint::ExtensionDoc => "extension",
-            Endpoint::CollectGarbage | Endpoint::Status => "admin",
+            Endpoint::CollectGarbage
+            | Endpoint::Status
+            | Endpoint::Scrub
+            | Endpoint::Usage
+            | Endpoint::Events => "admin",
             Endpoint::Token => "token",
         }
     }
@@ -50,6 +54,9 @@ impl Endpoint {
             | Endpoint::ExtensionDoc
             | Endpoint::CollectGarbage
             | Endpoint::Status
+            | Endpoint::Scrub
+            | Endpoint::Usage
+            | Endpoint::Events
             | Endpoint::Token => None,
         }
     }

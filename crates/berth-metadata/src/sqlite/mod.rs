@@ -443,6 +443,8 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn repository_usage(&self) -> Result<Vec<RepositoryUsage>> {
         operations::repository_usage(&self.reader).await
+    }
+
     async fn append_event(&self, event: &NewEvent) -> Result<()> {
         let event = event.clone();
         let written = self

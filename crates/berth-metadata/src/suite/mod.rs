@@ -3,8 +3,8 @@
 
 mod conditions;
 mod coordination;
-mod operations;
 mod events;
+mod operations;
 #[cfg(feature = "postgres")]
 pub mod postgres_schema;
 mod referrers;

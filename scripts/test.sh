@@ -16,6 +16,8 @@ apt_install() {
 need_packages=()
 command -v skopeo >/dev/null 2>&1 || need_packages+=(skopeo)
 command -v python3 >/dev/null 2>&1 || need_packages+=(python3)
+# The packaging test checks the systemd unit with `systemd-analyze verify`.
+command -v systemd-analyze >/dev/null 2>&1 || need_packages+=(systemd)
 # Debian's python3 creates virtual environments only with python3-venv (ensurepip).
 if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
     need_packages+=(python3-venv)

@@ -4,6 +4,7 @@
 
 mod data;
 mod process;
+mod receiver;
 mod report;
 mod servers;
 mod workloads;
@@ -47,6 +48,19 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(servers: &[Server], table: &mut Table, options: &Options) -> anyhow::Result<()> {
     workloads::run_all(servers, table, options).await?;
+    if options.observability() {
+        // Deliveries trail the pushes by up to the dispatcher's poll; what arrived by the end
+        // shows the endpoint was live during the workloads.
+        let received = servers::webhook_receiver().await?.received();
+        anyhow::ensure!(received > 0, "the webhook receiver got no notification");
+        table.record(
+            "webhook notifications received",
+            "events",
+            Kind::BerthObserved,
+            received as f64,
+            report::Better::Higher,
+        );
+    }
     for server in servers {
         let peak = server.process().peak_rss_mib()?;
         table.record(
@@ -121,7 +135,7 @@ impl Options {
     }
 
     /// Whether the `observability` group was asked for: the manifest workloads on Berth with
-    /// metrics and the JSON access log on (`servers::OBSERVED_CONFIG`) and with them off.
+    /// metrics and the JSON access log on (`servers::observed_config`) and with them off.
     pub fn observability(&self) -> bool {
         self.only.as_deref() == Some("observability")
     }

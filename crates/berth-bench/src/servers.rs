@@ -24,16 +24,31 @@ pub enum Kind {
     BerthScaleOut,
     /// distribution on its S3 driver, against the same S3 service.
     DistributionS3,
-    /// Berth embedded with everything an operator watches turned on (`OBSERVED_CONFIG`),
+    /// Berth embedded with everything an operator watches turned on (`observed_config`),
     /// where `Berth` has metrics and the access log off.
     BerthObserved,
 }
 
 /// The configuration of `Kind::BerthObserved`, written to its config file: Prometheus
-/// metrics, and the JSON access log of every request (written to a file, as a log collector
-/// would read it). Whatever else an operator would turn on (such as a webhook endpoint) is
-/// one more line here.
-pub const OBSERVED_CONFIG: &str = "metrics = true\nlog = \"info\"\nlog_format = \"json\"\n";
+/// metrics, the JSON access log of every request (written to a file, as a log collector
+/// would read it), and one webhook endpoint, signed, for every event type, at the bench's own
+/// receiver (`receiver::Receiver`).
+fn observed_config(webhook: std::net::SocketAddr) -> String {
+    format!(
+        "metrics = true\nlog = \"info\"\nlog_format = \"json\"\n\n\
+         [[notifications.endpoints]]\nname = \"bench\"\nurl = \"http://{webhook}/\"\n\
+         secret = \"bench-webhook-secret\"\n"
+    )
+}
+
+/// The webhook receiver of `Kind::BerthObserved`, started with the first such server.
+pub async fn webhook_receiver() -> anyhow::Result<&'static crate::receiver::Receiver> {
+    static RECEIVER: tokio::sync::OnceCell<crate::receiver::Receiver> =
+        tokio::sync::OnceCell::const_new();
+    RECEIVER
+        .get_or_try_init(crate::receiver::Receiver::start)
+        .await
+}
 
 /// The configuration of `Kind::Berth`: metrics off; with `--log warn` no access line is
 /// written either.
@@ -195,7 +210,8 @@ impl Server {
                 let (level, mut config) = match kind {
                     Kind::BerthObserved => {
                         log = Some(dir.path().join("berth.log"));
-                        ("info", OBSERVED_CONFIG.to_owned())
+                        let webhook = webhook_receiver().await?.address;
+                        ("info", observed_config(webhook))
                     }
                     _ => ("warn", UNOBSERVED_CONFIG.to_owned()),
                 };

@@ -119,12 +119,24 @@ impl std::fmt::Debug for NotifyEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NotifyEndpoint")
             .field("name", &self.name)
-            .field("url", &self.url.as_str())
+            .field("url", &self.url_for_logs())
             .finish_non_exhaustive()
     }
 }
 
 impl NotifyEndpoint {
+    /// The URL as logs and reports show it: without user information and query string, where
+    /// receivers commonly take a password or token (`https://user:pw@host/hook?code=…`).
+    pub fn url_for_logs(&self) -> String {
+        let mut shown = self.url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        if shown.query().is_some() {
+            shown.set_query(Some("<redacted>"));
+        }
+        shown.to_string()
+    }
+
     /// Whether the endpoint's filters let `event` through.
     pub fn accepts(&self, event: &StoredEvent) -> bool {
         let type_ok = self

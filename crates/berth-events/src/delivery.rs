@@ -6,6 +6,19 @@ use crate::config::NotifyEndpoint;
 use crate::envelope::{envelope, CONTENT_TYPE};
 use crate::signature::{sign, SIGNATURE_HEADER};
 
+/// `error` and its sources, `: `-separated (reqwest's own message alone says only "error
+/// sending request").
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Sends `event` to `endpoint` once. `Ok` when it answered 2xx; otherwise why not (`HTTP 503`,
 /// or the connection or timeout error), for the log and the dead letter. Every other answer
 /// is retried: a receiver that refuses an event today may accept it after a fix.
@@ -27,6 +40,7 @@ pub(crate) async fn attempt(
         Ok(response) if response.status().is_success() => Ok(()),
         Ok(response) => Err(format!("HTTP {}", response.status().as_u16())),
         Err(e) if e.is_timeout() => Err(format!("timed out after {:?}", endpoint.timeout)),
-        Err(e) => Err(format!("request failed: {e}")),
+        // Without the URL, which may hold a password or token (logged and shown in dead letters).
+        Err(e) => Err(format!("request failed: {}", error_chain(&e.without_url()))),
     }
 }

@@ -6,7 +6,7 @@
 //! own queue back (never another endpoint's) until the event is delivered or dead.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use berth_metadata::events::{DeadLetter, StoredEvent};
 use berth_metadata::{LockName, MetadataStore};
@@ -22,6 +22,8 @@ use crate::error::EventsError;
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How often a node that does not hold an endpoint's lock tries to take it.
 const LOCK_RETRY: Duration = Duration::from_secs(5);
+/// Longest time events passed while more keep coming go without their cursor saved.
+const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 /// Events read from the outbox at once.
 const PAGE: u32 = 100;
 /// How often passed events older than the retention are pruned.
@@ -35,8 +37,12 @@ pub async fn start(
     meta: Arc<dyn MetadataStore>,
     notifications: &Notifications,
 ) -> Result<Vec<JoinHandle<()>>, EventsError> {
+    // Redirects are answers, not hops: following one would send the signed body to a host
+    // the endpoint was not configured for (or, on 301-303, turn the POST into a bodiless GET
+    // that "succeeds").
     let client = reqwest::Client::builder()
         .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| EventsError::Config(format!("building the HTTP client: {e}")))?;
     let mut tasks = Vec::new();
@@ -48,7 +54,7 @@ pub async fn start(
             client: client.clone(),
             source: notifications.source.clone(),
         };
-        info!(endpoint = %endpoint.name, url = %endpoint.url, "event notifications enabled");
+        info!(endpoint = %endpoint.name, url = %endpoint.url_for_logs(), "event notifications enabled");
         tasks.push(tokio::spawn(dispatcher.run()));
     }
     Ok(tasks)
@@ -108,43 +114,79 @@ impl Dispatcher {
     }
 
     /// Delivers until the metadata store fails.
+    ///
+    /// The cursor is saved at most once per `SAVE_INTERVAL` while events keep coming (and at
+    /// once when the outbox runs dry or an event goes dead), not once per event: on the
+    /// embedded store every save is a commit that pushes would otherwise queue behind. Events
+    /// passed since the last save are remembered here, so they are not delivered twice; a
+    /// crash in between delivers them again (with the same ids) after the restart.
     async fn deliver(&self) -> Result<std::convert::Infallible, EventsError> {
         let name = self.endpoint.name.as_str();
         let mut written = self.meta.watch_events();
+        let mut unsaved: Option<i64> = None;
+        let mut saved_at = Instant::now();
         loop {
             written.mark_unchanged();
-            let pending = self.meta.count_events_after_cursor(name).await?;
-            metrics::gauge!("berth_events_pending", "endpoint" => name.to_owned())
-                .set(pending as f64);
             let events = self.meta.events_after_cursor(name, PAGE).await?;
-            if events.is_empty() {
+            // The events up to the last one passed but not saved are still after the cursor.
+            let fresh = match unsaved.and_then(|seq| events.iter().position(|e| e.seq == seq)) {
+                Some(passed) => &events[passed + 1..],
+                None => &events[..],
+            };
+            if fresh.is_empty() {
+                if let Some(seq) = unsaved.take() {
+                    self.meta.pass_event(name, seq, None).await?;
+                    saved_at = Instant::now();
+                    if events.len() == PAGE as usize {
+                        continue; // a whole page was passed already: read past it
+                    }
+                }
+                self.report_pending().await?;
                 tokio::select! {
                     _ = written.changed() => {}
                     _ = tokio::time::sleep(POLL_INTERVAL) => {}
                 }
                 continue;
             }
-            let mut skipped = None;
-            for event in &events {
+            for event in fresh {
                 if !self.endpoint.accepts(event) {
-                    skipped = Some(event.seq);
+                    unsaved = Some(event.seq);
                     continue;
                 }
-                if let Some(seq) = skipped.take() {
-                    self.meta.pass_event(name, seq, None).await?;
+                match self.deliver_one(event, &mut unsaved).await? {
+                    None => unsaved = Some(event.seq),
+                    Some(dead) => {
+                        self.meta.pass_event(name, event.seq, Some(&dead)).await?;
+                        (unsaved, saved_at) = (None, Instant::now());
+                    }
                 }
-                let dead = self.deliver_one(event).await;
-                self.meta.pass_event(name, event.seq, dead.as_ref()).await?;
             }
-            if let Some(seq) = skipped {
-                self.meta.pass_event(name, seq, None).await?;
+            if saved_at.elapsed() >= SAVE_INTERVAL {
+                if let Some(seq) = unsaved.take() {
+                    self.meta.pass_event(name, seq, None).await?;
+                    saved_at = Instant::now();
+                    self.report_pending().await?;
+                }
             }
         }
     }
 
+    /// Sets `berth_events_pending` from the saved cursor.
+    async fn report_pending(&self) -> Result<(), EventsError> {
+        let name = self.endpoint.name.as_str();
+        let pending = self.meta.count_events_after_cursor(name).await?;
+        metrics::gauge!("berth_events_pending", "endpoint" => name.to_owned()).set(pending as f64);
+        Ok(())
+    }
+
     /// Attempts `event` until it is delivered (`None`) or its attempts are spent (its dead
-    /// letter).
-    async fn deliver_one(&self, event: &StoredEvent) -> Option<DeadLetter> {
+    /// letter). A failed attempt first saves the cursor up to `unsaved` (the events before
+    /// this one), so that while an endpoint is down its pending count is exact.
+    async fn deliver_one(
+        &self,
+        event: &StoredEvent,
+        unsaved: &mut Option<i64>,
+    ) -> Result<Option<DeadLetter>, EventsError> {
         let endpoint = &*self.endpoint;
         let label = || ("endpoint", endpoint.name.clone());
         let mut number = 0;
@@ -154,7 +196,7 @@ impl Dispatcher {
                 Ok(()) => {
                     metrics::counter!("berth_events_delivered_total", &[label()]).increment(1);
                     debug!(endpoint = %endpoint.name, id = %event.id, kind = %event.kind, "event delivered");
-                    return None;
+                    return Ok(None);
                 }
                 Err(error) if number >= endpoint.max_attempts => {
                     metrics::counter!("berth_events_failed_attempts_total", &[label()])
@@ -164,14 +206,17 @@ impl Dispatcher {
                         endpoint = %endpoint.name, id = %event.id, kind = %event.kind,
                         attempts = number, error = %error, "event given up on"
                     );
-                    return Some(DeadLetter {
+                    return Ok(Some(DeadLetter {
                         attempts: number,
                         last_error: error,
-                    });
+                    }));
                 }
                 Err(error) => {
                     metrics::counter!("berth_events_failed_attempts_total", &[label()])
                         .increment(1);
+                    if let Some(seq) = unsaved.take() {
+                        self.meta.pass_event(&endpoint.name, seq, None).await?;
+                    }
                     let wait = endpoint.backoff_after(number);
                     info!(
                         endpoint = %endpoint.name, id = %event.id, attempt = number,

@@ -9,6 +9,7 @@ pub mod config_check;
 pub mod credentials;
 pub mod gc;
 pub mod lock;
+pub mod log_writer;
 pub mod logging;
 pub mod maintenance;
 pub mod migrate;

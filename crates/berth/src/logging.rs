@@ -1,11 +1,18 @@
 //! Where and how logs are written: stderr, as human-readable text (colored on a terminal) or
 //! as one JSON object per line for log collectors (`log_format = "json"`).
+//!
+//! `berth serve` writes its access lines (one per request) through `log_writer`, in batches,
+//! so that no request waits on stderr; every other line is rare and goes straight to stderr,
+//! so that it is out the moment it is logged.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
+use berth_http::observe::access::{self, AccessFormat};
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
+
+use crate::log_writer::{self, BatchGuard};
 
 /// The shape of every log line, the access log's included.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -18,10 +25,27 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the process's log subscriber: `filter` (an `EnvFilter` directive such as
-/// `info,berth::access=off`) in `format` on stderr. Errors: a filter that does not parse.
-pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<()> {
+/// Keeps the log writer thread; dropping it writes out every line logged so far. Hold it
+/// until the process is about to exit.
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard(#[allow(dead_code)] BatchGuard);
+
+/// Installs the process's log subscriber and the access log's sink: `filter` (an `EnvFilter`
+/// directive such as `info,berth::access=off`) in `format` on stderr. Errors: a filter that
+/// does not parse.
+pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<LogGuard> {
     let filter = EnvFilter::try_new(filter).context("invalid log filter")?;
+    let (writer, guard) =
+        log_writer::start(std::io::stderr()).context("starting the log writer")?;
+    access::install(
+        match format {
+            LogFormat::Text => AccessFormat::Text,
+            LogFormat::Json => AccessFormat::Json,
+        },
+        Box::new(move |line| {
+            let _ = writer.clone().write_all(line);
+        }),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -29,5 +53,18 @@ pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<()> {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => builder.json().with_ansi(false).init(),
     }
+    Ok(LogGuard(guard))
+}
+
+/// Installs a text log subscriber writing straight to stderr, for the commands that serve no
+/// requests (`berth gc`, `berth migrate`, `berth scrub`): each line is out before the next
+/// step, and nothing is left to flush when they exit. Errors: a filter that does not parse.
+pub fn init_direct(filter: &str) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(filter).context("invalid log filter")?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     Ok(())
 }

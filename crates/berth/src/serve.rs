@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::lock::{DataDirLock, Owner};
-use crate::logging::{self, LogFormat};
+use crate::logging;
 use crate::settings::{Settings, TlsFiles};
 use crate::shutdown::Stop;
 use crate::tls;
@@ -23,7 +23,8 @@ const UPLOAD_SWEEP_INTERVAL: Duration = Duration::from_secs(600);
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(5);
 
 pub fn run(settings: Settings) -> anyhow::Result<()> {
-    logging::init(&settings.log, settings.log_format)?;
+    // Held to the end, so that every line logged is written before the process exits.
+    let _log = logging::init(&settings.log, settings.log_format)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -35,7 +36,7 @@ pub fn run(settings: Settings) -> anyhow::Result<()> {
 
 /// Structured text logs on stderr, colored only on a terminal (`berth gc`, `berth migrate`).
 pub fn init_logging(filter: &str) -> anyhow::Result<()> {
-    logging::init(filter, LogFormat::Text)
+    logging::init_direct(filter)
 }
 
 pub async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {

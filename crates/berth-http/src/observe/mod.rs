@@ -11,11 +11,13 @@
 //! The access line never holds a secret: no header but the request id is read, and the path
 //! is logged without its query string (where a token could ride).
 
+pub mod access;
 mod body;
 pub mod kind;
 pub mod ops;
 pub mod request_id;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -52,39 +54,84 @@ impl Served {
         let received = self.received.load(std::sync::atomic::Ordering::Relaxed);
         let took = self.started.elapsed();
         let method = kind::method_label(&self.method);
-        metrics::counter!(
-            "berth_http_requests_total",
-            "endpoint" => self.kind,
-            "method" => method,
-            "status" => self.status.as_u16().to_string()
-        )
-        .increment(1);
-        metrics::histogram!(
-            "berth_http_request_duration_seconds",
-            "endpoint" => self.kind,
-            "method" => method
-        )
-        .record(took.as_secs_f64());
-        metrics::counter!("berth_http_received_bytes_total", "endpoint" => self.kind)
-            .increment(received);
-        metrics::counter!("berth_http_sent_bytes_total", "endpoint" => self.kind).increment(sent);
-        // User names come from the client (Basic) or another issuer (a token's `sub`): escaped,
-        // so that no name can end the line and forge another.
-        tracing::info!(
-            target: "berth::access",
-            request_id = self.id.to_str().unwrap_or_default(),
-            method = %self.method,
-            endpoint = self.kind,
-            repository = self.repository.as_deref().unwrap_or(""),
-            path = %self.path,
-            status = self.status.as_u16(),
-            bytes_in = received,
-            bytes_out = sent,
-            duration_ms = took.as_secs_f64() * 1000.0,
-            user = %self.user.escape_debug(),
-            client = %self.client,
-            "request"
-        );
+        let handles = handles(self.kind, method, self.status);
+        handles.requests.increment(1);
+        handles.duration.record(took.as_secs_f64());
+        handles.received.increment(received);
+        handles.sent.increment(sent);
+        access::AccessLine {
+            message: "request",
+            request_id: self.id.to_str().unwrap_or_default(),
+            method: self.method.as_str(),
+            endpoint: self.kind,
+            repository: self.repository.as_deref().unwrap_or(""),
+            path: &self.path,
+            status: self.status.as_u16(),
+            bytes_in: received,
+            bytes_out: sent,
+            duration_ms: took.as_secs_f64() * 1000.0,
+            user: &self.user,
+            client: self.client,
+        }
+        .write();
+    }
+}
+
+/// The HTTP metrics of one endpoint kind, method and status.
+#[derive(Clone)]
+struct Handles {
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+    received: metrics::Counter,
+    sent: metrics::Counter,
+}
+
+thread_local! {
+    /// Each worker thread's handles, so that a request costs no lookup in the recorder's
+    /// registry (a key built and hashed per metric): a few hundred combinations at most.
+    static HANDLES: std::cell::RefCell<HashMap<(&'static str, &'static str, u16), Handles>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+fn handles(kind: &'static str, method: &'static str, status: StatusCode) -> Handles {
+    HANDLES.with(|cache| {
+        cache
+            .borrow_mut()
+            .entry((kind, method, status.as_u16()))
+            .or_insert_with(|| Handles {
+                requests: metrics::counter!(
+                    "berth_http_requests_total",
+                    "endpoint" => kind,
+                    "method" => method,
+                    "status" => status.as_u16().to_string()
+                ),
+                duration: metrics::histogram!(
+                    "berth_http_request_duration_seconds",
+                    "endpoint" => kind,
+                    "method" => method
+                ),
+                received: metrics::counter!("berth_http_received_bytes_total", "endpoint" => kind),
+                sent: metrics::counter!("berth_http_sent_bytes_total", "endpoint" => kind),
+            })
+            .clone()
+    })
+}
+
+/// The status logged for a request whose client went away before it was answered (nginx's
+/// "client closed request").
+const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => panic!("499 is a valid status"),
+};
+
+/// A request not answered yet; logged as abandoned if dropped so.
+struct Abandoned(Option<Served>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(served) = self.0.take() {
+            served.finish(0);
+        }
     }
 }
 
@@ -100,26 +147,28 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
     let client = crate::auth::client_address(&parts);
     let received = Arc::new(AtomicU64::new(0));
     let body = Counted::wrap(body, received.clone(), None);
-    let mut response = next.run(Request::from_parts(parts, body)).await;
-    response
-        .headers_mut()
-        .insert(request_id::REQUEST_ID, id.clone());
-    let user = response
-        .extensions()
-        .get::<AccessUser>()
-        .map_or_else(|| "anonymous".to_owned(), |u| u.0.clone());
-    let served = Served {
-        id,
+    // Until the handler answers, the request counts as abandoned: a client that goes away
+    // first drops this future, and the guard still writes its line and metrics.
+    let mut pending = Abandoned(Some(Served {
+        id: id.clone(),
         method,
         path,
         kind,
         repository,
         client,
-        status: response.status(),
-        user,
+        status: CLIENT_CLOSED_REQUEST,
+        user: "-".to_owned(),
         started,
         received,
-    };
+    }));
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    response.headers_mut().insert(request_id::REQUEST_ID, id);
+    let mut served = pending.0.take().expect("taken only here");
+    served.status = response.status();
+    served.user = response
+        .extensions()
+        .get::<AccessUser>()
+        .map_or_else(|| "anonymous".to_owned(), |u| u.0.clone());
     response.map(|body| {
         Counted::wrap(
             body,

@@ -138,3 +138,57 @@ async fn an_event_committed_before_a_crash_is_delivered_after_restart_with_its_i
     let state = wait_passed(&registry, "hook").await;
     assert_eq!(state["dead"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_failed_attempts_and_the_url_secrets_stay_out_of_logs_and_letters() {
+    let receiver = Receiver::start().await;
+    receiver.answer("/moved", 307);
+    receiver.answer("/gone", 302);
+    let with_secrets = |path: &str| {
+        receiver
+            .url(path)
+            .replacen("http://", "http://hookuser:hook-password-1@", 1)
+            + "?code=hook-query-token-2"
+    };
+    let config = format!(
+        "{}{}",
+        endpoint(
+            "moved",
+            &with_secrets("/moved"),
+            "events = [\"dev.berth.manifest.pushed\"]\nmax_attempts = 2\nbackoff = \"10ms\""
+        ),
+        endpoint(
+            "gone",
+            &receiver.url("/gone"),
+            "events = [\"dev.berth.manifest.pushed\"]\nmax_attempts = 2\nbackoff = \"10ms\""
+        ),
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    let registry = Registry::new(server.url());
+    registry
+        .push_image(&Image::new("hooks/app", "v1", 11, &[64]))
+        .await;
+    for (name, status) in [("moved", 307), ("gone", 302)] {
+        let state = wait_passed(&registry, name).await;
+        let dead = state["dead"].as_array().unwrap();
+        assert_eq!(dead.len(), 1, "{state}");
+        assert_eq!(dead[0]["lastError"], format!("HTTP {status}"), "{state}");
+    }
+    assert_eq!(receiver.requests("/moved").len(), 2);
+    assert!(
+        receiver
+            .requests(crate::receiver::REDIRECT_TARGET)
+            .is_empty(),
+        "a redirect was followed"
+    );
+    let state = deliveries(&registry).await.to_string();
+    let log = server.log();
+    for secret in ["hook-password-1", "hook-query-token-2"] {
+        assert!(!log.contains(secret), "{secret} logged: {log}");
+        assert!(
+            !state.contains(secret),
+            "{secret} in /berth/v1/events: {state}"
+        );
+    }
+    assert!(log.contains("event notifications enabled"), "{log}");
+}

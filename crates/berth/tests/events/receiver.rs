@@ -55,7 +55,8 @@ async fn record(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let mut book = book.lock().unwrap();
     let path = uri.path().to_owned();
     let mut status = *book.answers.get(&path).unwrap_or(&200);
@@ -77,8 +78,16 @@ async fn record(
         body,
         status,
     });
-    StatusCode::from_u16(status).unwrap()
+    let status = StatusCode::from_u16(status).unwrap();
+    if status.is_redirection() {
+        // Somewhere a client following redirects would go next, on this same receiver.
+        return (status, [(axum::http::header::LOCATION, REDIRECT_TARGET)]).into_response();
+    }
+    status.into_response()
 }
+
+/// Where a path answering 3xx points its `Location`.
+pub const REDIRECT_TARGET: &str = "/redirected";
 
 impl Receiver {
     pub async fn start() -> Receiver {

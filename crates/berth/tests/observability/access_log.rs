@@ -168,3 +168,46 @@ async fn json_access_lines_say_who_did_what_and_hold_no_secret() {
     }
     assert!(!log.to_ascii_lowercase().contains("authorization"), "{log}");
 }
+
+#[tokio::test]
+async fn a_request_abandoned_before_its_answer_is_logged_as_499() {
+    let server = TestServer::start_with_config("log_format = \"json\"\n", &[]);
+    let registry = Registry::new(server.url());
+    // A 3 MiB blob that a scrub at 1 MiB/s takes about three seconds to hash.
+    let blob = pseudo_random(9, 3 << 20);
+    let digest = digest_of(&blob);
+    let pushed = registry
+        .http
+        .post(registry.url(&format!("/v2/slow/app/blobs/uploads/?digest={digest}")))
+        .body(blob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::CREATED);
+    let abandoned = registry
+        .http
+        .post(registry.url("/berth/v1/scrub?rate=1"))
+        .header("x-request-id", "walked-away-1")
+        .timeout(std::time::Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(abandoned.unwrap_err().is_timeout());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let line = loop {
+        let found = access_lines(&server.log())
+            .into_iter()
+            .find(|line| line["request_id"] == "walked-away-1");
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no access line for the abandoned request: {}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(line["status"], 499, "{line}");
+    assert_eq!(line["endpoint"], "admin", "{line}");
+    assert_eq!(line["path"], "/berth/v1/scrub", "{line}");
+}

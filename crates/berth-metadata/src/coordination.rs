@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use berth_oci::Digest;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -39,17 +40,42 @@ impl LockName<'_> {
     }
 }
 
+/// What a backend keeps while it holds a lock.
+#[async_trait]
+pub(crate) trait HeldLock: Send + Sync {
+    /// Whether the lock is still held, asked of whatever holds it.
+    async fn still_held(&mut self) -> bool;
+}
+
+/// A process lock is a mutex guard of this process: it is held until dropped.
+#[async_trait]
+impl HeldLock for OwnedMutexGuard<()> {
+    async fn still_held(&mut self) -> bool {
+        true
+    }
+}
+
 /// A held lock; dropping it releases the lock (for a shared store, shortly after, on the
 /// runtime).
 pub struct LockGuard {
-    _held: Box<dyn Send + Sync>,
+    held: Box<dyn HeldLock>,
 }
 
 impl LockGuard {
-    pub(crate) fn new(held: impl Send + Sync + 'static) -> LockGuard {
+    pub(crate) fn new(held: impl HeldLock + 'static) -> LockGuard {
         LockGuard {
-            _held: Box::new(held),
+            held: Box::new(held),
         }
+    }
+
+    /// Whether this guard still holds its lock. A shared store's lock lives in a database
+    /// session, which the server ends (releasing the lock) when the connection breaks or an
+    /// administrator terminates it, without the guard noticing; another node may then take the
+    /// lock. A step that does something irreversible under the lock (deleting bytes) asks this
+    /// right before, and gives up when the answer is `false`. `false` also when the holder
+    /// cannot be asked (the session is gone). A process lock is held until dropped: `true`.
+    pub async fn still_held(&mut self) -> bool {
+        self.held.still_held().await
     }
 }
 

@@ -269,6 +269,12 @@ impl BlobStore for S3BlobStore {
         self.store.delete(&key).await.map_err(storage)
     }
 
+    async fn discard(&self, digest: &Digest) -> Result<()> {
+        // One request: S3 answers a DELETE of an absent key with success.
+        let key = Self::blob_key(digest);
+        self.store.delete(&key).await.map_err(storage)
+    }
+
     async fn create_upload(&self, id: &UploadId) -> Result<()> {
         session::create(self.store.as_ref(), id).await
     }

@@ -14,7 +14,10 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 
-use crate::coordination::{LockGuard, LockName};
+use async_trait::async_trait;
+use tracing::warn;
+
+use crate::coordination::{HeldLock, LockGuard, LockName};
 use crate::error::Result;
 
 /// How long a lock waits for a connection of its pool: blob locks are held around one
@@ -33,6 +36,27 @@ struct Held {
     conn: Option<PoolConnection<Postgres>>,
     key: i64,
 }
+
+/// The advisory lock key of `name` for a registry in `schema`.
+pub(crate) fn advisory_key(schema: &str, name: &LockName<'_>) -> i64 {
+    let hash = Sha256::new()
+        .chain_update(b"berth:")
+        .chain_update(schema.as_bytes())
+        .chain_update(b":")
+        .chain_update(name.key().as_bytes())
+        .finalize();
+    i64::from_be_bytes(hash[..8].try_into().expect("8 bytes"))
+}
+
+/// `pg_locks` shows a 64-bit advisory key as two 32-bit halves (`classid` high, `objid` low)
+/// with `objsubid` 1.
+pub(crate) fn key_halves(key: i64) -> (i64, i64) {
+    let key = key as u64;
+    ((key >> 32) as i64, (key & 0xffff_ffff) as i64)
+}
+
+/// How long `still_held` waits for the server before answering `false`.
+const STILL_HELD_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl AdvisoryLocks {
     /// A lock pool of at most `max_connections` over the same server as `queries`.
@@ -53,13 +77,7 @@ impl AdvisoryLocks {
     }
 
     fn key(&self, name: &LockName<'_>) -> i64 {
-        let hash = Sha256::new()
-            .chain_update(b"berth:")
-            .chain_update(self.schema.as_bytes())
-            .chain_update(b":")
-            .chain_update(name.key().as_bytes())
-            .finalize();
-        i64::from_be_bytes(hash[..8].try_into().expect("8 bytes"))
+        advisory_key(&self.schema, name)
     }
 
     pub(super) async fn lock(&self, name: &LockName<'_>) -> Result<LockGuard> {
@@ -92,6 +110,39 @@ impl AdvisoryLocks {
 
     pub(super) async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl HeldLock for Held {
+    /// Asks on the holding session itself: a lock is the session's, so a broken or
+    /// terminated session answers with an error, and a new session of the same pooled
+    /// connection could not hold it.
+    async fn still_held(&mut self) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        let (high, low) = key_halves(self.key);
+        let asked = sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks \
+             WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)",
+        )
+        .bind(high)
+        .bind(low)
+        .fetch_one(&mut **conn);
+        match tokio::time::timeout(STILL_HELD_TIMEOUT, asked).await {
+            Ok(Ok(held)) => held,
+            Ok(Err(e)) => {
+                warn!(error = %e, "cannot tell whether a lock is still held");
+                false
+            }
+            Err(_) => {
+                warn!("cannot tell in time whether a lock is still held");
+                false
+            }
+        }
     }
 }
 

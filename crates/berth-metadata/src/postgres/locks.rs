@@ -31,10 +31,11 @@ pub(super) struct AdvisoryLocks {
     schema: String,
 }
 
-/// A connection holding the advisory lock `key`.
+/// A connection holding the advisory locks `keys` (the first taken first).
 struct Held {
     conn: Option<PoolConnection<Postgres>>,
-    key: i64,
+    keys: Vec<i64>,
+    schema: String,
 }
 
 /// The advisory lock key of `name` for a registry in `schema`.
@@ -89,7 +90,8 @@ impl AdvisoryLocks {
             .await?;
         Ok(LockGuard::new(Held {
             conn: Some(conn),
-            key,
+            keys: vec![key],
+            schema: self.schema.clone(),
         }))
     }
 
@@ -103,7 +105,8 @@ impl AdvisoryLocks {
         Ok(taken.then(|| {
             LockGuard::new(Held {
                 conn: Some(conn),
-                key,
+                keys: vec![key],
+                schema: self.schema.clone(),
             })
         }))
     }
@@ -122,18 +125,22 @@ impl HeldLock for Held {
         let Some(conn) = self.conn.as_mut() else {
             return false;
         };
-        let (high, low) = key_halves(self.key);
-        let asked = sqlx::query_scalar::<_, bool>(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks \
+        let (high, low): (Vec<i64>, Vec<i64>) = self.keys.iter().map(|k| key_halves(*k)).unzip();
+        let asked = sqlx::query_scalar::<_, i64>(
+            "SELECT count(DISTINCT (classid, objid)) FROM pg_locks \
              WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted \
              AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1)",
+             AND objsubid = 1 AND (classid::bigint, objid::bigint) IN \
+             (SELECT * FROM unnest($1::bigint[], $2::bigint[]))",
         )
-        .bind(high)
-        .bind(low)
+        .bind(&high)
+        .bind(&low)
         .fetch_one(&mut **conn);
         match tokio::time::timeout(STILL_HELD_TIMEOUT, asked).await {
-            Ok(Ok(held)) => held,
+            Ok(Ok(held)) => {
+                let distinct: std::collections::HashSet<_> = self.keys.iter().collect();
+                held == distinct.len() as i64
+            }
             Ok(Err(e)) => {
                 warn!(error = %e, "cannot tell whether a lock is still held");
                 false
@@ -144,6 +151,21 @@ impl HeldLock for Held {
             }
         }
     }
+
+    async fn also_lock(&mut self, name: &LockName<'_>) -> Result<()> {
+        let key = advisory_key(&self.schema, name);
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(crate::MetadataError::CommitFailed(
+                "the lock's connection is gone".into(),
+            ));
+        };
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(key)
+            .execute(&mut **conn)
+            .await?;
+        self.keys.push(key);
+        Ok(())
+    }
 }
 
 impl Drop for Held {
@@ -151,12 +173,12 @@ impl Drop for Held {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
-        let key = self.key;
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-                        .bind(key)
+                    // The connection serves this guard alone: every lock it holds is the
+                    // guard's (a key taken twice is held twice, and released both times).
+                    let unlocked = sqlx::query("SELECT pg_advisory_unlock_all()")
                         .execute(&mut *conn)
                         .await;
                     if unlocked.is_err() {

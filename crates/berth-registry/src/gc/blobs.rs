@@ -122,27 +122,52 @@ impl Registry {
     /// which a broken connection ends without the collector noticing; another node can then
     /// take the lock and record the blob while the collector still means to delete its bytes.
     /// So the lock is checked on its own session right before the deletion, which is one
-    /// request to the blob store. What remains is the flight time of that one request: if the
-    /// session ends just after the check, and another node takes the lock, finds the bytes and
-    /// records the blob before the deletion lands, the blob is recorded without bytes. The
-    /// lock is checked again afterwards so that this is logged with the digest, for `berth
-    /// scrub` to confirm and the client to push again.
+    /// request to the blob store.
+    ///
+    /// What remains is that one request's flight: if the session ends just after the check
+    /// and another node takes the lock, finds the bytes and records the blob before the
+    /// deletion lands, the blob is recorded without bytes (S3 has no deletion conditional on
+    /// anything the uploader could change). The lock is checked again after the deletion; when
+    /// it was lost, the blob is judged again under a new lock and, if it is recorded without
+    /// bytes, quarantined: neither served nor mounted, and the next push of it stores the
+    /// bytes again. A manifest pushed between the deletion landing and the quarantine still
+    /// references the blob; `berth scrub` reports it.
     async fn delete_bytes_locked(&self, locked: &mut LockGuard, digest: &Digest) -> Result<bool> {
         if !locked.still_held().await {
             warn!(digest = %digest, "blob lock lost before deleting the blob's bytes; they are kept");
             return Ok(false);
         }
+        self.pause_at("gc.blob_lock_checked").await;
         if let Err(e) = self.blobs.discard(digest).await {
             warn!(digest = %digest, error = %e, "blob forgotten but its bytes could not be deleted");
             return Err(e.into());
         }
         if !locked.still_held().await {
-            error!(
-                digest = %digest,
-                "blob lock lost while deleting the blob's bytes; if another node recorded the \
-                 blob meanwhile, its bytes are gone (berth scrub reports it missing)"
-            );
+            self.quarantine_if_recorded(digest).await?;
         }
         Ok(true)
+    }
+
+    /// After a deletion whose lock was lost while it was in flight: quarantines the blob if
+    /// another node recorded it meanwhile and its bytes are gone.
+    async fn quarantine_if_recorded(&self, digest: &Digest) -> Result<()> {
+        let _locked = self.meta.lock(&LockName::Blob(digest)).await?;
+        if self.meta.blob_size(digest).await?.is_none() {
+            return Ok(());
+        }
+        match self.blobs.stat(digest).await {
+            Err(BlobStoreError::BlobNotFound) => {
+                error!(
+                    digest = %digest,
+                    "a collection that lost the blob's lock deleted the bytes of a blob recorded \
+                     meanwhile; quarantined until pushed again"
+                );
+                let reason = "bytes deleted by a collection that lost the blob's lock";
+                Ok(self.meta.quarantine_blob(digest, reason).await?)
+            }
+            // Pushed again since the deletion.
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 }

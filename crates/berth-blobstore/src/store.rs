@@ -9,7 +9,7 @@ use berth_oci::{Digest, UploadId};
 use bytes::Bytes;
 use futures::Stream;
 
-use crate::error::Result;
+use crate::error::{BlobStoreError, Result};
 
 /// A body: a stream of byte chunks. Errors from it are reported as `BlobStoreError::Body`.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -53,6 +53,17 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Removes a committed blob. `BlobNotFound` when absent. Readers that already opened it
     /// may finish.
     async fn delete(&self, digest: &Digest) -> Result<()>;
+
+    /// Removes a committed blob if it is there, absence being no error, with as few backend
+    /// requests as the store allows (one DELETE on S3, where `delete` first asks whether the
+    /// object exists). For the collector, which checks that it still holds the blob's lock
+    /// right before and wants the removal to land as soon after that check as it can.
+    async fn discard(&self, digest: &Digest) -> Result<()> {
+        match self.delete(digest).await {
+            Ok(()) | Err(BlobStoreError::BlobNotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 
     /// Creates an empty staging object for `id`.
     async fn create_upload(&self, id: &UploadId) -> Result<()>;

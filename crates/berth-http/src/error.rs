@@ -252,6 +252,7 @@ fn registry_reply(e: &RegistryError) -> ErrorReply {
             BlobStoreError::BlobNotFound
             | BlobStoreError::UploadNotFound
             | BlobStoreError::OffsetMismatch { .. }
+            | BlobStoreError::UploadChanged(_)
             | BlobStoreError::RangeNotSatisfiable { .. }
             | BlobStoreError::Body(_)
             | BlobStoreError::Io(_) => internal(storage),

@@ -57,6 +57,10 @@ impl From<BlobStoreError> for RegistryError {
             BlobStoreError::RangeNotSatisfiable { size, .. } => {
                 RegistryError::RangeNotSatisfiable { size }
             }
+            BlobStoreError::UploadChanged(why) => RegistryError::UploadInvalid(format!(
+                "the upload changed while it was being completed ({why}); \
+                 check its status and complete it again"
+            )),
             BlobStoreError::Body(e) => {
                 RegistryError::UploadInvalid(format!("request body failed: {e}"))
             }

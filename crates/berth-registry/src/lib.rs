@@ -127,3 +127,5 @@ mod cancellation_tests;
 mod test_backends;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upload_race_tests;

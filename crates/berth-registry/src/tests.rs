@@ -36,12 +36,12 @@ pub(crate) fn repo(name: &str) -> RepoName {
     name.parse().unwrap()
 }
 
-fn body(bytes: &[u8]) -> ByteStream {
+pub(crate) fn body(bytes: &[u8]) -> ByteStream {
     let owned = Bytes::copy_from_slice(bytes);
     Box::pin(futures::stream::iter([Ok(owned)]))
 }
 
-async fn read_all(registry: &Registry, r: &RepoName, d: &Digest) -> Vec<u8> {
+pub(crate) async fn read_all(registry: &Registry, r: &RepoName, d: &Digest) -> Vec<u8> {
     let read = registry.read_blob(r, d, None).await.unwrap();
     read.body.map_ok(|b| b.to_vec()).try_concat().await.unwrap()
 }

@@ -52,6 +52,15 @@ impl UploadTracker {
     }
 }
 
+/// Whether other requests can know an upload session's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Session {
+    /// Its location was handed to a client: any node may receive requests for it.
+    Shared,
+    /// Started and finished within one request (a monolithic upload).
+    Private,
+}
+
 /// A chunk's declared placement: `Content-Range` start and the expected length, when given.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChunkBounds {
@@ -108,6 +117,7 @@ impl Registry {
         for id in sessions {
             let session = self.uploads.session(&id);
             let _locked = session.lock().await;
+            let _ended = self.meta.lock(&LockName::Upload(&id)).await?;
             self.discard_upload(&id).await;
             removed += 1;
         }
@@ -185,6 +195,14 @@ impl Registry {
         let len = self
             .append_locked(id, &mut progress, Algorithm::Sha256, bounds, body)
             .await?;
+        // The body streamed without the session's lock; a finish or cancel on another node may
+        // have ended the session meanwhile. Under the lock, the session still existing means
+        // that neither did, so whatever ends it next sees this chunk.
+        let _ended = self.meta.lock(&LockName::Upload(id)).await?;
+        if self.session_of(repo, id).await.is_err() {
+            *progress = None;
+            return Err(RegistryError::UploadUnknown);
+        }
         Ok(UploadStatus {
             id: id.clone(),
             repo: repo.clone(),
@@ -257,7 +275,11 @@ impl Registry {
         let mut hashed = 0u64;
         let mut staged = self.blobs.read_upload(id).await?;
         while let Some(chunk) = staged.next().await {
-            let chunk = chunk.map_err(|e| RegistryError::Storage(e.into()))?;
+            let chunk = chunk.map_err(|e| match e.kind() {
+                // A part went while it was read: the session ended on another node.
+                io::ErrorKind::NotFound => RegistryError::UploadUnknown,
+                _ => RegistryError::Storage(e.into()),
+            })?;
             let take = chunk.len().min((len - hashed) as usize);
             hasher.update(&chunk[..take]);
             hashed += take as u64;
@@ -278,16 +300,41 @@ impl Registry {
         bounds: ChunkBounds,
         body: Option<ByteStream>,
     ) -> Result<u64> {
+        self.finish(repo, id, digest, bounds, body, Session::Shared)
+            .await
+    }
+
+    /// `finish_upload`. The final chunk streams without the session's metadata lock; the
+    /// verification and commit run under it (unless the session is `Private`), so that a
+    /// cancel, another finish or the expiry sweep on any node cannot remove the staged bytes
+    /// meanwhile, and an append that lands meanwhile fails the commit as `UploadChanged`
+    /// rather than being lost.
+    async fn finish(
+        &self,
+        repo: &RepoName,
+        id: &UploadId,
+        digest: &Digest,
+        bounds: ChunkBounds,
+        body: Option<ByteStream>,
+        session: Session,
+    ) -> Result<u64> {
         self.session_of(repo, id).await?;
-        let session = self.uploads.session(id);
-        let mut progress = session.lock().await;
-        let len = match body {
-            Some(body) => {
-                self.append_locked(id, &mut progress, digest.algorithm(), bounds, body)
-                    .await?
+        let tracked = self.uploads.session(id);
+        let mut progress = tracked.lock().await;
+        if let Some(body) = body {
+            self.append_locked(id, &mut progress, digest.algorithm(), bounds, body)
+                .await?;
+        }
+        let ending = match session {
+            Session::Shared => {
+                let locked = self.meta.lock(&LockName::Upload(id)).await?;
+                // Another finish or a cancel may have ended the session before the lock.
+                self.session_of(repo, id).await?;
+                Some(locked)
             }
-            None => self.blobs.upload_len(id).await?,
+            Session::Private => None,
         };
+        let len = self.blobs.upload_len(id).await?;
         let state = self
             .hash_progress(id, progress.take(), digest.algorithm(), len)
             .await?;
@@ -300,7 +347,14 @@ impl Registry {
                 actual,
             });
         }
-        let blob_lock = self.meta.lock(&LockName::Blob(digest)).await?;
+        // On the session's lock where there is one: one connection of the lock pool each.
+        let blob_lock = match ending {
+            Some(mut locked) => {
+                locked.also_lock(&LockName::Blob(digest)).await?;
+                locked
+            }
+            None => self.meta.lock(&LockName::Blob(digest)).await?,
+        };
         self.blobs.commit_upload(id, digest).await?;
         let completed = self.meta.complete_upload(id, digest, len).await?;
         drop(blob_lock);
@@ -326,8 +380,16 @@ impl Registry {
             start: Some(0),
             len,
         };
+        // Nobody else knows the new session's id: it needs no lock.
         let outcome = self
-            .finish_upload(repo, &status.id, digest, bounds, Some(body))
+            .finish(
+                repo,
+                &status.id,
+                digest,
+                bounds,
+                Some(body),
+                Session::Private,
+            )
             .await;
         if outcome.is_err() {
             self.discard_upload(&status.id).await;
@@ -340,6 +402,8 @@ impl Registry {
         self.session_of(repo, id).await?;
         let session = self.uploads.session(id);
         let _locked = session.lock().await;
+        // Not while a finish on another node verifies and commits the staged bytes.
+        let _ending = self.meta.lock(&LockName::Upload(id)).await?;
         // Only the request that removes the row cancels: a racing finish or cancel already won.
         if !self.meta.delete_upload(id).await? {
             return Err(RegistryError::UploadUnknown);

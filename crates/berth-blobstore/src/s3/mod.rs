@@ -23,8 +23,10 @@
 //! # Digest verification and visibility
 //! The multipart upload targets the final key, but S3 makes an object visible only when its
 //! multipart upload is completed. `commit_upload` completes it only after the streamed hash
-//! equals the requested digest; on a mismatch it aborts the multipart upload (nothing becomes
-//! visible), keeps the session, and fails with an `InvalidData` I/O error.
+//! equals the requested digest; on a mismatch (the staged bytes changed since the caller
+//! verified them) it aborts the multipart upload (nothing becomes visible), keeps the session,
+//! and fails with `UploadChanged`. A part removed while it is read fails the commit with
+//! `UploadNotFound`.
 //!
 //! # State across nodes
 //! The length of a session is derived from the bucket on every call: the chain of parts from
@@ -40,8 +42,11 @@
 //! last-modified time, then key) wins, and a loser deletes its part and fails with
 //! `OffsetMismatch`, as an append to a file that has grown meanwhile does. Readers apply the
 //! same rule, so a loser's part that is not yet deleted is never counted. The arbitration
-//! relies on the store's timestamps; Berth serialises appends to one session through its
-//! metadata store, so this is a second line of defence.
+//! relies on the store's timestamps, and it is the only thing that orders appends to one
+//! session across nodes: Berth serialises a session's finish and cancel through a lock in its
+//! metadata store, but not its appends, whose bodies stream for as long as the client sends
+//! and must not hold a database connection that long. So an append may land while another
+//! node commits the session; the commit's hash then shows it (`UploadChanged`).
 
 mod session;
 #[cfg(test)]
@@ -269,6 +274,12 @@ impl BlobStore for S3BlobStore {
         self.store.delete(&key).await.map_err(storage)
     }
 
+    async fn discard(&self, digest: &Digest) -> Result<()> {
+        // One request: S3 answers a DELETE of an absent key with success.
+        let key = Self::blob_key(digest);
+        self.store.delete(&key).await.map_err(storage)
+    }
+
     async fn create_upload(&self, id: &UploadId) -> Result<()> {
         session::create(self.store.as_ref(), id).await
     }
@@ -317,15 +328,18 @@ impl BlobStore for S3BlobStore {
         .await;
         if let Err(e) = streamed {
             let _ = writer.abort().await;
+            if e.kind() == io::ErrorKind::NotFound {
+                // A part went between listing and reading: the session was removed.
+                return Err(BlobStoreError::UploadNotFound);
+            }
             return Err(BlobStoreError::Io(e));
         }
         let actual = hasher.finish();
         if &actual != digest {
             let _ = writer.abort().await;
-            tracing::warn!(upload = %id.as_str(), expected = %digest, actual = %actual, "upload digest mismatch, commit refused");
-            return Err(BlobStoreError::Io(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("upload content has digest {actual}, not {digest}"),
+            tracing::warn!(upload = %id.as_str(), expected = %digest, actual = %actual, "upload changed before its commit, commit refused");
+            return Err(BlobStoreError::UploadChanged(format!(
+                "the staged content now has digest {actual}, not {digest}"
             )));
         }
         writer.finish().await.map_err(storage)?;

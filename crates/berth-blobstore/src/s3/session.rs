@@ -93,7 +93,8 @@ pub(super) async fn chain(store: &dyn ObjectStore, id: &UploadId) -> Result<Chai
     Ok(Chain { parts, len })
 }
 
-/// Streams `parts` one after the other.
+/// Streams `parts` one after the other. A part removed meanwhile (the session was completed
+/// or cancelled elsewhere) ends the stream with an `io::ErrorKind::NotFound` error.
 pub(super) fn read_parts(
     store: Arc<dyn ObjectStore>,
     parts: Vec<ObjectMeta>,
@@ -102,12 +103,19 @@ pub(super) fn read_parts(
         .then(move |part| {
             let store = store.clone();
             async move {
-                let got = store.get(&part.location).await.map_err(io::Error::other)?;
-                Ok::<_, io::Error>(got.into_stream().map_err(io::Error::other))
+                let got = store.get(&part.location).await.map_err(part_error)?;
+                Ok::<_, io::Error>(got.into_stream().map_err(part_error))
             }
         })
         .try_flatten()
         .boxed()
+}
+
+fn part_error(e: object_store::Error) -> io::Error {
+    match e {
+        object_store::Error::NotFound { .. } => io::Error::new(io::ErrorKind::NotFound, e),
+        e => io::Error::other(e),
+    }
 }
 
 /// Stores `bytes` as the part at `offset`. A writer wins only when its part is alone at the

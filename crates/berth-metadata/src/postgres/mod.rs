@@ -8,7 +8,7 @@
 mod collection;
 mod events;
 mod forecast;
-mod locks;
+pub(crate) mod locks;
 mod operations;
 mod reads;
 mod schedule;

@@ -67,3 +67,23 @@ async fn connect(server: &str) -> PgConnection {
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {server} ({URL_VARIABLE}): {e}"))
 }
+
+/// Ends the server sessions holding lock `name` of the registry in `schema`, as a network
+/// failure or an administrator would, and returns how many it ended; the holder's guard does
+/// not notice until it next uses its connection.
+pub async fn terminate_lock_holders(schema: &str, name: &crate::LockName<'_>) -> usize {
+    let (high, low) =
+        crate::postgres::locks::key_halves(crate::postgres::locks::advisory_key(schema, name));
+    let mut admin = connect(&server_url()).await;
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks \
+         WHERE locktype = 'advisory' AND granted AND objsubid = 1 \
+         AND classid::bigint = $1 AND objid::bigint = $2",
+    )
+    .bind(high)
+    .bind(low)
+    .fetch_all(&mut admin)
+    .await
+    .expect("lock holders terminated");
+    ended.into_iter().filter(|ended| *ended).count()
+}

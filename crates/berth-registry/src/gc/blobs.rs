@@ -2,11 +2,11 @@
 //! blob files metadata never recorded, each past the grace period.
 
 use berth_blobstore::BlobStoreError;
-use berth_metadata::LockName;
+use berth_metadata::{LockGuard, LockName};
 use berth_oci::Digest;
 use futures::future::try_join_all;
 use futures::TryStreamExt;
-use tracing::warn;
+use tracing::{error, warn};
 
 use super::{GcOptions, GcReport, IN_FLIGHT};
 use crate::error::Result;
@@ -70,7 +70,7 @@ impl Registry {
             if self.meta.blob_size(&digest).await?.is_some() {
                 continue;
             }
-            let _locked = self.meta.lock(&LockName::Blob(&digest)).await?;
+            let mut locked = self.meta.lock(&LockName::Blob(&digest)).await?;
             if self.meta.blob_size(&digest).await?.is_some() {
                 continue;
             }
@@ -79,11 +79,8 @@ impl Registry {
                 Err(BlobStoreError::BlobNotFound) => continue,
                 Err(e) => return Err(e.into()),
             };
-            if !options.dry_run {
-                match self.blobs.delete(&digest).await {
-                    Ok(()) | Err(BlobStoreError::BlobNotFound) => {}
-                    Err(e) => return Err(e.into()),
-                }
+            if !options.dry_run && !self.delete_bytes_locked(&mut locked, &digest).await? {
+                continue;
             }
             report.blobs.push(digest.to_string());
             report.blobs_deleted += 1;
@@ -105,19 +102,72 @@ impl Registry {
     }
 
     /// Forgets and deletes a blob no repository links, under the blob's lock so that an upload
-    /// or mount of the same digest cannot interleave with it.
+    /// or mount of the same digest cannot interleave with it. `false` when the blob is still
+    /// linked, or when the lock was lost before its bytes went (they stay, unrecorded, for a
+    /// later collection to judge under the lock again).
     async fn delete_unlinked_blob(&self, digest: &Digest) -> Result<bool> {
-        let _locked = self.meta.lock(&LockName::Blob(digest)).await?;
+        let mut locked = self.meta.lock(&LockName::Blob(digest)).await?;
         if !self.meta.forget_unlinked_blob(digest).await? {
             return Ok(false);
         }
         self.pause_at("gc.blob_forgotten").await;
-        match self.blobs.delete(digest).await {
-            Ok(()) | Err(BlobStoreError::BlobNotFound) => Ok(true),
-            Err(e) => {
-                warn!(digest = %digest, error = %e, "blob forgotten but its bytes could not be deleted");
-                Err(e.into())
+        self.delete_bytes_locked(&mut locked, digest).await
+    }
+
+    /// Deletes a blob's bytes, which the caller found unrecorded under `locked`, the blob's
+    /// lock; `false`, deleting nothing, when the lock is no longer held.
+    ///
+    /// An upload commit of the same digest takes the same lock, finds the bytes present,
+    /// keeps them, and records the blob. On shared metadata the lock is a database session,
+    /// which a broken connection ends without the collector noticing; another node can then
+    /// take the lock and record the blob while the collector still means to delete its bytes.
+    /// So the lock is checked on its own session right before the deletion, which is one
+    /// request to the blob store.
+    ///
+    /// What remains is that one request's flight: if the session ends just after the check
+    /// and another node takes the lock, finds the bytes and records the blob before the
+    /// deletion lands, the blob is recorded without bytes (S3 has no deletion conditional on
+    /// anything the uploader could change). The lock is checked again after the deletion; when
+    /// it was lost, the blob is judged again under a new lock and, if it is recorded without
+    /// bytes, quarantined: neither served nor mounted, and the next push of it stores the
+    /// bytes again. A manifest pushed between the deletion landing and the quarantine still
+    /// references the blob; `berth scrub` reports it.
+    async fn delete_bytes_locked(&self, locked: &mut LockGuard, digest: &Digest) -> Result<bool> {
+        if !locked.still_held().await {
+            warn!(digest = %digest, "blob lock lost before deleting the blob's bytes; they are kept");
+            return Ok(false);
+        }
+        self.pause_at("gc.blob_lock_checked").await;
+        if let Err(e) = self.blobs.discard(digest).await {
+            warn!(digest = %digest, error = %e, "blob forgotten but its bytes could not be deleted");
+            return Err(e.into());
+        }
+        if !locked.still_held().await {
+            self.quarantine_if_recorded(digest).await?;
+        }
+        Ok(true)
+    }
+
+    /// After a deletion whose lock was lost while it was in flight: quarantines the blob if
+    /// another node recorded it meanwhile and its bytes are gone.
+    async fn quarantine_if_recorded(&self, digest: &Digest) -> Result<()> {
+        let _locked = self.meta.lock(&LockName::Blob(digest)).await?;
+        if self.meta.blob_size(digest).await?.is_none() {
+            return Ok(());
+        }
+        match self.blobs.stat(digest).await {
+            Err(BlobStoreError::BlobNotFound) => {
+                error!(
+                    digest = %digest,
+                    "a collection that lost the blob's lock deleted the bytes of a blob recorded \
+                     meanwhile; quarantined until pushed again"
+                );
+                let reason = "bytes deleted by a collection that lost the blob's lock";
+                Ok(self.meta.quarantine_blob(digest, reason).await?)
             }
+            // Pushed again since the deletion.
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -58,11 +58,10 @@ impl Registry {
                         quarantined: false,
                         bytes_deleted: false,
                     };
-                    if options.repair {
-                        self.repair_blob(&mut finding).await?;
-                    }
                     progress.blobs.retain(|f| f.digest != finding.digest);
-                    progress.blobs.push(finding);
+                    if !options.repair || self.repair_blob(&mut finding, throttle.as_ref()).await? {
+                        progress.blobs.push(finding);
+                    }
                     unsaved_blobs = SAVE_EVERY_BLOBS;
                 }
                 progress.after = Some(digest.to_string());
@@ -79,30 +78,17 @@ impl Registry {
         }
     }
 
-    /// Streams the blob from the blob store through its digest's hasher (never whole in
-    /// memory), waiting on `throttle` before each chunk.
+    /// Hashes the blob and judges it against its recorded `size`, confirming a missing one
+    /// under its lock.
     async fn hash_blob(
         &self,
         digest: &Digest,
         size: u64,
         throttle: Option<&Throttle>,
     ) -> Result<Hashed> {
-        let mut body = match self.blobs.read(digest, None).await {
-            Ok(body) => body,
-            Err(BlobStoreError::BlobNotFound) => return self.confirm_missing(digest).await,
-            Err(e) => return Err(e.into()),
+        let Some((actual, actual_size)) = self.hash_bytes(digest, throttle).await? else {
+            return self.confirm_missing(digest).await;
         };
-        let mut hasher = digest.algorithm().hasher();
-        let mut actual_size = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| RegistryError::Storage(BlobStoreError::Io(e)))?;
-            if let Some(throttle) = throttle {
-                throttle.wait_for(chunk.len()).await;
-            }
-            hasher.update(&chunk);
-            actual_size += chunk.len() as u64;
-        }
-        let actual = hasher.finish();
         if &actual == digest && actual_size == size {
             return Ok(Hashed::Whole);
         }
@@ -113,6 +99,37 @@ impl Registry {
             actual_digest: actual.to_string(),
             actual_size,
         }))
+    }
+
+    /// Streams the blob from the blob store through its digest's hasher (never whole in
+    /// memory), waiting on `throttle` before each chunk: what the bytes hash to and how many
+    /// there are, `None` when the store has none.
+    async fn hash_bytes(
+        &self,
+        digest: &Digest,
+        throttle: Option<&Throttle>,
+    ) -> Result<Option<(Digest, u64)>> {
+        let mut body = match self.blobs.read(digest, None).await {
+            Ok(body) => body,
+            Err(BlobStoreError::BlobNotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut hasher = digest.algorithm().hasher();
+        let mut actual_size = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                // Deleted while read (S3 reads a large object in ranges).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(RegistryError::Storage(BlobStoreError::Io(e))),
+            };
+            if let Some(throttle) = throttle {
+                throttle.wait_for(chunk.len()).await;
+            }
+            hasher.update(&chunk);
+            actual_size += chunk.len() as u64;
+        }
+        Ok(Some((hasher.finish(), actual_size)))
     }
 
     /// A blob the store did not find is missing only if, under its lock (so that no upload
@@ -131,32 +148,56 @@ impl Registry {
         }
     }
 
-    /// Quarantines a damaged blob and deletes corrupt bytes, under the blob's lock.
+    /// Quarantines a damaged blob and deletes corrupt bytes, under the blob's lock; `false`,
+    /// touching nothing, when the finding no longer holds.
+    ///
+    /// A finding may be old: carried over from a run that only reported or stopped early, or
+    /// made before the lock was taken. Meanwhile the collector may have forgotten the blob and
+    /// a client pushed the right bytes again. So under the lock, which an upload's commit and
+    /// the collector take too, the blob is judged again right before anything is changed:
+    /// still recorded, and its bytes hashed again (`finding` takes what that found, corrupt or
+    /// missing); sound bytes drop the finding.
     ///
     /// Corrupt bytes are deleted rather than moved aside: they do not hash to their name, so
     /// no client can use them, and a blob store keeps the bytes already committed under a
     /// digest when the same digest is committed again, so the right bytes pushed again could
     /// not replace them. The report keeps what they hashed to and their size.
-    pub(super) async fn repair_blob(&self, finding: &mut BlobFinding) -> Result<()> {
+    pub(super) async fn repair_blob(
+        &self,
+        finding: &mut BlobFinding,
+        throttle: Option<&Throttle>,
+    ) -> Result<bool> {
         let digest: Digest = finding.digest.parse()?;
-        let _blob = self.meta.lock(&LockName::Blob(&digest)).await?;
-        if self.meta.blob_size(&digest).await?.is_none() {
-            return Ok(());
-        }
-        if finding.problem == BlobProblem::Missing && self.blobs.stat(&digest).await.is_ok() {
-            return Ok(());
-        }
+        let mut blob = self.meta.lock(&LockName::Blob(&digest)).await?;
+        let Some(size) = self.meta.blob_size(&digest).await? else {
+            return Ok(false);
+        };
+        finding.problem = match self.hash_bytes(&digest, throttle).await? {
+            None => BlobProblem::Missing,
+            Some((actual, actual_size)) if actual == digest && actual_size == size => {
+                info!(digest = %digest, "blob sound again; finding dropped");
+                return Ok(false);
+            }
+            Some((actual, actual_size)) => BlobProblem::Corrupt {
+                actual_digest: actual.to_string(),
+                actual_size,
+            },
+        };
+        finding.size = size;
         self.meta
             .quarantine_blob(&digest, &finding.problem.to_string())
             .await?;
         finding.quarantined = true;
         if let BlobProblem::Corrupt { .. } = finding.problem {
-            match self.blobs.delete(&digest).await {
-                Ok(()) | Err(BlobStoreError::BlobNotFound) => finding.bytes_deleted = true,
-                Err(e) => return Err(e.into()),
+            // The bytes were judged under the lock: deleting them must be too.
+            if !blob.still_held().await {
+                warn!(digest = %digest, "blob lock lost before deleting corrupt bytes; kept");
+                return Ok(true);
             }
+            self.blobs.discard(&digest).await?;
+            finding.bytes_deleted = true;
         }
         info!(digest = %digest, problem = %finding.problem, "blob quarantined");
-        Ok(())
+        Ok(true)
     }
 }

@@ -94,10 +94,16 @@ impl Registry {
         info!(repair = options.repair, resumed_after = ?resumed_after, "scrub started");
         let complete = self.scrub_blobs(options, &mut progress).await?;
         if options.repair {
-            // Findings carried over from a run that only reported are repaired now.
-            for finding in progress.blobs.iter_mut().filter(|f| !f.quarantined) {
-                self.repair_blob(finding).await?;
+            // Findings carried over from a run that only reported are repaired now, those
+            // that no longer hold dropped.
+            let throttle = options.rate_mib_per_second.map(throttle::Throttle::new);
+            let mut kept = Vec::with_capacity(progress.blobs.len());
+            for mut finding in std::mem::take(&mut progress.blobs) {
+                if finding.quarantined || self.repair_blob(&mut finding, throttle.as_ref()).await? {
+                    kept.push(finding);
+                }
             }
+            progress.blobs = kept;
         }
         let mut report = ScrubReport {
             repair: options.repair,
@@ -131,5 +137,7 @@ impl Registry {
     }
 }
 
+#[cfg(test)]
+mod repair_tests;
 #[cfg(test)]
 mod tests;

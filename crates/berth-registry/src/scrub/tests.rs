@@ -15,7 +15,7 @@ use crate::MountOutcome;
 
 /// Replaces the bytes stored under `digest` with `bytes`, behind the blob store's back (it
 /// verifies what it commits): the file, or the object in the bucket.
-async fn corrupt(f: &Fixture, digest: &Digest, bytes: &[u8]) {
+pub(super) async fn corrupt(f: &Fixture, digest: &Digest, bytes: &[u8]) {
     let hex = digest.hex();
     match &f.place {
         Place::Dir(dir) => {

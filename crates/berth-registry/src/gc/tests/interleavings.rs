@@ -212,3 +212,109 @@ crate::test_backends::on_both_backends!(
     an_upload_racing_the_deletion_of_its_blob_waits_and_stores_it_again,
     a_collection_asked_for_while_one_runs_waits_for_it,
 );
+
+/// On shared metadata a blob lock is a database session. When that session ends (a broken
+/// connection) while the collector stands between forgetting a blob and deleting its bytes,
+/// another node may take the lock, find the bytes, keep them and record the blob again; the
+/// collector must then leave the bytes alone.
+async fn a_blob_whose_lock_session_ends_before_its_deletion_keeps_its_bytes() {
+    let f = fixture().await;
+    f.image("keeps-config", "the config stays linked").await;
+    let bytes = b"forgotten, then recorded again by another node";
+    let layer = push_blob(&f.registry, &f.repo, bytes).await;
+    f.registry.delete_blob(&f.repo, &layer).await.unwrap();
+    let (pause, collection) = collect_until(
+        &f,
+        "gc.blob_forgotten",
+        now(Untagged::Keep, OrphanedReferrers::Delete),
+    )
+    .await;
+    let Place::Shared { prefix, .. } = &f._place else {
+        panic!("a scale-out fixture");
+    };
+    let schema = prefix
+        .strip_prefix("registry-tests/")
+        .expect("the test prefix");
+    let ended = berth_metadata::suite::postgres_schema::terminate_lock_holders(
+        schema,
+        &berth_metadata::LockName::Blob(&layer),
+    )
+    .await;
+    assert_eq!(ended, 1, "the collector's session held the blob's lock");
+    let other_node = {
+        let (blobs, meta) = f._place.open().await;
+        Registry::new(blobs, meta, crate::RegistryConfig::default())
+    };
+    push_blob(&other_node, &f.repo, bytes).await;
+    pause.resume();
+    let report = collection.await.unwrap();
+    assert!(!report.blobs.contains(&layer.to_string()), "{report:?}");
+    assert_eq!(blob_bytes(&f, &layer).await, &bytes[..]);
+    let body = manifest(&f.config, &[&layer], None, "uses the blob");
+    f.put("v1", body.clone()).await;
+    assert_eq!(pull_by_tag(&f, "v1").await, body);
+    assert_eq!(blob_bytes(&f, &layer).await, &bytes[..]);
+}
+
+/// The window that remains: the lock's session ends after the collector checked it, and
+/// another node records the blob before the deletion lands. The collector notices afterwards
+/// and quarantines the blob, so that it is not served without bytes and a push restores it.
+async fn a_blob_recorded_while_its_bytes_were_being_deleted_is_quarantined() {
+    let f = fixture().await;
+    f.image("keeps-config", "the config stays linked").await;
+    let bytes = b"deleted while another node recorded it";
+    let layer = push_blob(&f.registry, &f.repo, bytes).await;
+    f.registry.delete_blob(&f.repo, &layer).await.unwrap();
+    let (pause, collection) = collect_until(
+        &f,
+        "gc.blob_lock_checked",
+        now(Untagged::Keep, OrphanedReferrers::Delete),
+    )
+    .await;
+    let Place::Shared { prefix, .. } = &f._place else {
+        panic!("a scale-out fixture");
+    };
+    let schema = prefix
+        .strip_prefix("registry-tests/")
+        .expect("the test prefix");
+    let ended = berth_metadata::suite::postgres_schema::terminate_lock_holders(
+        schema,
+        &berth_metadata::LockName::Blob(&layer),
+    )
+    .await;
+    assert_eq!(ended, 1, "the collector's session held the blob's lock");
+    let other_node = {
+        let (blobs, meta) = f._place.open().await;
+        Registry::new(blobs, meta, crate::RegistryConfig::default())
+    };
+    push_blob(&other_node, &f.repo, bytes).await;
+    pause.resume();
+    let report = collection.await.unwrap();
+    assert!(report.blobs.contains(&layer.to_string()), "{report:?}");
+    let quarantined = f.registry.meta.quarantined_blobs().await.unwrap();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert!(f.registry.read_blob(&f.repo, &layer, None).await.is_err());
+    push_blob(&other_node, &f.repo, bytes).await;
+    assert_eq!(blob_bytes(&f, &layer).await, &bytes[..]);
+}
+
+/// Sessions that can end behind a lock's back exist only on shared metadata.
+mod scale_out_only {
+    #[tokio::test]
+    async fn a_blob_recorded_while_its_bytes_were_being_deleted_is_quarantined() {
+        crate::test_backends::run(
+            crate::test_backends::Backend::ScaleOut,
+            super::a_blob_recorded_while_its_bytes_were_being_deleted_is_quarantined(),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_blob_whose_lock_session_ends_before_its_deletion_keeps_its_bytes() {
+        crate::test_backends::run(
+            crate::test_backends::Backend::ScaleOut,
+            super::a_blob_whose_lock_session_ends_before_its_deletion_keeps_its_bytes(),
+        )
+        .await
+    }
+}

@@ -164,6 +164,7 @@ pub(super) async fn put_manifest(
            SELECT 0 AS part, j.n, 'blob'::text AS kind, j.d AS digest
            FROM unnest($2::text[]) WITH ORDINALITY AS j(d, n) WHERE NOT EXISTS
              (SELECT 1 FROM repository_blobs b WHERE b.repo = $1 AND b.digest = j.d)
+             OR EXISTS (SELECT 1 FROM quarantined_blobs q WHERE q.digest = j.d)
            UNION ALL
            SELECT 1, j.n, 'child', j.d FROM unnest($3::text[]) WITH ORDINALITY AS j(d, n)
            WHERE NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repo = $1 AND m.digest = j.d)

@@ -110,6 +110,7 @@ pub fn put_manifest(
         .prepare_cached(
             "SELECT 'blob', j.value FROM json_each(?2) j WHERE NOT EXISTS
                (SELECT 1 FROM repository_blobs b WHERE b.repo = ?1 AND b.digest = j.value)
+               OR EXISTS (SELECT 1 FROM quarantined_blobs q WHERE q.digest = j.value)
              UNION ALL
              SELECT 'child', j.value FROM json_each(?3) j WHERE NOT EXISTS
                (SELECT 1 FROM manifests m WHERE m.repo = ?1 AND m.digest = j.value)

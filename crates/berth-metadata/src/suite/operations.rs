@@ -4,7 +4,7 @@
 use berth_oci::{Digest, UploadId};
 
 use super::{manifest, repo, tag};
-use crate::{MetadataStore, UploadRecord};
+use crate::{MetadataError, MetadataStore, UploadRecord};
 
 pub async fn blobs_list_in_digest_order_from_a_cursor(store: &dyn MetadataStore) {
     let r = repo("scrub/walk");
@@ -68,6 +68,16 @@ pub async fn quarantine_hides_a_blob_until_its_upload_completes(store: &dyn Meta
     assert_eq!(entry.reason, "bytes hash to sha256:00");
     assert!(entry.quarantined_at > 0);
     assert!(!listed.iter().any(|q| q.digest == good));
+    // A manifest cannot take up a quarantined blob: its pulls would fail.
+    let uses_bad = manifest(
+        "{\"uses\":\"quarantined\"}",
+        vec![good.clone(), bad.clone()],
+        vec![],
+    );
+    assert!(matches!(
+        store.put_manifest(&a, &uses_bad, &[], None).await,
+        Err(MetadataError::MissingBlob(d)) if d == bad
+    ));
 
     // The right bytes pushed again (to either repository) lift it everywhere.
     let id: UploadId = "22222222-3333-4444-8555-666666666666".parse().unwrap();
@@ -83,6 +93,7 @@ pub async fn quarantine_hides_a_blob_until_its_upload_completes(store: &dyn Meta
     for r in [&a, &b] {
         assert_eq!(store.linked_blob_size(r, &bad).await.unwrap(), Some(11));
     }
+    store.put_manifest(&a, &uses_bad, &[], None).await.unwrap();
     assert!(!store
         .quarantined_blobs()
         .await

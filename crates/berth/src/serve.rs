@@ -114,47 +114,47 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .transpose()?;
     let router = berth_http::observed_router(registry, status, auth, metrics);
     let stop = Stop::on_signal();
-    match tls {
-        None => {
-            info!(address = %address, data_dir = %data_dir.display(), "berth listening");
-            let server = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(stop.requested());
-            stop.drain(server, settings.shutdown_timeout).await?;
-        }
-        Some((files, stamps, loaded)) => {
-            info!(
-                address = %address,
-                data_dir = %data_dir.display(),
-                cert = %files.cert.display(),
-                sha256 = %loaded.fingerprint,
-                "berth listening with TLS"
-            );
-            let timeout = settings.shutdown_timeout;
-            serve_tls(listener, router, files, stamps, loaded, &stop, timeout).await?;
-        }
+    match &tls {
+        None => info!(address = %address, data_dir = %data_dir.display(), "berth listening"),
+        Some((files, _, loaded)) => info!(
+            address = %address,
+            data_dir = %data_dir.display(),
+            cert = %files.cert.display(),
+            sha256 = %loaded.fingerprint,
+            "berth listening with TLS"
+        ),
     }
+    let limits = Limits {
+        shutdown: settings.shutdown_timeout,
+        header_read: settings.header_read_timeout,
+    };
+    serve_http(listener, router, tls, &stop, limits).await?;
     info!("berth stopped");
     drop(lock);
     Ok(())
 }
 
-/// HTTPS on `listener`: HTTP/2 or HTTP/1.1 as ALPN chooses, the certificate re-read when its
-/// files change, and the same graceful shutdown as plain HTTP (stop accepting, let requests in
-/// flight finish within `shutdown_timeout`).
-async fn serve_tls(
+/// The server's time limits.
+struct Limits {
+    /// After the stop signal, how long requests in flight may finish.
+    shutdown: Duration,
+    /// How long a connection may take to send a whole request head (request line and
+    /// headers), counted from when the server starts waiting for it.
+    header_read: Duration,
+}
+
+/// HTTP on `listener`, or with `tls` HTTPS (HTTP/2 or HTTP/1.1 as ALPN chooses, the
+/// certificate re-read when its files change); either stops accepting on the stop signal and
+/// lets requests in flight finish within `shutdown_timeout`. A connection that has not sent a
+/// whole request head within `header_read_timeout` is closed, so that clients trickling
+/// headers cannot hold connections (or a shutdown) open.
+async fn serve_http(
     listener: TcpListener,
     router: axum::Router,
-    files: TlsFiles,
-    stamps: tls::Stamps,
-    loaded: tls::Loaded,
+    tls: Option<(TlsFiles, tls::Stamps, tls::Loaded)>,
     stop: &Stop,
-    shutdown_timeout: Duration,
+    limits: Limits,
 ) -> anyhow::Result<()> {
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(loaded.config);
-    let reload = tokio::spawn(tls::reload_on_change(config.clone(), files, stamps));
     let handle = axum_server::Handle::new();
     let stopping = handle.clone();
     let requested = stop.requested();
@@ -163,16 +163,29 @@ async fn serve_tls(
         stopping.graceful_shutdown(None);
     });
     let listener = listener.into_std().context("handing over the listener")?;
-    let server = axum_server::from_tcp_rustls(listener, config)
-        .context("serving TLS on the listener")?
-        .handle(handle)
+    let mut server = axum_server::from_tcp(listener)
+        .context("serving on the listener")?
+        .handle(handle);
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(limits.header_read);
+    let Some((files, stamps, loaded)) = tls else {
+        let server =
+            server.serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>());
+        return stop.drain(server, limits.shutdown).await;
+    };
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(loaded.config);
+    let reload = tokio::spawn(tls::reload_on_change(config.clone(), files, stamps));
+    let server = server
+        .acceptor(axum_server::tls_rustls::RustlsAcceptor::new(config))
         .accept_error_handler(|peer, e| debug!(peer = ?peer, error = %e, "connection not accepted"))
         .serve(
             router
                 .layer(axum::Extension(berth_http::ServedOverTls))
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         );
-    let served = stop.drain(server, shutdown_timeout).await;
+    let served = stop.drain(server, limits.shutdown).await;
     reload.abort();
     served
 }

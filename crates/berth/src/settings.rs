@@ -42,6 +42,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// After SIGTERM, how long requests in flight may run before they are cut.
     pub shutdown_timeout: Duration,
+    /// How long a connection may take to send a whole request head, idle keep-alive time
+    /// included, before it is closed.
+    pub header_read_timeout: Duration,
     /// Event notifications (`[notifications]`).
     pub notifications: NotificationSettings,
 }
@@ -127,6 +130,7 @@ impl Default for Settings {
             metrics: true,
             log_format: LogFormat::Text,
             shutdown_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(60),
             notifications: NotificationSettings::default(),
         }
     }
@@ -152,6 +156,7 @@ struct FileSettings {
     metrics: Option<bool>,
     log_format: Option<LogFormat>,
     shutdown_timeout: Option<String>,
+    header_read_timeout: Option<String>,
     notifications: Option<NotificationSettings>,
 }
 
@@ -362,6 +367,8 @@ impl Settings {
                 .map(Into::into)
                 .or(duration("shutdown_timeout", file.shutdown_timeout)?)
                 .unwrap_or(defaults.shutdown_timeout),
+            header_read_timeout: duration("header_read_timeout", file.header_read_timeout)?
+                .unwrap_or(defaults.header_read_timeout),
             notifications: file.notifications.unwrap_or_default(),
         }
         .checked()
@@ -378,6 +385,10 @@ impl Settings {
         anyhow::ensure!(
             self.max_manifest_bytes >= 1,
             "max_manifest_bytes must be at least 1"
+        );
+        anyhow::ensure!(
+            !self.header_read_timeout.is_zero(),
+            "header_read_timeout must be longer than 0s: every connection would be closed at once"
         );
         self.metadata.check()?;
         self.notifications.check()?;

@@ -142,3 +142,87 @@ async fn a_request_stalled_past_the_shutdown_timeout_does_not_keep_berth_alive()
     );
     drop(feed);
 }
+
+/// Writes `bytes` to `stream`, ignoring a connection the server has already closed.
+fn send(stream: &mut std::net::TcpStream, bytes: &[u8]) {
+    use std::io::Write;
+    let _ = stream.write_all(bytes);
+}
+
+/// Reads until the server closes `stream`, which it must do within `within`; what it sent.
+fn read_until_closed(stream: &mut std::net::TcpStream, within: Duration) -> String {
+    use std::io::Read;
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the server kept the connection open past {within:?}: {e}"),
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_connection_trickling_its_request_head_is_closed_and_does_not_hold_a_stop() {
+    let (status, server, stop_took) = tokio::task::spawn_blocking(move || {
+        let mut server = TestServer::start_with_config(
+            "header_read_timeout = \"2s\"\n",
+            &["--shutdown-timeout", "20s"],
+        );
+        let address = ("127.0.0.1", server.port);
+
+        // A whole request on a fresh connection is answered as usual.
+        let mut prompt = std::net::TcpStream::connect(address).unwrap();
+        send(
+            &mut prompt,
+            b"GET /v2/ HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n",
+        );
+        let answer = read_until_closed(&mut prompt, Duration::from_secs(10));
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+        // A head that never ends: a byte a second, well under what a client would send.
+        let mut slow = std::net::TcpStream::connect(address).unwrap();
+        let started = Instant::now();
+        send(&mut slow, b"GET /v2/ HTTP/1.1\r\nHost: berth\r\n");
+        let trickle = std::thread::spawn({
+            let mut slow = slow.try_clone().unwrap();
+            move || {
+                for _ in 0..30 {
+                    std::thread::sleep(Duration::from_millis(500));
+                    send(&mut slow, b"X");
+                }
+            }
+        });
+        let answer = read_until_closed(&mut slow, Duration::from_secs(15));
+        let closed_after = started.elapsed();
+        assert!(
+            !answer.contains("200 OK"),
+            "an unfinished head was answered: {answer}"
+        );
+        assert!(
+            closed_after >= Duration::from_secs(2),
+            "closed before the limit, after {closed_after:?}"
+        );
+
+        // A connection idle mid-head does not keep a stop waiting for its shutdown_timeout.
+        let mut idle = std::net::TcpStream::connect(address).unwrap();
+        send(&mut idle, b"GET /v2/ HTTP/1.1\r\n");
+        std::thread::sleep(Duration::from_millis(200));
+        let stopping = Instant::now();
+        let status = server.terminate();
+        let stop_took = stopping.elapsed();
+        trickle.join().unwrap();
+        (status, server, stop_took)
+    })
+    .await
+    .unwrap();
+    assert!(
+        status.success(),
+        "berth exited with {status}; log:\n{}",
+        server.log()
+    );
+    assert!(
+        stop_took < Duration::from_secs(15),
+        "the stop waited {stop_took:?} for a connection that never sent a whole head"
+    );
+}

@@ -51,6 +51,14 @@ fn secrets_in(text: &str) -> Vec<String> {
         collect(&toml::Value::Table(value), false, &mut secrets);
     }
     secrets.retain(|s| !s.is_empty());
+    // Printed settings escape quotes and backslashes (TOML and Rust's debug form alike), so a
+    // secret holding them appears escaped: redact that form too.
+    let escaped: Vec<String> = secrets
+        .iter()
+        .map(|s| format!("{s:?}").trim_matches('"').to_owned())
+        .filter(|e| !secrets.contains(e))
+        .collect();
+    secrets.extend(escaped);
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     secrets.dedup();
     secrets
@@ -126,5 +134,15 @@ mod tests {
             redact("postgres://berth:p%40ss@db hmac-key", &secrets),
             "postgres://berth:<redacted>@db <redacted>"
         );
+    }
+
+    #[test]
+    fn secrets_holding_quotes_or_backslashes_are_redacted_as_printed() {
+        let secrets = secrets_in(
+            r#"[auth]
+            token_secret = 'a"b\c'"#,
+        );
+        let printed = format!("{:?}", "a\"b\\c");
+        assert_eq!(redact(&printed, &secrets), "\"<redacted>\"");
     }
 }

@@ -206,8 +206,19 @@ impl FileSettings {
     }
 
     /// The one parser of config file text, for files and for [`Settings::from_toml`].
+    ///
+    /// Errors name the line and column and what is wrong, but never quote the file: toml's
+    /// own rendering shows the offending line, which may hold a password or a key.
     fn parse(text: &str) -> anyhow::Result<FileSettings> {
-        Ok(toml::from_str(text)?)
+        toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("line {line}, column {column}: ")
+            });
+            anyhow::anyhow!("{}{}", at.unwrap_or_default(), e.message().trim_end())
+        })
     }
 }
 

@@ -293,3 +293,19 @@ fn storage_and_metadata_mistakes_are_refused() {
         assert!(format!("{error:#}").contains(says), "{text}: {error:#}");
     }
 }
+
+#[test]
+fn parse_errors_give_the_place_but_never_quote_the_file() {
+    let text =
+        "listen = \"127.0.0.1:5000\"\n[metadata]\nurl = \"postgres://u:hunter2@db/x\" trailing\n";
+    let error = format!("{:#}", FileSettings::parse(text).unwrap_err());
+    assert!(error.starts_with("line 3, column "), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+    let wrong_type = "# token_secret = \"s3cret\"\nmax_page_entries = \"many\"\n";
+    let error = format!("{:#}", FileSettings::parse(wrong_type).unwrap_err());
+    assert!(
+        error.starts_with("line 2, column 20: invalid type"),
+        "{error}"
+    );
+    assert!(!error.contains("s3cret"), "{error}");
+}

@@ -115,9 +115,10 @@ impl Dispatcher {
 
     /// Delivers until the metadata store fails.
     ///
-    /// The cursor is saved at most once per `SAVE_INTERVAL` while events keep coming (and at
-    /// once when the outbox runs dry or an event goes dead), not once per event: on the
-    /// embedded store every save is a commit that pushes would otherwise queue behind. Events
+    /// The cursor is saved at most once per `SAVE_INTERVAL`, and at once when a whole page
+    /// was passed or an event goes dead, not once per event, nor each time the outbox runs
+    /// dry (with a push every few milliseconds, that is after every push): on the embedded
+    /// store every save is a commit that pushes would otherwise queue behind. Events
     /// passed since the last save are remembered here, so they are not delivered twice; a
     /// crash in between delivers them again (with the same ids) after the restart.
     async fn deliver(&self) -> Result<std::convert::Infallible, EventsError> {
@@ -134,17 +135,28 @@ impl Dispatcher {
                 None => &events[..],
             };
             if fresh.is_empty() {
-                if let Some(seq) = unsaved.take() {
+                // A whole page passed must be saved to read past it; otherwise the save waits
+                // for its interval, so that a push every few milliseconds does not add a
+                // commit of its own each time the outbox runs dry.
+                let page_passed = events.len() == PAGE as usize;
+                let due = page_passed || saved_at.elapsed() >= SAVE_INTERVAL;
+                if let (true, Some(seq)) = (due, unsaved) {
                     self.meta.pass_event(name, seq, None).await?;
-                    saved_at = Instant::now();
-                    if events.len() == PAGE as usize {
-                        continue; // a whole page was passed already: read past it
+                    (unsaved, saved_at) = (None, Instant::now());
+                    if page_passed {
+                        continue;
                     }
                 }
-                self.report_pending().await?;
+                let wait = match unsaved {
+                    Some(_) => SAVE_INTERVAL.saturating_sub(saved_at.elapsed()),
+                    None => {
+                        self.report_pending().await?;
+                        POLL_INTERVAL
+                    }
+                };
                 tokio::select! {
                     _ = written.changed() => {}
-                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                    _ = tokio::time::sleep(wait) => {}
                 }
                 continue;
             }

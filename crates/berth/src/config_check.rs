@@ -1,5 +1,5 @@
-//! `berth config check FILE`: validates a config file with the parsing `berth serve` does and
-//! prints the effective settings, secrets redacted, so that a file can be checked before a
+//! `berth config check FILE`: validates a config file with the parsing and the start-up checks
+//! (`preflight`) `berth serve` makes, and prints the effective settings, secrets redacted, so that a file can be checked before a
 //! restart and its effect shown without leaking credentials into terminals or CI logs.
 
 use std::path::Path;
@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::cli::ServeArgs;
+use crate::preflight;
 use crate::settings::Settings;
 
 /// What replaces a secret in the output.
@@ -22,7 +23,8 @@ const SECRET_KEYS: &[&str] = &[
     "credential",
 ];
 
-/// Errors: the file cannot be read, or `berth serve` would refuse it (the message names the
+/// Errors: the file cannot be read, or `berth serve` would refuse it before opening its
+/// backends (the TLS files, htpasswd file and keys it names are read as serve reads them) (the message names the
 /// problem; secrets in it are redacted too).
 pub fn run(file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
@@ -33,6 +35,7 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
         ..ServeArgs::default()
     };
     let settings = Settings::load(&args)
+        .and_then(|settings| preflight::check(&settings).map(|_| settings))
         .map_err(|e| anyhow::anyhow!(redact(&format!("{e:#}"), &secrets)))
         .with_context(|| format!("{} is not a valid config file", file.display()))?;
     println!(

@@ -14,6 +14,7 @@ pub mod logging;
 pub mod maintenance;
 pub mod migrate;
 pub mod pinned;
+pub mod preflight;
 pub mod prometheus;
 pub mod serve;
 pub mod settings;

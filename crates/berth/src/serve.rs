@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::lock::{DataDirLock, Owner};
 use crate::logging;
+use crate::preflight::{self, AuthParts, Preflight};
 use crate::settings::{Settings, TlsFiles};
 use crate::shutdown::Stop;
 use crate::tls;
@@ -61,16 +62,8 @@ pub async fn open_registry(settings: &Settings) -> anyhow::Result<Registry> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    // A certificate that cannot be served stops the start before anything else happens.
-    let tls = settings
-        .tls
-        .clone()
-        .map(|files| {
-            let stamps = tls::Stamps::of(&files);
-            tls::load(&files).map(|loaded| (files, stamps, loaded))
-        })
-        .transpose()?;
-    check_exposure(&settings)?;
+    // A setting that cannot be served stops the start before anything else happens.
+    let Preflight { tls, auth } = preflight::check(&settings)?;
     let data_dir = data_directory(&settings)?;
     let mut lock = DataDirLock::acquire(&data_dir, &Owner::this_process("serve"))
         .map_err(|e| anyhow::anyhow!("refusing to serve: {e}"))?;
@@ -107,7 +100,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    let auth = build_auth(&settings, &data_dir, address)?;
+    let auth = build_auth(auth, &settings, &data_dir, address)?;
     let metrics = settings
         .metrics
         .then(crate::prometheus::install)
@@ -235,137 +228,49 @@ async fn collect_garbage(registry: Registry, interval: Duration) {
     }
 }
 
-/// Refuses to serve everything to everyone on an address other than loopback, unless the
-/// configuration says `open_registry = true`.
-fn check_exposure(settings: &Settings) -> anyhow::Result<()> {
-    if settings.auth.is_none() && !settings.open_registry && !settings.listen.ip().is_loopback() {
-        anyhow::bail!(
-            "refusing to serve {} without access control: configure [auth], listen on a \
-             loopback address, or set open_registry = true in the config file",
-            settings.listen
-        );
-    }
-    Ok(())
-}
-
-/// The authorization of `[auth]`, or an open registry without it.
+/// The authorization of `[auth]` (loaded by [`preflight::check`]), or an open registry
+/// without it. The signing key is generated here when its file does not exist yet.
 fn build_auth(
+    parts: Option<AuthParts>,
     settings: &Settings,
     data_dir: &std::path::Path,
     address: std::net::SocketAddr,
 ) -> anyhow::Result<berth_http::Auth> {
     use berth_auth::{
-        IssuerConfig, LoginLimiter, LoginLimiterOptions, Policy, SigningKey, TokenIssuer,
-        TokenVerifier, TrustedIssuer, Users, UsersOptions,
+        IssuerConfig, LoginLimiter, LoginLimiterOptions, SigningKey, TokenIssuer, TokenVerifier,
     };
-    let Some(auth) = &settings.auth else {
+    let (Some(auth), Some(parts)) = (&settings.auth, parts) else {
         return Ok(berth_http::Auth::open());
     };
-    let policy = Policy::from_config(&auth.policy)?;
-    let users = auth
-        .htpasswd
-        .as_ref()
-        .map(|path| Users::open(path, policy.groups().clone(), UsersOptions::default()))
-        .transpose()?;
-    let key_path = auth
-        .signing_key
-        .clone()
-        .unwrap_or_else(|| data_dir.join("auth").join("token.key"));
-    if let Some(parent) = key_path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let key = SigningKey::load_or_generate(&key_path)?;
-    let service = auth.service.clone().unwrap_or_else(|| "berth".to_owned());
+    let key = match parts.signing_key {
+        Some(key) => key,
+        None => {
+            let key_path = preflight::signing_key_path(auth, data_dir);
+            if let Some(parent) = key_path.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            SigningKey::load_or_generate(&key_path)?
+        }
+    };
+    let service = parts.service;
     let mut issuer_config = IssuerConfig::new(service.clone(), service.clone());
-    if let Some(ttl) = &auth.token_ttl {
-        issuer_config.ttl =
-            humantime::parse_duration(ttl).with_context(|| format!("auth.token_ttl {ttl:?}"))?;
+    if let Some(ttl) = parts.token_ttl {
+        issuer_config.ttl = ttl;
     }
     let issuer = TokenIssuer::new(issuer_config, key)?;
     let mut trusted = vec![issuer.trusted()];
-    for external in &auth.trusted_issuers {
-        trusted.push(TrustedIssuer::from_config(external)?);
-    }
+    trusted.extend(parts.trusted_issuers);
     let verifier = TokenVerifier::new(trusted)?;
-    let scheme = if settings.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    let realm = match &auth.realm {
-        Some(realm) => realm.clone(),
-        // Clients would follow a challenge naming 0.0.0.0 or :: to a host of their own, and
-        // send it the user's password.
-        None if address.ip().is_unspecified() => anyhow::bail!(
-            "listen is {address}, which no client can reach the token service at: set \
-             auth.realm to its URL as clients reach it, such as \
-             \"https://registry.example.com{}\"",
-            berth_http::endpoint::TOKEN_PATH
-        ),
-        None => format!("{scheme}://{address}{}", berth_http::endpoint::TOKEN_PATH),
-    };
+    let realm = preflight::realm(auth, settings.tls.is_some(), address)?;
     info!(service = %service, realm = %realm, "access control enabled");
     Ok(berth_http::Auth::enforced(berth_http::AuthConfig {
-        policy,
-        users,
+        policy: parts.policy,
+        users: parts.users,
         issuer: Some(issuer),
         verifier,
         limiter: LoginLimiter::new(LoginLimiterOptions::default()),
         service,
         realm,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_open_registry_is_refused_beyond_loopback_unless_asked_for() {
-        let mut settings = Settings::default();
-        assert!(check_exposure(&settings).is_ok());
-        settings.listen = "0.0.0.0:5000".parse().unwrap();
-        let error = check_exposure(&settings).unwrap_err();
-        assert!(error.to_string().contains("open_registry"), "{error}");
-        settings.open_registry = true;
-        assert!(check_exposure(&settings).is_ok());
-        settings.open_registry = false;
-        settings.auth = Some(crate::settings::AuthSettings {
-            htpasswd: None,
-            policy: Default::default(),
-            service: None,
-            realm: None,
-            signing_key: None,
-            token_ttl: None,
-            trusted_issuers: Vec::new(),
-        });
-        assert!(check_exposure(&settings).is_ok());
-    }
-
-    #[test]
-    fn access_control_on_an_unspecified_address_needs_a_realm() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings {
-            auth: Some(crate::settings::AuthSettings {
-                htpasswd: None,
-                policy: Default::default(),
-                service: None,
-                realm: None,
-                signing_key: None,
-                token_ttl: None,
-                trusted_issuers: Vec::new(),
-            }),
-            ..Settings::default()
-        };
-        for unspecified in ["0.0.0.0:5000", "[::]:5000"] {
-            let error = build_auth(&settings, dir.path(), unspecified.parse().unwrap())
-                .err()
-                .expect("refused");
-            assert!(error.to_string().contains("auth.realm"), "{error}");
-        }
-        assert!(build_auth(&settings, dir.path(), "127.0.0.1:5000".parse().unwrap()).is_ok());
-        settings.auth.as_mut().unwrap().realm = Some("https://r.example/berth/v1/token".into());
-        assert!(build_auth(&settings, dir.path(), "0.0.0.0:5000".parse().unwrap()).is_ok());
-    }
 }

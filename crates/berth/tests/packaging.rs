@@ -24,9 +24,32 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The example config with the files it names (under `/etc/berth`) made in `dir`: `berth
+/// config check` reads them as `berth serve` does.
+fn example_in(dir: &Path) -> String {
+    let etc = dir.join("etc");
+    std::fs::create_dir_all(etc.join("tls")).unwrap();
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    std::fs::write(etc.join("htpasswd"), format!("ops:{hash}\n")).unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["registry.example.com".into()]).unwrap();
+    std::fs::write(etc.join("tls/fullchain.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(
+        etc.join("tls/privkey.pem"),
+        cert.signing_key.serialize_pem(),
+    )
+    .unwrap();
+    let example = workspace().join("packaging/berth.example.toml");
+    std::fs::read_to_string(example)
+        .unwrap()
+        .replace("\"/etc/berth/", &format!("\"{}/", etc.display()))
+        .replace("\"/var/lib/berth", &format!("\"{}/data", dir.display()))
+}
+
 #[test]
 fn config_check_accepts_the_example_and_never_prints_its_secrets() {
-    let example = workspace().join("packaging/berth.example.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let example = dir.path().join("example.toml");
+    std::fs::write(&example, example_in(dir.path())).unwrap();
     let output = berth(&["config", "check", example.to_str().unwrap()]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let printed = text(&output.stdout);
@@ -43,9 +66,8 @@ fn config_check_accepts_the_example_and_never_prints_its_secrets() {
     }
 
     // The same file with secrets written into it, as an operator might.
-    let dir = tempfile::tempdir().unwrap();
     let secret = "Sup3r-Secret-pw";
-    let with_secrets = std::fs::read_to_string(&example).unwrap().replace(
+    let with_secrets = example_in(dir.path()).replace(
         "postgres://berth@db.internal.example",
         &format!("postgres://berth:{secret}@db.internal.example"),
     );
@@ -59,6 +81,54 @@ fn config_check_accepts_the_example_and_never_prints_its_secrets() {
     assert!(
         printed.contains("postgres://berth:<redacted>@db.internal.example"),
         "{printed}"
+    );
+}
+
+/// Files that parse but that `berth serve` refuses at start: the check refuses them too, with
+/// the same problem named, because both run the same start-up checks.
+#[test]
+fn config_check_refuses_what_serve_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(&htpasswd, "alice:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\n").unwrap();
+    let cases = [
+        ("listen = \"0.0.0.0:5000\"\n".to_owned(), "open_registry"),
+        (
+            "listen = \"0.0.0.0:5000\"\n[auth]\nservice = \"r\"\n".to_owned(),
+            "auth.realm",
+        ),
+        (
+            format!("[auth]\nhtpasswd = \"{}\"\n", htpasswd.display()),
+            "MD5 ($apr1$)",
+        ),
+    ];
+    for (content, problem) in cases {
+        let file = dir.path().join("refused.toml");
+        let content = format!("data_dir = \"{}\"\n{content}", data.display());
+        std::fs::write(&file, &content).unwrap();
+        let checked = berth(&["config", "check", file.to_str().unwrap()]);
+        assert!(!checked.status.success(), "{content} was accepted");
+        assert_eq!(checked.status.code(), Some(1));
+        let message = text(&checked.stderr);
+        assert!(message.contains("is not a valid config file"), "{message}");
+        assert!(
+            message.contains(problem),
+            "{problem} not named in: {message}"
+        );
+        assert!(checked.stdout.is_empty());
+
+        let served = berth(&["serve", "--config", file.to_str().unwrap()]);
+        assert!(!served.status.success(), "serve started with {content}");
+        let message = text(&served.stderr);
+        assert!(
+            message.contains(problem),
+            "serve: {problem} not in {message}"
+        );
+    }
+    assert!(
+        !data.exists(),
+        "a refused config touched its data directory"
     );
 }
 

@@ -10,7 +10,7 @@
 # S3 credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the PostgreSQL URL from
 # BERTH_METADATA_URL.
 
-FROM rust:1.88-bookworm AS build
+FROM rust:1.89-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY crates ./crates

@@ -234,6 +234,27 @@ fn the_dockerfile_copies_what_exists_and_runs_berth_as_a_user() {
     let stages: Vec<&String> = lines.iter().filter(|l| l.starts_with("FROM ")).collect();
     assert_eq!(stages.len(), 2, "multi-stage: {stages:?}");
     assert!(stages[0].starts_with("FROM rust:") && stages[0].contains("bookworm"));
+    let image_rust = version(
+        stages[0]
+            .trim_start_matches("FROM rust:")
+            .split('-')
+            .next()
+            .unwrap(),
+    );
+    let workspace_rust = workspace_rust_version(&root);
+    assert!(
+        image_rust >= workspace_rust,
+        "{} builds with Rust {image_rust:?}, older than the workspace's rust-version \
+         {workspace_rust:?}",
+        stages[0]
+    );
+    for (package, needs) in locked_rust_versions(&root) {
+        assert!(
+            workspace_rust >= needs,
+            "{package} needs Rust {needs:?}: raise the workspace rust-version \
+             {workspace_rust:?} and the Dockerfile's image"
+        );
+    }
     assert_eq!(stages[1].as_str(), "FROM debian:bookworm-slim");
 
     // Every path the build stage copies from the context exists, and .dockerignore keeps it.
@@ -298,4 +319,68 @@ fn the_dockerfile_copies_what_exists_and_runs_berth_as_a_user() {
     assert!(lines
         .iter()
         .any(|l| l.contains("BERTH_LISTEN=0.0.0.0:5000")));
+}
+
+/// `1.89` or `1.89.0` as numbers, a missing patch as 0.
+fn version(text: &str) -> (u32, u32, u32) {
+    let mut parts = text.split('.').map(|p| p.parse::<u32>().unwrap());
+    let major = parts.next().unwrap();
+    let minor = parts.next().unwrap_or(0);
+    (major, minor, parts.next().unwrap_or(0))
+}
+
+/// `[workspace.package] rust-version`, which every member crate inherits.
+fn workspace_rust_version(root: &Path) -> (u32, u32, u32) {
+    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let declared = manifest["workspace"]["package"]["rust-version"]
+        .as_str()
+        .unwrap();
+    for member in std::fs::read_dir(root.join("crates")).unwrap() {
+        let path = member.unwrap().path().join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("rust-version.workspace = true"),
+            "{} does not inherit rust-version",
+            path.display()
+        );
+    }
+    version(declared)
+}
+
+/// The `rust-version` of every package in Cargo.lock that a Linux build of the workspace
+/// compiles (normal, build and dev dependencies), from `cargo metadata`.
+fn locked_rust_versions(root: &Path) -> Vec<(String, (u32, u32, u32))> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut found = Vec::new();
+    for target in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+        let output = Command::new(&cargo)
+            .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+            .args(["--filter-platform", target])
+            .current_dir(root)
+            .output()
+            .expect("cargo metadata runs");
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let packages: std::collections::HashMap<&str, &serde_json::Value> = metadata["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["id"].as_str().unwrap(), p))
+            .collect();
+        // The resolve graph holds only the dependencies this platform and these features use.
+        for node in metadata["resolve"]["nodes"].as_array().unwrap() {
+            let package = packages[node["id"].as_str().unwrap()];
+            if let Some(needs) = package["rust_version"].as_str() {
+                found.push((
+                    format!("{} {}", package["name"], package["version"]),
+                    version(needs),
+                ));
+            }
+        }
+    }
+    assert!(!found.is_empty());
+    found
 }

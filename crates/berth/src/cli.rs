@@ -272,6 +272,18 @@ pub struct ServeArgs {
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the certificate; needs --tls-cert.
     #[arg(long, env = "BERTH_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Serve without access control on an address other than loopback, knowingly (the
+    /// config's `open_registry`); `BERTH_OPEN_REGISTRY=true` lets a container image's default
+    /// config serve a trial [default: false].
+    #[arg(
+        long,
+        env = "BERTH_OPEN_REGISTRY",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub open_registry: Option<bool>,
     /// Log filter, e.g. `info` or `berth_registry=debug,info` [default: info].
     #[arg(long, env = "BERTH_LOG", value_name = "FILTER")]
     pub log: Option<String>,

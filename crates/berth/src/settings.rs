@@ -365,7 +365,10 @@ impl Settings {
             gc,
             tls,
             auth: file.auth,
-            open_registry: file.open_registry.unwrap_or(defaults.open_registry),
+            open_registry: args
+                .open_registry
+                .or(file.open_registry)
+                .unwrap_or(defaults.open_registry),
             storage: file.storage.unwrap_or_default(),
             metadata: file.metadata.unwrap_or_default(),
             metrics: file.metrics.unwrap_or(defaults.metrics),

@@ -180,14 +180,7 @@ fn tls_files_come_from_flags_over_the_environment_over_the_file() {
     );
 
     // The environment reaches the same fields as the flags, through clap; no other test
-    // parses the command line, so setting these variables here races with nothing.
-    let serve_args = |argv: &[&str]| {
-        let argv = ["berth", "serve"].iter().chain(argv);
-        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
-            crate::cli::Command::Serve(args) => args,
-            other => panic!("{other:?}"),
-        }
-    };
+    // reads these variables, so setting them here races with nothing.
     std::env::set_var("BERTH_TLS_CERT", "/env.crt");
     std::env::set_var("BERTH_TLS_KEY", "/env.key");
     let from_env = serve_args(&[]);

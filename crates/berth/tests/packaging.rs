@@ -312,13 +312,72 @@ fn the_dockerfile_copies_what_exists_and_runs_berth_as_a_user() {
     let name = user.split(':').next().unwrap();
     assert!(name != "root" && name != "0", "runs as {user}");
     assert!(lines.iter().any(|l| l == "VOLUME [\"/var/lib/berth\"]"));
-    assert!(lines
-        .iter()
-        .any(|l| l.contains("BERTH_DATA_DIR=/var/lib/berth")));
     assert!(lines.iter().any(|l| l == "EXPOSE 5000"));
+
+    // The settings are the default config's alone: a config mounted over it is obeyed as
+    // written, no BERTH_* variable of the image outranking it.
     assert!(lines
         .iter()
-        .any(|l| l.contains("BERTH_LISTEN=0.0.0.0:5000")));
+        .any(|l| l == "COPY packaging/docker/berth.toml /etc/berth/berth.toml"));
+    let env: Vec<&String> = lines.iter().filter(|l| l.starts_with("ENV ")).collect();
+    assert_eq!(env, [&"ENV BERTH_CONFIG=/etc/berth/berth.toml".to_owned()]);
+    let image = berth::settings::Settings::from_toml(
+        &std::fs::read_to_string(root.join("packaging/docker/berth.toml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(image.listen.to_string(), "0.0.0.0:5000");
+    assert_eq!(image.data_dir, Path::new("/var/lib/berth"));
+    assert!(image.auth.is_none() && !image.open_registry);
+}
+
+/// What `docker run` does with the image's default config: refuses to serve it without
+/// access control, and serves it for a trial with `-e BERTH_OPEN_REGISTRY=true`.
+#[test]
+fn the_image_config_serves_a_trial_only_when_asked_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("berth.toml");
+    let image = std::fs::read_to_string(workspace().join("packaging/docker/berth.toml"))
+        .unwrap()
+        .replace("0.0.0.0:5000", "0.0.0.0:0")
+        .replace(
+            "\"/var/lib/berth\"",
+            &format!("\"{}\"", dir.path().display()),
+        );
+    std::fs::write(&config, image).unwrap();
+    let serve = |open: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+        command
+            .arg("serve")
+            .env("BERTH_CONFIG", &config)
+            .env_remove("BERTH_LISTEN")
+            .env_remove("BERTH_DATA_DIR")
+            .env_remove("BERTH_OPEN_REGISTRY")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if let Some(value) = open {
+            command.env("BERTH_OPEN_REGISTRY", value);
+        }
+        command.spawn().unwrap()
+    };
+
+    let refused = serve(None).wait_with_output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("BERTH_OPEN_REGISTRY=true"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let refused = serve(Some("false")).wait_with_output().unwrap();
+    assert!(!refused.status.success());
+
+    let mut trial = serve(Some("true"));
+    let stderr = std::io::BufReader::new(trial.stderr.take().unwrap());
+    let listening = std::io::BufRead::lines(stderr)
+        .map_while(Result::ok)
+        .find(|line| line.contains("berth listening"));
+    trial.kill().unwrap();
+    trial.wait().unwrap();
+    assert!(listening.is_some(), "the trial did not start");
 }
 
 /// `1.89` or `1.89.0` as numbers, a missing patch as 0.

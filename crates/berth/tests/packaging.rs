@@ -201,14 +201,24 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         ours.is_empty(),
         "systemd-analyze verify complains: {ours:?}"
     );
+    // The config and the files it names are installed root:berth 0640: a static user reads
+    // them (a dynamic one could not), and may bind port 443 with that one capability.
+    assert!(unit.contains("useradd --system --home /var/lib/berth"));
+    assert!(!unit.contains("DynamicUser=yes"));
+    assert!(
+        !unit.contains("Environment=BERTH_"),
+        "outranks the config file"
+    );
     for hardening in [
-        "DynamicUser=yes",
+        "User=berth\n",
+        "Group=berth\n",
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n",
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE\n",
         "StateDirectory=berth",
         "ProtectSystem=strict",
         "ProtectHome=yes",
         "PrivateTmp=yes",
         "NoNewPrivileges=yes",
-        "CapabilityBoundingSet=\n",
         "RestrictAddressFamilies=",
         "SystemCallFilter=@system-service",
         "MemoryDenyWriteExecute=yes",
@@ -218,6 +228,29 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
     ] {
         assert!(unit.contains(hardening), "the unit lacks {hardening:?}");
     }
+    // systemd's SIGKILL must not cut the drain `berth serve` does after SIGTERM.
+    let stop = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+        .unwrap();
+    let stop = humantime::parse_duration(stop).unwrap();
+    let drain = berth::settings::Settings::default().shutdown_timeout;
+    assert!(
+        stop > drain,
+        "TimeoutStopSec {stop:?} <= shutdown_timeout {drain:?}"
+    );
+}
+
+/// The example config suits the unit: what it makes (the signing key) is under the state
+/// directory, the only place the service may write.
+#[test]
+fn the_example_config_writes_only_under_the_state_directory() {
+    let example =
+        std::fs::read_to_string(workspace().join("packaging/berth.example.toml")).unwrap();
+    let settings = berth::settings::Settings::from_toml(&example).unwrap();
+    assert_eq!(settings.data_dir, Path::new("/var/lib/berth"));
+    let key = settings.auth.unwrap().signing_key.unwrap();
+    assert!(key.starts_with("/var/lib/berth/"), "{}", key.display());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Access, Action, AuthError, Groups, Identity, Resource};
 
@@ -22,7 +22,7 @@ use crate::{Access, Action, AuthError, Groups, Identity, Resource};
 /// [admins]
 /// users = ["root"]
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     /// Group name -> member user names.
@@ -40,7 +40,7 @@ pub struct PolicyConfig {
 }
 
 /// One grant: `actions` on the repositories matching `repositories`, to `users` and `groups`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// A glob over repository names, matched as `glob::Pattern::matches` does, so `*` also
@@ -55,7 +55,7 @@ pub struct RuleConfig {
 }
 
 /// The administrators.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdminsConfig {
     #[serde(default)]

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, Validation};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::scope::AccessEntry;
@@ -38,7 +38,7 @@ pub struct TrustedIssuer {
 /// audience = "registry.example.com"
 /// keys = ["/etc/berth/issuer.pem"]   # or: jwks = "/etc/berth/issuer.jwks"
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalIssuerConfig {
     pub issuer: String,

@@ -23,12 +23,12 @@ use std::time::Duration;
 
 use berth_metadata::events::{StoredEvent, EVENT_TYPES};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::EventsError;
 
 /// The config file's `[notifications]` table, as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationSettings {
     /// The CloudEvents `source` attribute of every event (a URI reference naming this
@@ -42,7 +42,7 @@ pub struct NotificationSettings {
 }
 
 /// One `[[notifications.endpoints]]` entry, as written.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSettings {
     /// Names the endpoint in metrics, the admin listing and its delivery cursor: renaming an

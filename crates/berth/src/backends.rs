@@ -12,7 +12,7 @@ use berth_blobstore::BlobStore;
 use berth_metadata::postgres::PostgresMetadataStore;
 use berth_metadata::sqlite::SqliteMetadataStore;
 use berth_metadata::MetadataStore;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The config file's `[storage]` table: where blob bytes live.
 ///
@@ -31,7 +31,7 @@ use serde::Deserialize;
 /// `AWS_SESSION_TOKEN` in the environment, never from the file. Nodes that share a bucket must
 /// share the metadata too (PostgreSQL): each collector deletes blobs its metadata does not
 /// know.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
 pub enum StorageSettings {
     /// Files under `<data_dir>/blobs` (the default). (Braces, so that unknown keys in the
@@ -63,7 +63,7 @@ pub enum StorageSettings {
 /// url = "postgres://berth@db.internal/berth"   # or BERTH_METADATA_URL
 /// pool_size = 16
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "backend", rename_all = "lowercase", deny_unknown_fields)]
 pub enum MetadataSettings {
     /// `<data_dir>/metadata.db` (the default).

@@ -1,5 +1,6 @@
 //! `berth config check FILE`: validates a config file with the parsing and the start-up checks
-//! (`preflight`) `berth serve` makes, and prints the effective settings, secrets redacted, so that a file can be checked before a
+//! (`preflight`) `berth serve` makes, and prints the effective settings as a TOML config file
+//! (`config_view`), secrets redacted, so that a file can be checked before a
 //! restart and its effect shown without leaking credentials into terminals or CI logs.
 
 use std::path::Path;
@@ -7,11 +8,9 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::cli::ServeArgs;
+use crate::config_view::{self, REDACTED};
 use crate::preflight;
 use crate::settings::Settings;
-
-/// What replaces a secret in the output.
-const REDACTED: &str = "<redacted>";
 
 /// Key names whose string values are secrets, wherever they appear in the file.
 const SECRET_KEYS: &[&str] = &[
@@ -42,7 +41,7 @@ pub fn run(file: &Path) -> anyhow::Result<()> {
         "# {} is valid; the settings `berth serve` would run with:",
         file.display()
     );
-    println!("{}", redact(&format!("{settings:#?}"), &secrets));
+    print!("{}", redact(&config_view::to_toml(&settings), &secrets));
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 pub mod backends;
 pub mod cli;
 pub mod config_check;
+pub mod config_view;
 pub mod credentials;
 pub mod gc;
 pub mod lock;

@@ -9,13 +9,13 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::Context;
 use berth_http::observe::access::{self, AccessFormat};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
 use crate::log_writer::{self, BatchGuard};
 
 /// The shape of every log line, the access log's included.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// `2025-01-01T00:00:00Z  INFO target: message key=value`, colored on a terminal.

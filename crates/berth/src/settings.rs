@@ -8,7 +8,7 @@ use anyhow::Context;
 use berth_auth::{ExternalIssuerConfig, PolicyConfig};
 use berth_events::NotificationSettings;
 use berth_registry::gc::{GcOptions, RetentionRule};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backends::{MetadataSettings, StorageSettings};
 use crate::cli::{GcArgs, ServeArgs};
@@ -60,7 +60,7 @@ pub struct Settings {
 /// [auth.policy]
 /// anonymous_pull = ["public/*"]
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     /// The bcrypt htpasswd file of users; none accepts tokens only.

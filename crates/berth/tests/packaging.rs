@@ -55,8 +55,10 @@ fn config_check_accepts_the_example_and_never_prints_its_secrets() {
     let printed = text(&output.stdout);
     for effective in [
         "0.0.0.0:5000",
-        "bucket: \"registry\"",
-        "pool_size: Some(",
+        "bucket = \"registry\"",
+        "pool_size = 16",
+        "keep_tags_matching = \"release-*\"",
+        "orphaned_referrers = \"7d\"",
         "htpasswd",
     ] {
         assert!(
@@ -130,6 +132,66 @@ fn config_check_refuses_what_serve_refuses() {
         !data.exists(),
         "a refused config touched its data directory"
     );
+}
+
+/// The example with every optional key the README's configuration table describes set.
+fn everything_in(dir: &Path) -> String {
+    example_in(dir).replace("# redirect = \"20m\"", "redirect = \"20m\"")
+        + "\n[notifications]\nsource = \"https://registry.example.com\"\nretention = \"3d\"\n\
+           [[notifications.endpoints]]\nname = \"scanner\"\nurl = \"https://hooks.example/x\"\n\
+           secret = \"Hmac-Secret-1\"\nevents = [\"dev.berth.manifest.pushed\"]\n\
+           repositories = [\"prod/**\"]\ntimeout = \"5s\"\nmax_attempts = 3\n\
+           backoff = \"2s\"\nmax_backoff = \"1m\"\n"
+}
+
+/// `berth config check` prints TOML that reads back as the same settings, every secret
+/// redacted, and the README's configuration table has a row for every key it prints.
+#[test]
+fn config_check_prints_toml_the_readme_describes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("berth.toml");
+    std::fs::write(&file, everything_in(dir.path())).unwrap();
+    let output = berth(&["config", "check", file.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let printed = text(&output.stdout);
+    assert!(!printed.contains("Hmac-Secret-1"), "{printed}");
+    assert!(printed.contains("secret = \"<redacted>\""), "{printed}");
+    assert!(printed.contains("redirect = \"20m\""), "{printed}");
+    let effective: toml::Table = printed.parse().expect("the output is TOML");
+
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let mut rows = Vec::new();
+    for (key, value) in &effective {
+        match value {
+            toml::Value::Table(table) if key != "auth" => {
+                for (inner, value) in table {
+                    match value {
+                        toml::Value::Array(items) if items.iter().all(|i| i.is_table()) => {
+                            for item in items.iter().filter_map(|i| i.as_table()) {
+                                // Retention rules are described under "Garbage collection".
+                                if key == "gc" {
+                                    continue;
+                                }
+                                for field in item.keys() {
+                                    rows.push(format!("`[[{key}.{inner}]] {field}`"));
+                                }
+                            }
+                        }
+                        _ => rows.push(format!("`[{key}] {inner}`")),
+                    }
+                }
+            }
+            toml::Value::Table(_) => {} // [auth] is described under "Access control".
+            _ => rows.push(format!("`{key}`")),
+        }
+    }
+    assert!(rows.len() > 40, "{rows:?}");
+    for row in rows {
+        assert!(
+            readme.contains(&format!("| {row} |")),
+            "the README's configuration table has no row for {row}"
+        );
+    }
 }
 
 #[test]

@@ -162,12 +162,25 @@ fn config_error(message: String) -> EventsError {
     EventsError::Config(message)
 }
 
+/// How errors describe a duration: the form the README gives (humantime's parser also takes
+/// longer unit names, such as `sec` or `hours`).
+pub const DURATION_FORM: &str =
+    "a number with a unit, such as 90s, 15m, 12h, 7d or 1h 30m (units: ms, s, m, h, d, w)";
+
+/// Parses a duration of the config file or the command line: the one parser of durations in
+/// Berth's settings, so that every refused one is described the same way, in the README's
+/// terms rather than the parser library's.
+///
+/// Errors: the text and [`DURATION_FORM`].
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|_| format!("{text:?} is not a duration: write {DURATION_FORM}"))
+}
+
 fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, EventsError> {
-    text.map(|t| {
-        humantime::parse_duration(t).map_err(|e| config_error(format!("{name} {t:?}: {e}")))
-    })
-    .transpose()
-    .map(|d| d.unwrap_or(default))
+    text.map(|t| parse_duration(t).map_err(|e| config_error(format!("{name} {e}"))))
+        .transpose()
+        .map(|d| d.unwrap_or(default))
 }
 
 impl NotificationSettings {

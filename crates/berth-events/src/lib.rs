@@ -19,7 +19,10 @@ mod envelope;
 mod error;
 mod signature;
 
-pub use config::{EndpointSettings, NotificationSettings, Notifications, NotifyEndpoint};
+pub use config::{
+    parse_duration, EndpointSettings, NotificationSettings, Notifications, NotifyEndpoint,
+    DURATION_FORM,
+};
 pub use dispatcher::{prune_periodically, start};
 pub use envelope::{envelope, CONTENT_TYPE};
 pub use error::EventsError;

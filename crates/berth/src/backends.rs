@@ -111,13 +111,7 @@ impl StorageSettings {
                 prefix,
                 redirect,
             } => {
-                let redirect = redirect
-                    .as_deref()
-                    .map(|text| {
-                        humantime::parse_duration(text)
-                            .with_context(|| format!("storage.redirect {text:?}"))
-                    })
-                    .transpose()?;
+                let redirect = redirect_lifetime(redirect.as_deref())?;
                 let config = S3Config {
                     bucket: bucket.clone(),
                     endpoint: endpoint.clone(),
@@ -133,6 +127,26 @@ impl StorageSettings {
             }
         })
     }
+}
+
+impl StorageSettings {
+    /// Refuses settings that cannot work before anything is opened: a `redirect` that is no
+    /// duration.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let StorageSettings::S3 { redirect, .. } = self {
+            redirect_lifetime(redirect.as_deref())?;
+        }
+        Ok(())
+    }
+}
+
+/// How long presigned URLs of `redirect` stay valid.
+fn redirect_lifetime(redirect: Option<&str>) -> anyhow::Result<Option<std::time::Duration>> {
+    redirect
+        .map(|text| {
+            berth_events::parse_duration(text).map_err(|e| anyhow::anyhow!("storage.redirect {e}"))
+        })
+        .transpose()
 }
 
 impl MetadataSettings {

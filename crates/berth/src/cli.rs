@@ -178,8 +178,8 @@ pub struct GcArgs {
     pub config: Option<PathBuf>,
     /// Age after which an unfinished upload session is removed, in a direct collection (one
     /// through the server applies the server's) [default: 24h].
-    #[arg(long, env = "BERTH_UPLOAD_EXPIRY", value_name = "DURATION")]
-    pub upload_expiry: Option<humantime::Duration>,
+    #[arg(long, env = "BERTH_UPLOAD_EXPIRY", value_name = "DURATION", value_parser = berth_events::parse_duration)]
+    pub upload_expiry: Option<std::time::Duration>,
     /// The data directory to collect [default: ./berth-data].
     #[arg(long, env = "BERTH_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -189,8 +189,8 @@ pub struct GcArgs {
     pub listen: Option<SocketAddr>,
     /// Nothing pushed, linked or uploaded more recently is collected [default: the server's,
     /// else 1h].
-    #[arg(long, env = "BERTH_GC_GRACE", value_name = "DURATION")]
-    pub gc_grace: Option<humantime::Duration>,
+    #[arg(long, env = "BERTH_GC_GRACE", value_name = "DURATION", value_parser = berth_events::parse_duration)]
+    pub gc_grace: Option<std::time::Duration>,
     /// Untagged manifests no index or subject keeps alive: `keep` or `delete` [default: the
     /// server's, else keep].
     #[arg(long, env = "BERTH_GC_UNTAGGED", value_name = "POLICY")]
@@ -250,14 +250,14 @@ pub struct ServeArgs {
     #[arg(long, env = "BERTH_REFERRERS_PAGE_SIZE", value_name = "N")]
     pub referrers_page_size: Option<u32>,
     /// Age after which an unfinished upload session is removed [default: 24h].
-    #[arg(long, env = "BERTH_UPLOAD_EXPIRY", value_name = "DURATION")]
-    pub upload_expiry: Option<humantime::Duration>,
+    #[arg(long, env = "BERTH_UPLOAD_EXPIRY", value_name = "DURATION", value_parser = berth_events::parse_duration)]
+    pub upload_expiry: Option<std::time::Duration>,
     /// How often `berth serve` collects garbage; `0s` turns the schedule off [default: 1h].
-    #[arg(long, env = "BERTH_GC_INTERVAL", value_name = "DURATION")]
-    pub gc_interval: Option<humantime::Duration>,
+    #[arg(long, env = "BERTH_GC_INTERVAL", value_name = "DURATION", value_parser = berth_events::parse_duration)]
+    pub gc_interval: Option<std::time::Duration>,
     /// Nothing pushed, linked or uploaded more recently is collected [default: 1h].
-    #[arg(long, env = "BERTH_GC_GRACE", value_name = "DURATION")]
-    pub gc_grace: Option<humantime::Duration>,
+    #[arg(long, env = "BERTH_GC_GRACE", value_name = "DURATION", value_parser = berth_events::parse_duration)]
+    pub gc_grace: Option<std::time::Duration>,
     /// Untagged manifests no index or subject keeps alive: `keep` or `delete` [default: keep].
     #[arg(long, env = "BERTH_GC_UNTAGGED", value_name = "POLICY")]
     pub gc_untagged: Option<String>,
@@ -292,6 +292,6 @@ pub struct ServeArgs {
     pub log_format: Option<crate::logging::LogFormat>,
     /// After SIGTERM, how long requests in flight may finish before they are cut and the
     /// process exits with failure [default: 30s].
-    #[arg(long, env = "BERTH_SHUTDOWN_TIMEOUT", value_name = "DURATION")]
-    pub shutdown_timeout: Option<humantime::Duration>,
+    #[arg(long, env = "BERTH_SHUTDOWN_TIMEOUT", value_name = "DURATION", value_parser = berth_events::parse_duration)]
+    pub shutdown_timeout: Option<std::time::Duration>,
 }

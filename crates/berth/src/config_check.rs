@@ -78,7 +78,11 @@ fn collect(value: &toml::Value, secret: bool, out: &mut Vec<String>) {
         toml::Value::Table(table) => {
             for (key, v) in table {
                 let key = key.to_ascii_lowercase();
-                let named = SECRET_KEYS.iter().any(|s| key.contains(s)) && !key.ends_with("_ttl");
+                // `token_ttl` is a lifetime and `secret_env` names a variable: neither is secret,
+                // and an error naming them must be readable.
+                let named = SECRET_KEYS.iter().any(|s| key.contains(s))
+                    && !key.ends_with("_ttl")
+                    && !key.ends_with("_env");
                 collect(v, secret || named, out);
             }
         }
@@ -126,12 +130,15 @@ mod tests {
             [[webhooks]]
             url = "https://hooks.example/x?password=qs-secret&a=1"
             secret = "hmac-key"
+            [[webhooks]]
+            secret_env = "BERTH_HOOK_SECRET"
         "#;
         let secrets = secrets_in(text);
         assert!(secrets.contains(&"p%40ss".to_owned()));
         assert!(secrets.contains(&"qs-secret".to_owned()));
         assert!(secrets.contains(&"hmac-key".to_owned()));
         assert!(!secrets.contains(&"5m".to_owned()));
+        assert!(!secrets.contains(&"BERTH_HOOK_SECRET".to_owned()));
         assert_eq!(
             redact("postgres://berth:p%40ss@db hmac-key", &secrets),
             "postgres://berth:<redacted>@db <redacted>"

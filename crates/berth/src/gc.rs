@@ -287,7 +287,7 @@ pub(crate) async fn serving(
 fn policy_query(args: &GcArgs) -> Vec<(&'static str, String)> {
     let mut query = vec![("dry_run", args.dry_run.to_string())];
     if let Some(grace) = args.gc_grace {
-        query.push(("grace", grace.to_string()));
+        query.push(("grace", crate::config_view::format_duration(grace)));
     }
     if let Some(untagged) = &args.gc_untagged {
         query.push(("untagged", untagged.clone()));
@@ -320,7 +320,7 @@ mod tests {
     fn only_the_policy_flags_given_are_sent() {
         let args = GcArgs {
             dry_run: true,
-            gc_grace: Some("1h 30m".parse().unwrap()),
+            gc_grace: Some(std::time::Duration::from_secs(5400)),
             gc_orphaned_referrers: Some("7d".into()),
             ..GcArgs::default()
         };

@@ -115,7 +115,7 @@ fn auth_parts(auth: &AuthSettings, settings: &Settings) -> anyhow::Result<AuthPa
         .token_ttl
         .as_ref()
         .map(|ttl| {
-            humantime::parse_duration(ttl).with_context(|| format!("auth.token_ttl {ttl:?}"))
+            berth_events::parse_duration(ttl).map_err(|e| anyhow::anyhow!("auth.token_ttl {e}"))
         })
         .transpose()?;
     let key_path = signing_key_path(auth, &settings.data_dir);

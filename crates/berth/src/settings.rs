@@ -244,7 +244,7 @@ impl FileRetention {
 }
 
 fn duration(name: &str, text: Option<String>) -> anyhow::Result<Option<Duration>> {
-    text.map(|t| humantime::parse_duration(&t).with_context(|| format!("{name} {t:?}")))
+    text.map(|t| berth_events::parse_duration(&t).map_err(|e| anyhow::anyhow!("{name} {e}")))
         .transpose()
 }
 
@@ -300,7 +300,8 @@ impl Settings {
         let file_expiry = file
             .upload_expiry
             .map(|text| {
-                humantime::parse_duration(&text).with_context(|| format!("upload_expiry {text:?}"))
+                berth_events::parse_duration(&text)
+                    .map_err(|e| anyhow::anyhow!("upload_expiry {e}"))
             })
             .transpose()?;
         let file_gc = file.gc.unwrap_or_default();
@@ -311,7 +312,6 @@ impl Settings {
         )?;
         let gc_interval = args
             .gc_interval
-            .map(Into::into)
             .or(duration("gc.interval", file_gc.interval)?)
             .unwrap_or(defaults.gc_interval);
         let retention = file_gc
@@ -324,7 +324,6 @@ impl Settings {
             dry_run: false,
             grace: args
                 .gc_grace
-                .map(Into::into)
                 .or(duration("gc.grace", file_gc.grace)?)
                 .unwrap_or(defaults.gc.grace),
             untagged: policy(args.gc_untagged.clone().or(file_gc.untagged))?
@@ -357,7 +356,6 @@ impl Settings {
                 .unwrap_or(defaults.referrers_page_size),
             upload_expiry: args
                 .upload_expiry
-                .map(Into::into)
                 .or(file_expiry)
                 .unwrap_or(defaults.upload_expiry),
             log: args.log.clone().or(file.log).unwrap_or(defaults.log),
@@ -378,7 +376,6 @@ impl Settings {
                 .unwrap_or(defaults.log_format),
             shutdown_timeout: args
                 .shutdown_timeout
-                .map(Into::into)
                 .or(duration("shutdown_timeout", file.shutdown_timeout)?)
                 .unwrap_or(defaults.shutdown_timeout),
             header_read_timeout: duration("header_read_timeout", file.header_read_timeout)?
@@ -404,6 +401,7 @@ impl Settings {
             !self.header_read_timeout.is_zero(),
             "header_read_timeout must be longer than 0s: every connection would be closed at once"
         );
+        self.storage.check()?;
         self.metadata.check()?;
         self.notifications.check()?;
         Ok(self)

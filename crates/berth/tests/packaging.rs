@@ -201,6 +201,19 @@ fn config_check_rejects_a_broken_file_naming_the_problem() {
         ("listen = \"not an address\"\n", "listen"),
         ("[storage]\nbackend = \"s3\"\nbukket = \"x\"\n", "bukket"),
         ("[gc]\ngrace = \"soon\"\n", "gc.grace"),
+        // A duration without a unit: the hint is the README's form, not the parser library's.
+        ("[gc]\ngrace = \"90\"\n", "gc.grace \"90\" is not a duration"),
+        ("upload_expiry = \"90\"\n", "units: ms, s, m, h, d, w"),
+        (
+            "[storage]\nbackend = \"s3\"\nbucket = \"b\"\nredirect = \"soon\"\n",
+            "storage.redirect",
+        ),
+        // The variable's name is no secret: the error says which one to set.
+        (
+            "[[notifications.endpoints]]\nname = \"x\"\nurl = \"https://h.example/\"\n\
+             secret_env = \"BERTH_SURELY_UNSET_HOOK_SECRET\"\n",
+            "secret_env \"BERTH_SURELY_UNSET_HOOK_SECRET\" is not set",
+        ),
         (
             "[metadata]\nbackend = \"postgres\"\nurl = \"postgres://u:leaked-pw@db/x\"\npool_size = 0\n",
             "pool_size",

@@ -140,6 +140,65 @@ impl StorageSettings {
     }
 }
 
+/// What a direct maintenance run (`berth gc`, `scrub`, `usage`) acts on beyond the data
+/// directory, for its report: the stores the settings name (no password), since with a
+/// bucket or database the run reaches a registry that other nodes may serve too. `None` on the
+/// embedded default, where the data directory is the whole registry.
+pub fn describe_stores(
+    storage: &StorageSettings,
+    metadata: &MetadataSettings,
+    data_dir: &Path,
+) -> Option<String> {
+    let blobs = match storage {
+        StorageSettings::Filesystem {} => None,
+        StorageSettings::S3 {
+            bucket,
+            prefix,
+            endpoint,
+            ..
+        } => Some(format!(
+            "S3 bucket {bucket:?}{}{}",
+            prefix
+                .as_ref()
+                .map(|p| format!(" under {p:?}"))
+                .unwrap_or_default(),
+            endpoint
+                .as_ref()
+                .map(|e| format!(" at {e}"))
+                .unwrap_or_default(),
+        )),
+    };
+    let meta = match metadata {
+        MetadataSettings::Sqlite {} => None,
+        MetadataSettings::Postgres { url, .. } => Some(
+            MetadataSettings::postgres_url(url.as_deref())
+                .ok()
+                .and_then(|url| reqwest::Url::parse(&url).ok())
+                .map(|url| {
+                    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+                    format!(
+                        "PostgreSQL database {}{port}{}",
+                        url.host_str().unwrap_or("localhost"),
+                        url.path()
+                    )
+                })
+                .unwrap_or_else(|| "the PostgreSQL database".to_owned()),
+        ),
+    };
+    Some(match (blobs, meta) {
+        (None, None) => return None,
+        (Some(blobs), Some(meta)) => format!("the shared registry in {blobs} and {meta}"),
+        (Some(blobs), None) => format!(
+            "the registry in {blobs} and {}",
+            data_dir.join("metadata.db").display()
+        ),
+        (None, Some(meta)) => format!(
+            "the registry in {} and {meta}",
+            data_dir.join("blobs").display()
+        ),
+    })
+}
+
 /// How long presigned URLs of `redirect` stay valid.
 fn redirect_lifetime(redirect: Option<&str>) -> anyhow::Result<Option<std::time::Duration>> {
     redirect
@@ -196,5 +255,40 @@ impl MetadataSettings {
             anyhow::bail!("metadata.pool_size must be at least 1");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_stores_are_named_without_a_password() {
+        let dir = Path::new("/var/lib/berth");
+        let s3 = StorageSettings::S3 {
+            bucket: "registry".into(),
+            endpoint: Some("http://garage.internal:3900".into()),
+            region: None,
+            path_style: true,
+            prefix: Some("berth/".into()),
+            redirect: None,
+        };
+        let postgres = MetadataSettings::Postgres {
+            url: Some("postgres://berth:pw-in-url@db.internal:5432/berth".into()),
+            pool_size: None,
+        };
+        assert_eq!(
+            describe_stores(
+                &StorageSettings::default(),
+                &MetadataSettings::default(),
+                dir
+            ),
+            None
+        );
+        let shared = describe_stores(&s3, &postgres, dir).unwrap();
+        assert!(shared.starts_with("the shared registry in S3 bucket \"registry\" under \"berth/\" at http://garage.internal:3900 and PostgreSQL database "), "{shared}");
+        assert!(!shared.contains("pw-in-url"), "{shared}");
+        let half = describe_stores(&s3, &MetadataSettings::default(), dir).unwrap();
+        assert!(half.ends_with(" and /var/lib/berth/metadata.db"), "{half}");
     }
 }

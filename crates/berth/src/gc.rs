@@ -15,6 +15,7 @@ use anyhow::{bail, Context};
 use berth_http::ServerStatus;
 use berth_registry::gc::{GcOptions, GcReport};
 
+use crate::backends::describe_stores;
 use crate::cli::GcArgs;
 use crate::credentials::Credentials;
 use crate::lock::{DataDirLock, LockError, Owner};
@@ -29,8 +30,12 @@ enum Target {
         address: SocketAddr,
         data_dir: PathBuf,
     },
-    /// Directly on the directory, which no server owned.
-    Direct { data_dir: PathBuf },
+    /// Directly on the directory, which no server owned, and on the stores the settings name
+    /// beyond it ([`describe_stores`]).
+    Direct {
+        data_dir: PathBuf,
+        stores: Option<String>,
+    },
 }
 
 impl fmt::Display for Target {
@@ -41,9 +46,18 @@ impl fmt::Display for Target {
                 "through the server at {address}, which serves {}",
                 data_dir.display()
             ),
-            Target::Direct { data_dir } => {
-                write!(f, "directly on {} (no server owns it)", data_dir.display())
-            }
+            Target::Direct {
+                data_dir,
+                stores: None,
+            } => write!(f, "directly on {} (no server owns it)", data_dir.display()),
+            Target::Direct {
+                data_dir,
+                stores: Some(stores),
+            } => write!(
+                f,
+                "directly on {stores} (no server owns {})",
+                data_dir.display()
+            ),
         }
     }
 }
@@ -105,7 +119,9 @@ async fn collect(
                 ..loaded.settings.gc.clone()
             };
             let report = registry.gc(&options).await?;
-            Ok((report, Target::Direct { data_dir }))
+            let settings = &loaded.settings;
+            let stores = describe_stores(&settings.storage, &settings.metadata, &data_dir);
+            Ok((report, Target::Direct { data_dir, stores }))
         }
         Err(LockError::Held { owner, .. }) => {
             let address = match (loaded.listen, owner.as_ref().and_then(|o| o.listen)) {

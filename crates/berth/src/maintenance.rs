@@ -9,6 +9,7 @@ use berth_registry::scrub::{ScrubOptions, ScrubReport};
 use berth_registry::{Registry, UsageReport};
 use serde::de::DeserializeOwned;
 
+use crate::backends::describe_stores;
 use crate::cli::{RegistryArgs, ScrubArgs, UsageArgs};
 use crate::credentials::Credentials;
 use crate::gc::{serving, Server};
@@ -109,7 +110,15 @@ where
     runtime.block_on(async {
         match reach(command, &loaded, credentials).await? {
             Reached::Direct { registry, _lock } => {
-                eprintln!("berth {command}: directly on the data directory (no server owns it)");
+                let settings = &loaded.settings;
+                match describe_stores(&settings.storage, &settings.metadata, &settings.data_dir) {
+                    Some(stores) => eprintln!(
+                        "berth {command}: directly on {stores} (no server owns the data directory)"
+                    ),
+                    None => eprintln!(
+                        "berth {command}: directly on the data directory (no server owns it)"
+                    ),
+                }
                 direct(registry).await
             }
             Reached::Server { server, data_dir } => {

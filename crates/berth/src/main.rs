@@ -16,7 +16,11 @@ fn main() -> ExitCode {
         cli::Command::Serve(args) => settings::Settings::load(&args).and_then(serve::run),
         cli::Command::Gc(args) => gc::run(&args),
         cli::Command::Migrate(args) => migrate::run(&args),
-        cli::Command::Scrub(args) => maintenance::scrub(&args),
+        // The one command whose success has degrees: its status says what it found.
+        cli::Command::Scrub(args) => match maintenance::scrub(&args) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         cli::Command::Usage(args) => maintenance::usage(&args),
         cli::Command::Config(cli::ConfigCommand::Check { file }) => config_check::run(&file),
     };

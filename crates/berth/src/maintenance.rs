@@ -28,7 +28,9 @@ enum Reached {
     Server { server: Server, data_dir: PathBuf },
 }
 
-pub fn scrub(args: &ScrubArgs) -> anyhow::Result<()> {
+/// Runs the scrub and prints its report; the exit status says what it found (see
+/// `scrub_exit_code`).
+pub fn scrub(args: &ScrubArgs) -> anyhow::Result<std::process::ExitCode> {
     let options = ScrubOptions {
         repair: args.repair,
         rate_mib_per_second: args.rate,
@@ -58,14 +60,42 @@ pub fn scrub(args: &ScrubArgs) -> anyhow::Result<()> {
     } else {
         print!("{}", scrub_text(&report));
     }
-    if !report.is_clean() {
-        bail!(
-            "the scrub found {} damaged blobs and {} damaged manifests",
-            report.blobs.len(),
-            report.manifests.len()
-        );
+    let code = scrub_exit_code(&report);
+    if code != 0 {
+        eprintln!("berth scrub: {}", scrub_summary(&report));
     }
-    Ok(())
+    Ok(std::process::ExitCode::from(code))
+}
+
+/// `berth scrub`'s exit status, for a timer to alert on: 0 nothing is wrong; 1 damage that
+/// is not contained yet (a blob not quarantined, or a manifest damaged in itself: run
+/// `--repair`, or look at the manifest); 2 every damaged blob is quarantined (by this run or
+/// an earlier one) and no manifest is damaged in itself: content awaits a re-push. An error
+/// also exits 1.
+fn scrub_exit_code(report: &ScrubReport) -> u8 {
+    if report.is_clean() {
+        0
+    } else if report.is_contained() {
+        2
+    } else {
+        1
+    }
+}
+
+/// One line: what is damaged, what is only affected, what is known from earlier.
+fn scrub_summary(report: &ScrubReport) -> String {
+    let damaged = report
+        .manifests
+        .iter()
+        .filter(|m| m.problem.is_own_damage())
+        .count();
+    let affected: usize = report.affected.iter().map(|a| a.manifests.len()).sum();
+    format!(
+        "{} damaged blobs ({} quarantined earlier, awaiting a re-push), {damaged} damaged \
+         manifests, {affected} manifests affected",
+        report.blobs.len(),
+        report.quarantined_earlier.len(),
+    )
 }
 
 pub fn usage(args: &UsageArgs) -> anyhow::Result<()> {
@@ -211,19 +241,30 @@ fn scrub_text(report: &ScrubReport) -> String {
         report.duration_ms
     );
     for blob in &report.blobs {
-        let action = match (blob.quarantined, blob.bytes_deleted) {
-            (true, true) => " [quarantined, bytes deleted]",
-            (true, false) => " [quarantined]",
-            _ => "",
+        let state = if report.was_quarantined_earlier(&blob.digest) {
+            " [quarantined by an earlier scrub: push it again]"
+        } else {
+            match (blob.quarantined, blob.bytes_deleted) {
+                (true, true) => " [quarantined now, bytes deleted: push it again]",
+                (true, false) => " [quarantined now: push it again]",
+                _ => " [not quarantined: run with --repair]",
+            }
         };
-        out += &format!("blob {} {}{action}\n", blob.digest, blob.problem);
-    }
-    for manifest in &report.manifests {
         out += &format!(
-            "manifest {}@{}: {}\n",
-            manifest.repository,
-            manifest.digest,
-            serde_json::to_string(&manifest.problem).unwrap_or_default()
+            "blob {} ({} bytes): {}{state}\n",
+            blob.digest, blob.size, blob.problem
+        );
+    }
+    // A manifest that only references a damaged blob is whole itself: affected, not damaged.
+    for manifest in &report.manifests {
+        let kind = if manifest.problem.is_own_damage() {
+            "damaged"
+        } else {
+            "affected"
+        };
+        out += &format!(
+            "{kind} manifest {}@{}: {}\n",
+            manifest.repository, manifest.digest, manifest.problem
         );
     }
     for affected in &report.affected {
@@ -240,6 +281,9 @@ fn scrub_text(report: &ScrubReport) -> String {
             "info: referrer {}@{} has no subject {} in the repository\n",
             orphan.repository, orphan.referrer, orphan.subject
         );
+    }
+    if !report.is_clean() {
+        out += &format!("{}\n", scrub_summary(report));
     }
     out
 }

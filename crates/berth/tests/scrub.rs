@@ -98,13 +98,26 @@ async fn scrub_finds_damage_on_disk_repairs_it_and_a_push_brings_it_back() {
     damaged_sorted.sort();
 
     let found = berth("scrub", &data_dir, Some(&listen), &["--json"]);
-    assert!(!found.status.success(), "damage makes the scrub fail");
+    assert_eq!(
+        found.status.code(),
+        Some(1),
+        "damage not contained yet exits 1"
+    );
     let report = json_of(&found);
     assert_eq!(digests(&report["blobs"]), damaged_sorted);
     assert_eq!(tags_affected(&report), ["scrub/a:v1", "scrub/b:v2"]);
     let text = berth("scrub", &data_dir, Some(&listen), &[]);
     let printed = String::from_utf8_lossy(&text.stdout);
     assert!(printed.contains("missing from the blob store"), "{printed}");
+    // Readable lines, no JSON; the images' manifests only lean on the damaged layers.
+    assert!(!printed.contains("{\""), "{printed}");
+    assert!(
+        printed.contains("[not quarantined: run with --repair]"),
+        "{printed}"
+    );
+    assert!(printed.contains("affected manifest scrub/a@"), "{printed}");
+    assert!(!printed.contains("damaged manifest"), "{printed}");
+    assert!(printed.contains("0 damaged manifests"), "{printed}");
     assert!(
         printed.contains("tags [v1]") && printed.contains("tags [v2]"),
         "{printed}"
@@ -114,10 +127,26 @@ async fn scrub_finds_damage_on_disk_repairs_it_and_a_push_brings_it_back() {
     assert_eq!(status, 200);
 
     let repaired = berth("scrub", &data_dir, Some(&listen), &["--json", "--repair"]);
+    assert_eq!(repaired.status.code(), Some(2), "contained damage exits 2");
     let report = json_of(&repaired);
     for finding in report["blobs"].as_array().unwrap() {
         assert_eq!(finding["quarantined"], true, "{finding}");
     }
+    // The next scrub knows the quarantined blobs: awaiting a re-push, not news.
+    let again = berth("scrub", &data_dir, Some(&listen), &[]);
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    let printed = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(
+        printed
+            .matches("[quarantined by an earlier scrub: push it again]")
+            .count(),
+        2,
+        "{printed}"
+    );
+    assert!(
+        printed.contains("(2 quarantined earlier, awaiting a re-push)"),
+        "{printed}"
+    );
     registry
         .assert_blob_absent("scrub/a", &damaged[0], "corrupt, quarantined")
         .await;

@@ -91,6 +91,7 @@ impl Registry {
             None => Progress::default(),
         };
         let resumed_after = progress.after.clone();
+        let quarantined_before = self.meta.quarantined_blobs().await?;
         info!(repair = options.repair, resumed_after = ?resumed_after, "scrub started");
         let complete = self.scrub_blobs(options, &mut progress).await?;
         if options.repair {
@@ -120,6 +121,12 @@ impl Registry {
         } else {
             self.save_progress(&progress).await?;
         }
+        report.quarantined_earlier = quarantined_before
+            .into_iter()
+            .map(|q| q.digest.to_string())
+            .filter(|d| report.blobs.iter().any(|b| &b.digest == d))
+            .collect();
+        report.quarantined_earlier.sort();
         report.duration_ms = started.elapsed().as_millis() as u64;
         info!(
             complete,

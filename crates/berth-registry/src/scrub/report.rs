@@ -64,6 +64,40 @@ pub enum ManifestProblem {
     ChildMissing { child: String },
 }
 
+impl ManifestProblem {
+    /// Whether the manifest itself is damaged (its body, or its record of what it references),
+    /// rather than only leaning on a damaged blob: such a manifest is affected, not damaged,
+    /// and is whole again once the blob is pushed again.
+    pub fn is_own_damage(&self) -> bool {
+        !matches!(self, ManifestProblem::BlobDamaged { .. })
+    }
+}
+
+impl std::fmt::Display for ManifestProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ManifestProblem::DigestMismatch { actual } => {
+                write!(f, "corrupt: its stored body hashes to {actual}")
+            }
+            ManifestProblem::Unparseable { reason } => {
+                write!(f, "corrupt: its stored body is not a manifest ({reason})")
+            }
+            ManifestProblem::BlobDamaged { blob } => {
+                write!(f, "references the damaged blob {blob}")
+            }
+            ManifestProblem::BlobNotLinked { blob } => write!(
+                f,
+                "references the blob {blob}, which is not recorded or not linked into the \
+                 repository"
+            ),
+            ManifestProblem::ChildMissing { child } => write!(
+                f,
+                "lists the manifest {child}, which is not in the repository"
+            ),
+        }
+    }
+}
+
 /// One problem of one manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestFinding {
@@ -118,6 +152,11 @@ pub struct ScrubReport {
     pub affected: Vec<AffectedRepository>,
     /// Information only, by repository then referrer.
     pub orphaned_referrers: Vec<OrphanedReferrer>,
+    /// The damaged blobs (of `blobs`) that were already quarantined when this run started:
+    /// known damage, found and repaired by an earlier scrub, awaiting a push of the right
+    /// bytes. In digest order.
+    #[serde(default)]
+    pub quarantined_earlier: Vec<String>,
     /// How long this run took, in milliseconds.
     pub duration_ms: u64,
 }
@@ -126,5 +165,22 @@ impl ScrubReport {
     /// Whether the run found nothing wrong (orphaned referrers are not wrong).
     pub fn is_clean(&self) -> bool {
         self.blobs.is_empty() && self.manifests.is_empty()
+    }
+
+    /// Whether everything wrong is known and contained: every damaged blob quarantined (by
+    /// this run or an earlier one) and no manifest damaged in itself. What remains is content
+    /// to push again.
+    pub fn is_contained(&self) -> bool {
+        self.blobs
+            .iter()
+            .all(|b| b.quarantined || self.was_quarantined_earlier(&b.digest))
+            && self.manifests.iter().all(|m| !m.problem.is_own_damage())
+    }
+
+    /// Whether an earlier scrub quarantined the blob `digest` before this run started.
+    pub fn was_quarantined_earlier(&self, digest: &str) -> bool {
+        self.quarantined_earlier
+            .binary_search_by(|d| d.as_str().cmp(digest))
+            .is_ok()
     }
 }

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::Context;
 use berth_auth::{Policy, SigningKey, TrustedIssuer, Users, UsersOptions};
 
 use crate::settings::{AuthSettings, Settings, TlsFiles};

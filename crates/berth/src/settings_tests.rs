@@ -4,6 +4,15 @@ use super::*;
 use berth_registry::gc::{OrphanedReferrers, Untagged};
 use clap::Parser;
 
+/// `berth serve ARGV...` as clap parses it, the environment's `BERTH_*` variables included.
+fn serve_args(argv: &[&str]) -> ServeArgs {
+    let argv = ["berth", "serve"].iter().chain(argv);
+    match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+        crate::cli::Command::Serve(args) => args,
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn page_sizes_of_zero_are_refused() {
     for args in [
@@ -43,6 +52,33 @@ fn the_auth_table_and_open_registry_are_read() {
 htpassword = \"x\"",
     );
     assert!(typo.is_err());
+}
+
+#[test]
+fn open_registry_is_only_an_explicit_opt_in() {
+    let file = |text: &str| -> FileSettings { toml::from_str(text).unwrap() };
+    let open = |argv: &[&str], text: &str| {
+        Settings::merge(&serve_args(argv), file(text))
+            .unwrap()
+            .open_registry
+    };
+    // Neither the flag nor the file: closed.
+    assert!(!open(&[], ""));
+    assert!(!open(&[], "open_registry = false"));
+    // The bare flag, or a true value, opens it; the file alone too.
+    assert!(open(&["--open-registry"], ""));
+    assert!(open(&["--open-registry", "true"], ""));
+    assert!(open(&["--open-registry=yes"], ""));
+    assert!(open(&[], "open_registry = true"));
+    // An explicit false on the command line outranks the file's true.
+    assert!(!open(&["--open-registry=false"], "open_registry = true"));
+    // A value that is no boolean is refused, not taken as either.
+    let refused = crate::cli::Cli::try_parse_from(["berth", "serve", "--open-registry=maybe"]);
+    assert!(refused.is_err());
+    // The bare flag takes no following argument as its value.
+    let args = serve_args(&["--open-registry", "--listen", "0.0.0.0:5000"]);
+    assert_eq!(args.open_registry, Some(true));
+    assert_eq!(args.listen, Some("0.0.0.0:5000".parse().unwrap()));
 }
 
 #[test]

@@ -51,8 +51,13 @@ pub enum Command {
     /// file names, typically S3 and PostgreSQL; run it again after an interruption to finish.
     Migrate(MigrateArgs),
     /// Check storage against metadata: re-hash every blob, parse every manifest, follow every
-    /// edge; with --repair, quarantine damaged blobs until they are pushed again. Exits 1 when
-    /// it finds damage. Runs through the server that owns the data directory, like `gc`.
+    /// edge; with --repair, quarantine damaged blobs until they are pushed again. Runs through
+    /// the server that owns the data directory, like `gc`.
+    ///
+    /// Exit status: 0 nothing is wrong; 1 damage not contained yet (a damaged blob not
+    /// quarantined: run --repair; or a manifest damaged in itself), or an error; 2 every
+    /// damaged blob is quarantined (by this run or an earlier one) and no manifest is damaged
+    /// in itself: the listed blobs await a push of the right bytes.
     Scrub(ScrubArgs),
     /// Storage usage per repository: size, bytes only it links, bytes shared with others.
     Usage(UsageArgs),

@@ -29,6 +29,10 @@ pub fn to_toml(settings: &Settings) -> String {
     put("log_format", serialized(&settings.log_format));
     put("metrics", settings.metrics.into());
     put("shutdown_timeout", duration(settings.shutdown_timeout));
+    put(
+        "header_read_timeout",
+        duration(settings.header_read_timeout),
+    );
     put("open_registry", settings.open_registry.into());
     put("gc", gc(settings.gc_interval, &settings.gc));
     if let Some(tls) = &settings.tls {
@@ -187,6 +191,7 @@ mod tests {
     #[test]
     fn the_view_reads_back_as_the_same_settings() {
         let text = "listen = \"0.0.0.0:5000\"\nopen_registry = true\nupload_expiry = \"90m\"\n\
+            header_read_timeout = \"20s\"\n\
             [gc]\ngrace = \"2h\"\norphaned_referrers = \"7d\"\n\
             [[gc.retention]]\nrepositories = \"ci/*\"\nkeep_tags_matching = \"release-*\"\n\
             expire_tags_after = \"30d\"\nuntagged = \"delete\"\n\
@@ -200,6 +205,10 @@ mod tests {
         let printed = to_toml(&settings);
         assert!(printed.contains("repositories = \"ci/*\""), "{printed}");
         assert!(printed.contains("upload_expiry = \"1h 30m\""), "{printed}");
+        assert!(
+            printed.contains("header_read_timeout = \"20s\""),
+            "{printed}"
+        );
         assert!(printed.contains("orphaned_referrers = \"7d\""), "{printed}");
         assert!(printed.contains("bucket = \"registry\""), "{printed}");
         assert!(!printed.contains("Pattern"), "{printed}");

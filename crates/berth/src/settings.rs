@@ -207,18 +207,57 @@ impl FileSettings {
 
     /// The one parser of config file text, for files and for [`Settings::from_toml`].
     ///
-    /// Errors name the line and column and what is wrong, but never quote the file: toml's
-    /// own rendering shows the offending line, which may hold a password or a key.
+    /// Errors name the line and column, what is wrong and, for a value, its key, but never
+    /// quote the file: toml's own rendering shows the offending line, which may hold a
+    /// password or a key.
     fn parse(text: &str) -> anyhow::Result<FileSettings> {
         toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|span| {
+            let span = e.span();
+            let at = span.as_ref().map(|span| {
                 let before = &text[..span.start.min(text.len())];
                 let line = before.matches('\n').count() + 1;
                 let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
                 format!("line {line}, column {column}: ")
             });
-            anyhow::anyhow!("{}{}", at.unwrap_or_default(), e.message().trim_end())
+            let key = span
+                .and_then(|span| key_of_value_at(text, span.start))
+                .map(|key| format!(" (in `{key}`)"));
+            anyhow::anyhow!(
+                "{}{}{}",
+                at.unwrap_or_default(),
+                e.message().trim_end(),
+                key.unwrap_or_default()
+            )
         })
+    }
+}
+
+/// The dotted key of the value that starts at byte `offset` of config `text`, such as
+/// `gc.grace`, when that value is the first on a line of its own (`key = value`): names only,
+/// from the key before `=` and the table header above it, so that no value is repeated.
+fn key_of_value_at(text: &str, offset: usize) -> Option<String> {
+    let is_key = |key: &str| {
+        !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let key = before[line_start..].trim().strip_suffix('=')?.trim_end();
+    if !is_key(key) {
+        return None;
+    }
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .find(|line| line.starts_with('['))
+        .map(|header| header.trim_matches(|c| c == '[' || c == ']').trim());
+    match table {
+        Some(table) if is_key(table) => Some(format!("{table}.{key}")),
+        Some(_) => None,
+        None => Some(key.to_owned()),
     }
 }
 

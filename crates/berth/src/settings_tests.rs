@@ -338,3 +338,30 @@ fn parse_errors_give_the_place_but_never_quote_the_file() {
     );
     assert!(!error.contains("s3cret"), "{error}");
 }
+
+#[test]
+fn parse_errors_name_the_key_of_a_bad_value() {
+    let error = format!(
+        "{:#}",
+        FileSettings::parse("listen = \"not an address\"\n").unwrap_err()
+    );
+    assert_eq!(
+        error,
+        "line 1, column 10: invalid socket address syntax (in `listen`)"
+    );
+    let in_table =
+        "listen = \"127.0.0.1:5000\"\n\n[gc]  # collection\ninterval = \"1h\"\ngrace = 90\n";
+    let error = format!("{:#}", FileSettings::parse(in_table).unwrap_err());
+    assert!(error.starts_with("line 5, column 9: "), "{error}");
+    assert!(error.ends_with(" (in `gc.grace`)"), "{error}");
+    // A value inside an inline table or array names no key rather than quoting the line.
+    let inline = "[metadata]\nbackend = \"postgres\"\npool_size = 4\n\
+                  [auth]\nhtpasswd = \"/h\"\n[auth.policy]\nrules = [{ repositories = \"x\", \
+                  users = \"alice\" }]\n";
+    let error = format!("{:#}", FileSettings::parse(inline).unwrap_err());
+    assert!(error.starts_with("line 7, column "), "{error}");
+    assert!(
+        !error.contains("(in ") && !error.contains("rules = "),
+        "{error}"
+    );
+}

@@ -185,7 +185,9 @@ fn config_check_prints_toml_the_readme_describes() {
             _ => rows.push(format!("`{key}`")),
         }
     }
-    assert!(rows.len() > 40, "{rows:?}");
+    // Every key the file above sets: 12 top-level, 4 of [gc], 2 of [tls], 7 of [storage], 3 of
+    // [metadata], 2 of [notifications] and 9 of an endpoint (`secret_env` excludes `secret`).
+    assert!(rows.len() >= 39, "{rows:?}");
     for row in rows {
         assert!(
             readme.contains(&format!("| {row} |")),

@@ -90,11 +90,13 @@ fn scrub_summary(report: &ScrubReport) -> String {
         .filter(|m| m.problem.is_own_damage())
         .count();
     let affected: usize = report.affected.iter().map(|a| a.manifests.len()).sum();
+    let earlier = match report.quarantined_earlier.len() {
+        0 => String::new(),
+        n => format!(" ({n} quarantined earlier, awaiting a re-push)"),
+    };
     format!(
-        "{} damaged blobs ({} quarantined earlier, awaiting a re-push), {damaged} damaged \
-         manifests, {affected} manifests affected",
+        "{} damaged blobs{earlier}, {damaged} damaged manifests, {affected} manifests affected",
         report.blobs.len(),
-        report.quarantined_earlier.len(),
     )
 }
 

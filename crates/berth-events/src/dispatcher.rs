@@ -115,12 +115,13 @@ impl Dispatcher {
 
     /// Delivers until the metadata store fails.
     ///
-    /// The cursor is saved at most once per `SAVE_INTERVAL`, and at once when a whole page
-    /// was passed or an event goes dead, not once per event, nor each time the outbox runs
-    /// dry (with a push every few milliseconds, that is after every push): on the embedded
-    /// store every save is a commit that pushes would otherwise queue behind. Events
-    /// passed since the last save are remembered here, so they are not delivered twice; a
-    /// crash in between delivers them again (with the same ids) after the restart.
+    /// The cursor is saved at most once per `SAVE_INTERVAL`, and at once when an event goes
+    /// dead, not once per event, nor each time the outbox runs dry (with a push every few
+    /// milliseconds, that is after every push): on the embedded store every save is a commit
+    /// that pushes would otherwise queue behind. The last event passed since the save is
+    /// remembered here and the outbox is read on after it, so nothing is delivered twice and
+    /// no page is read again; a crash in between delivers those events again (with the same
+    /// ids) after the restart.
     async fn deliver(&self) -> Result<std::convert::Infallible, EventsError> {
         let name = self.endpoint.name.as_str();
         let mut written = self.meta.watch_events();
@@ -128,24 +129,11 @@ impl Dispatcher {
         let mut saved_at = Instant::now();
         loop {
             written.mark_unchanged();
-            let events = self.meta.events_after_cursor(name, PAGE).await?;
-            // The events up to the last one passed but not saved are still after the cursor.
-            let fresh = match unsaved.and_then(|seq| events.iter().position(|e| e.seq == seq)) {
-                Some(passed) => &events[passed + 1..],
-                None => &events[..],
-            };
-            if fresh.is_empty() {
-                // A whole page passed must be saved to read past it; otherwise the save waits
-                // for its interval, so that a push every few milliseconds does not add a
-                // commit of its own each time the outbox runs dry.
-                let page_passed = events.len() == PAGE as usize;
-                let due = page_passed || saved_at.elapsed() >= SAVE_INTERVAL;
-                if let (true, Some(seq)) = (due, unsaved) {
+            let events = self.meta.events_after_cursor(name, unsaved, PAGE).await?;
+            if events.is_empty() {
+                if let (true, Some(seq)) = (saved_at.elapsed() >= SAVE_INTERVAL, unsaved) {
                     self.meta.pass_event(name, seq, None).await?;
                     (unsaved, saved_at) = (None, Instant::now());
-                    if page_passed {
-                        continue;
-                    }
                 }
                 let wait = match unsaved {
                     Some(_) => SAVE_INTERVAL.saturating_sub(saved_at.elapsed()),
@@ -160,7 +148,7 @@ impl Dispatcher {
                 }
                 continue;
             }
-            for event in fresh {
+            for event in &events {
                 if !self.endpoint.accepts(event) {
                     unsaved = Some(event.seq);
                     continue;

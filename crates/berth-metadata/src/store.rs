@@ -249,7 +249,17 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// delivery order: commit order, so that no event committing later can come before one
     /// already returned. An event whose transaction may still commit or roll back is not
     /// returned yet.
-    async fn events_after_cursor(&self, endpoint: &str, limit: u32) -> Result<Vec<StoredEvent>>;
+    ///
+    /// `after`, when given, is the seq of an event this returned for `endpoint` before and the
+    /// reader has passed without saving the cursor yet: the events after it are returned, so
+    /// that a dispatcher saving its cursor once a second does not read the same page again
+    /// after every event.
+    async fn events_after_cursor(
+        &self,
+        endpoint: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>>;
 
     /// Moves the cursor of `endpoint` past the event `seq` (one `events_after_cursor`
     /// returned), recording it as a dead letter of the endpoint when `dead` is given, in one

@@ -90,7 +90,7 @@ impl Registry {
             endpoints.push(EndpointDeliveries {
                 name: name.clone(),
                 pending: self.meta.count_events_after_cursor(name).await?,
-                pending_events: (self.meta.events_after_cursor(name, limit).await?)
+                pending_events: (self.meta.events_after_cursor(name, None, limit).await?)
                     .into_iter()
                     .map(Into::into)
                     .collect(),

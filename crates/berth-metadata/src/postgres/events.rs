@@ -124,18 +124,24 @@ fn stored(row: &PgRow) -> StoredEvent {
     }
 }
 
+/// The events after the cursor of `endpoint`, or after the event `after` when that is later
+/// (it is after the cursor, so not pruned: its position is still in the outbox).
 pub(super) async fn after_cursor(
     pool: &PgPool,
     endpoint: &str,
+    after: Option<i64>,
     limit: u32,
 ) -> Result<Vec<StoredEvent>> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} {AFTER_CURSOR} AND e.tx < {HORIZON}
+           AND ($3::bigint IS NULL
+                OR (e.tx, e.seq) > (SELECT a.tx, a.seq FROM events a WHERE a.seq = $3))
          ORDER BY e.tx, e.seq LIMIT $2"
     );
     let rows = sqlx::query(&sql)
         .bind(endpoint)
         .bind(i64::from(limit))
+        .bind(after)
         .fetch_all(pool)
         .await?;
     Ok(rows.iter().map(stored).collect())

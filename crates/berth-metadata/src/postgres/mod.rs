@@ -399,8 +399,13 @@ impl MetadataStore for PostgresMetadataStore {
         events::open_cursor(&self.pool, endpoint).await
     }
 
-    async fn events_after_cursor(&self, endpoint: &str, limit: u32) -> Result<Vec<StoredEvent>> {
-        events::after_cursor(&self.pool, endpoint, limit).await
+    async fn events_after_cursor(
+        &self,
+        endpoint: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
+        events::after_cursor(&self.pool, endpoint, after, limit).await
     }
 
     async fn pass_event(&self, endpoint: &str, seq: i64, dead: Option<&DeadLetter>) -> Result<()> {

@@ -91,19 +91,22 @@ fn stored(row: &SqliteRow) -> StoredEvent {
     }
 }
 
+/// The events after the cursor of `endpoint`, or after the event `after` when that is later.
 pub async fn after_cursor(
     pool: &SqlitePool,
     endpoint: &str,
+    after: Option<i64>,
     limit: u32,
 ) -> Result<Vec<StoredEvent>> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events e
-         WHERE e.seq > COALESCE((SELECT seq FROM event_cursors WHERE endpoint = ?1), 0)
+         WHERE e.seq > max(COALESCE((SELECT seq FROM event_cursors WHERE endpoint = ?1), 0), ?3)
          ORDER BY e.seq LIMIT ?2"
     );
     let rows = sqlx::query(&sql)
         .bind(endpoint)
         .bind(limit)
+        .bind(after.unwrap_or(0))
         .fetch_all(pool)
         .await?;
     Ok(rows.iter().map(stored).collect())

@@ -461,8 +461,13 @@ impl MetadataStore for SqliteMetadataStore {
             .await
     }
 
-    async fn events_after_cursor(&self, endpoint: &str, limit: u32) -> Result<Vec<StoredEvent>> {
-        events::after_cursor(&self.reader, endpoint, limit).await
+    async fn events_after_cursor(
+        &self,
+        endpoint: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
+        events::after_cursor(&self.reader, endpoint, after, limit).await
     }
 
     async fn pass_event(&self, endpoint: &str, seq: i64, dead: Option<&DeadLetter>) -> Result<()> {

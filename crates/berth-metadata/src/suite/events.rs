@@ -20,7 +20,10 @@ fn data(event: &StoredEvent) -> Value {
 async fn pending(store: &dyn MetadataStore, endpoint: &str) -> Vec<StoredEvent> {
     for _ in 0..3000 {
         let committed = store.count_events_after_cursor(endpoint).await.unwrap();
-        let listed = store.events_after_cursor(endpoint, 100_000).await.unwrap();
+        let listed = store
+            .events_after_cursor(endpoint, None, 100_000)
+            .await
+            .unwrap();
         if listed.len() as u64 == committed {
             return listed;
         }
@@ -223,9 +226,17 @@ pub async fn cursors_dead_letters_and_pruning(store: &dyn MetadataStore) {
     }
     assert_eq!(store.count_events_after_cursor(endpoint).await.unwrap(), 5);
     assert_eq!(pending(store, endpoint).await.len(), 5);
-    let page = store.events_after_cursor(endpoint, 2).await.unwrap();
+    let page = store.events_after_cursor(endpoint, None, 2).await.unwrap();
     assert_eq!(page.len(), 2);
     assert_eq!(data(&page[0]), json!({"n": 0}));
+    // A reader that passed events without saving reads on after them; the cursor stays.
+    let on = store
+        .events_after_cursor(endpoint, Some(page[1].seq), 10)
+        .await
+        .unwrap();
+    let on: Vec<_> = on.iter().map(data).collect();
+    assert_eq!(on, [json!({"n": 2}), json!({"n": 3}), json!({"n": 4})]);
+    assert_eq!(store.count_events_after_cursor(endpoint).await.unwrap(), 5);
     store.pass_event(endpoint, page[0].seq, None).await.unwrap();
     let dead = DeadLetter {
         attempts: 3,

@@ -15,6 +15,8 @@
 //! max_attempts = 8
 //! backoff = "1s"                             # before the second attempt, then doubling
 //! max_backoff = "5m"
+//! batch_size = 100                           # events per request; default 1
+//! batch_wait = "200ms"                       # gather events this long first; default 0s
 //! ```
 
 use std::collections::BTreeSet;
@@ -70,6 +72,14 @@ pub struct EndpointSettings {
     pub backoff: Option<String>,
     /// The longest wait between attempts; default 5 min.
     pub max_backoff: Option<String>,
+    /// Most events sent in one request, 1 to 1000; default 1, one event per request in
+    /// CloudEvents structured mode. Above 1, each request carries the events pending at once
+    /// (up to this many) as a CloudEvents batch (a JSON array), so that a busy registry sends
+    /// one request for many events.
+    pub batch_size: Option<u32>,
+    /// With `batch_size` above 1: how long the dispatcher gathers events after the first one
+    /// arrives before it sends them; default 0s (send what is pending at once).
+    pub batch_wait: Option<String>,
 }
 
 impl std::fmt::Debug for EndpointSettings {
@@ -113,7 +123,14 @@ pub struct NotifyEndpoint {
     pub max_attempts: u32,
     pub backoff: Duration,
     pub max_backoff: Duration,
+    /// Most events per request; 1 sends single events (structured mode), more sends batches.
+    pub batch_size: u32,
+    /// How long events are gathered before a batch is sent.
+    pub batch_wait: Duration,
 }
+
+/// The largest `batch_size`: bounds a request's body to about a megabyte of typical events.
+pub const MAX_BATCH_SIZE: u32 = 1000;
 
 impl std::fmt::Debug for NotifyEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -188,8 +205,9 @@ impl NotificationSettings {
     ///
     /// Errors: a name that is empty, repeated or has characters other than letters, digits,
     /// `.`, `_` and `-`; a URL that is not `http` or `https`; an unknown event type; a glob or
-    /// duration that does not parse; `max_attempts` of zero; both `secret` and `secret_env`, or
-    /// a `secret_env` that is not set.
+    /// duration that does not parse; `max_attempts` of zero; `batch_size` outside 1 to 1000,
+    /// or `batch_wait` without a `batch_size` above 1; both `secret` and `secret_env`, or a
+    /// `secret_env` that is not set.
     pub fn check(&self) -> Result<Notifications, EventsError> {
         let retention = duration(
             "notifications.retention",
@@ -295,6 +313,24 @@ impl EndpointSettings {
                 what("max_attempts")
             )));
         }
+        let batch_size = self.batch_size.unwrap_or(1);
+        if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
+            return Err(config_error(format!(
+                "{} {batch_size} must be between 1 and {MAX_BATCH_SIZE}",
+                what("batch_size")
+            )));
+        }
+        let batch_wait = duration(
+            &what("batch_wait"),
+            self.batch_wait.as_deref(),
+            Duration::ZERO,
+        )?;
+        if !batch_wait.is_zero() && batch_size == 1 {
+            return Err(config_error(format!(
+                "{} needs a batch_size above 1: single events are sent as they come",
+                what("batch_wait")
+            )));
+        }
         Ok(NotifyEndpoint {
             name: name.clone(),
             url,
@@ -317,6 +353,8 @@ impl EndpointSettings {
                 self.max_backoff.as_deref(),
                 Duration::from_secs(300),
             )?,
+            batch_size,
+            batch_wait,
         })
     }
 }

@@ -101,3 +101,40 @@ fn debug_output_hides_the_secret() {
     };
     assert!(!format!("{settings:?}").contains("hunter2"));
 }
+
+#[test]
+fn batches_are_bounded_and_a_wait_needs_a_batch() {
+    let batched = |size: Option<u32>, wait: Option<&str>| {
+        EndpointSettings {
+            batch_size: size,
+            batch_wait: wait.map(str::to_owned),
+            ..endpoint(&[], &[])
+        }
+        .check()
+    };
+    let single = batched(None, None).unwrap();
+    assert_eq!((single.batch_size, single.batch_wait), (1, Duration::ZERO));
+    let busy = batched(Some(100), Some("250ms")).unwrap();
+    assert_eq!(
+        (busy.batch_size, busy.batch_wait),
+        (100, Duration::from_millis(250))
+    );
+    assert!(batched(Some(MAX_BATCH_SIZE), None).is_ok());
+    for (size, wait, said) in [
+        (Some(0), None, "batch_size 0 must be between 1 and 1000"),
+        (
+            Some(1001),
+            None,
+            "batch_size 1001 must be between 1 and 1000",
+        ),
+        (None, Some("1s"), "batch_wait needs a batch_size above 1"),
+        (
+            Some(10),
+            Some("soon"),
+            "batch_wait \"soon\" is not a duration",
+        ),
+    ] {
+        let error = batched(size, wait).unwrap_err().to_string();
+        assert!(error.contains(said), "{error}");
+    }
+}

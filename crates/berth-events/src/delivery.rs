@@ -3,7 +3,7 @@
 use berth_metadata::events::StoredEvent;
 
 use crate::config::NotifyEndpoint;
-use crate::envelope::{envelope, CONTENT_TYPE};
+use crate::envelope::body;
 use crate::signature::{sign, SIGNATURE_HEADER};
 
 /// `error` and its sources, `: `-separated (reqwest's own message alone says only "error
@@ -19,20 +19,22 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Sends `event` to `endpoint` once. `Ok` when it answered 2xx; otherwise why not (`HTTP 503`,
-/// or the connection or timeout error), for the log and the dead letter. Every other answer
-/// is retried: a receiver that refuses an event today may accept it after a fix.
+/// Sends `events` to `endpoint` once, in one request: a single event in structured mode when
+/// the endpoint's `batch_size` is 1, otherwise a batch. `Ok` when it answered 2xx; otherwise
+/// why not (`HTTP 503`, or the connection or timeout error), for the log and the dead letter.
+/// Every other answer is retried: a receiver that refuses an event today may accept it after
+/// a fix.
 pub(crate) async fn attempt(
     client: &reqwest::Client,
     endpoint: &NotifyEndpoint,
     source: &str,
-    event: &StoredEvent,
+    events: &[&StoredEvent],
 ) -> Result<(), String> {
-    let body = envelope(event, source).to_string();
+    let (body, content_type) = body(events, source, endpoint.batch_size > 1);
     let mut request = client
         .post(endpoint.url.clone())
         .timeout(endpoint.timeout)
-        .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE);
+        .header(reqwest::header::CONTENT_TYPE, content_type);
     if let Some(secret) = &endpoint.secret {
         request = request.header(SIGNATURE_HEADER, sign(secret, body.as_bytes()));
     }

@@ -115,7 +115,7 @@ impl Dispatcher {
 
     /// Delivers until the metadata store fails.
     ///
-    /// The cursor is saved at most once per `SAVE_INTERVAL`, and at once when an event goes
+    /// The cursor is saved at most once per `SAVE_INTERVAL`, and at once when events go
     /// dead, not once per event, nor each time the outbox runs dry (with a push every few
     /// milliseconds, that is after every push): on the embedded store every save is a commit
     /// that pushes would otherwise queue behind. The last event passed since the save is
@@ -124,6 +124,7 @@ impl Dispatcher {
     /// ids) after the restart.
     async fn deliver(&self) -> Result<std::convert::Infallible, EventsError> {
         let name = self.endpoint.name.as_str();
+        let batch_size = self.endpoint.batch_size as usize;
         let mut written = self.meta.watch_events();
         let mut unsaved: Option<i64> = None;
         let mut saved_at = Instant::now();
@@ -146,20 +147,35 @@ impl Dispatcher {
                     _ = written.changed() => {}
                     _ = tokio::time::sleep(wait) => {}
                 }
+                // The first event of a burst waits for the others to join its batch.
+                if !self.endpoint.batch_wait.is_zero() {
+                    tokio::time::sleep(self.endpoint.batch_wait).await;
+                }
                 continue;
             }
-            for event in &events {
-                if !self.endpoint.accepts(event) {
-                    unsaved = Some(event.seq);
+            // Accepted events in order, sent `batch_size` at a time; an event the filters skip
+            // is passed at once, or with the batch it falls inside.
+            let mut batch: Vec<&StoredEvent> = Vec::with_capacity(batch_size);
+            for (index, event) in events.iter().enumerate() {
+                if self.endpoint.accepts(event) {
+                    batch.push(event);
+                } else if batch.is_empty() {
+                    unsaved = unsaved.max(Some(event.seq));
+                }
+                let last = index + 1 == events.len();
+                if batch.len() < batch_size && !last {
                     continue;
                 }
-                match self.deliver_one(event, &mut unsaved).await? {
-                    None => unsaved = Some(event.seq),
-                    Some(dead) => {
-                        self.meta.pass_event(name, event.seq, Some(&dead)).await?;
+                if !batch.is_empty() {
+                    if let Some(dead) = self.deliver_batch(&batch, &mut unsaved).await? {
+                        for gone in &batch {
+                            self.meta.pass_event(name, gone.seq, Some(&dead)).await?;
+                        }
                         (unsaved, saved_at) = (None, Instant::now());
                     }
+                    batch.clear();
                 }
+                unsaved = unsaved.max(Some(event.seq));
             }
             if saved_at.elapsed() >= SAVE_INTERVAL {
                 if let Some(seq) = unsaved.take() {
@@ -179,32 +195,36 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Attempts `event` until it is delivered (`None`) or its attempts are spent (its dead
-    /// letter). A failed attempt first saves the cursor up to `unsaved` (the events before
-    /// this one), so that while an endpoint is down its pending count is exact.
-    async fn deliver_one(
+    /// Attempts `batch` (one request) until it is delivered (`None`) or its attempts are
+    /// spent (the dead letter of each of its events). A failed attempt first saves the cursor
+    /// up to `unsaved` (the events before this batch), so that while an endpoint is down its
+    /// pending count is exact.
+    async fn deliver_batch(
         &self,
-        event: &StoredEvent,
+        batch: &[&StoredEvent],
         unsaved: &mut Option<i64>,
     ) -> Result<Option<DeadLetter>, EventsError> {
         let endpoint = &*self.endpoint;
         let label = || ("endpoint", endpoint.name.clone());
+        let (first, count) = (&batch[0], batch.len());
         let mut number = 0;
         loop {
             number += 1;
-            match attempt(&self.client, endpoint, &self.source, event).await {
+            match attempt(&self.client, endpoint, &self.source, batch).await {
                 Ok(()) => {
-                    metrics::counter!("berth_events_delivered_total", &[label()]).increment(1);
-                    debug!(endpoint = %endpoint.name, id = %event.id, kind = %event.kind, "event delivered");
+                    metrics::counter!("berth_events_delivered_total", &[label()])
+                        .increment(count as u64);
+                    debug!(endpoint = %endpoint.name, id = %first.id, kind = %first.kind, count, "events delivered");
                     return Ok(None);
                 }
                 Err(error) if number >= endpoint.max_attempts => {
                     metrics::counter!("berth_events_failed_attempts_total", &[label()])
                         .increment(1);
-                    metrics::counter!("berth_events_dead_lettered_total", &[label()]).increment(1);
+                    metrics::counter!("berth_events_dead_lettered_total", &[label()])
+                        .increment(count as u64);
                     warn!(
-                        endpoint = %endpoint.name, id = %event.id, kind = %event.kind,
-                        attempts = number, error = %error, "event given up on"
+                        endpoint = %endpoint.name, id = %first.id, kind = %first.kind, count,
+                        attempts = number, error = %error, "events given up on"
                     );
                     return Ok(Some(DeadLetter {
                         attempts: number,
@@ -219,7 +239,7 @@ impl Dispatcher {
                     }
                     let wait = endpoint.backoff_after(number);
                     info!(
-                        endpoint = %endpoint.name, id = %event.id, attempt = number,
+                        endpoint = %endpoint.name, id = %first.id, count, attempt = number,
                         error = %error, retry_in_ms = wait.as_millis() as u64,
                         "event delivery failed; retrying"
                     );

@@ -1,5 +1,6 @@
 //! The CloudEvents 1.0 envelope of an outbox event, in structured content mode (CloudEvents
-//! JSON Event Format, section 3): the whole event, attributes and data, is the request body.
+//! JSON Event Format, section 3): the whole event, attributes and data, is the request body;
+//! or several envelopes in batched content mode (section 4): a JSON array of them.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -8,6 +9,9 @@ use serde_json::{json, Value};
 
 /// The media type of a structured-mode CloudEvents JSON body (JSON Event Format, section 3).
 pub const CONTENT_TYPE: &str = "application/cloudevents+json; charset=utf-8";
+
+/// The media type of a batched-mode CloudEvents JSON body (JSON Event Format, section 4).
+pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json; charset=utf-8";
 
 /// The envelope of `event`: `specversion` "1.0"; `id` the event's UUID (the same on every
 /// attempt, so receivers drop repeats by `source` + `id`); `source` the registry (`source`);
@@ -32,6 +36,19 @@ pub fn envelope(event: &StoredEvent, source: &str) -> Value {
         envelope["subject"] = json!(subject);
     }
     envelope
+}
+
+/// The request body carrying `events` and its media type: one event in structured mode when
+/// `batched` is false (then `events` holds exactly one), otherwise a JSON array of envelopes
+/// in commit order.
+pub fn body(events: &[&StoredEvent], source: &str, batched: bool) -> (String, &'static str) {
+    if batched {
+        let envelopes: Vec<Value> = events.iter().map(|e| envelope(e, source)).collect();
+        (Value::Array(envelopes).to_string(), BATCH_CONTENT_TYPE)
+    } else {
+        debug_assert_eq!(events.len(), 1, "structured mode carries one event");
+        (envelope(events[0], source).to_string(), CONTENT_TYPE)
+    }
 }
 
 #[cfg(test)]
@@ -62,6 +79,33 @@ mod tests {
                 "berthseq": 7,
                 "data": {"tag": "v1"},
             })
+        );
+    }
+
+    #[test]
+    fn a_batch_is_an_array_of_envelopes_in_order_and_a_single_event_is_not() {
+        let event = |seq: i64| StoredEvent {
+            seq,
+            id: format!("id-{seq}"),
+            kind: "dev.berth.tag.moved".into(),
+            repository: Some("a/b".into()),
+            subject: None,
+            time: 0,
+            data: "{}".into(),
+        };
+        let (one, two) = (event(1), event(2));
+        let (text, content_type) = body(&[&one, &two], "berth", true);
+        assert_eq!(content_type, BATCH_CONTENT_TYPE);
+        let batch: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            batch,
+            json!([envelope(&one, "berth"), envelope(&two, "berth")])
+        );
+        let (text, content_type) = body(&[&one], "berth", false);
+        assert_eq!(content_type, CONTENT_TYPE);
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            envelope(&one, "berth")
         );
     }
 }

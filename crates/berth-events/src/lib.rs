@@ -24,6 +24,6 @@ pub use config::{
     DURATION_FORM,
 };
 pub use dispatcher::{prune_periodically, start};
-pub use envelope::{envelope, CONTENT_TYPE};
+pub use envelope::{envelope, BATCH_CONTENT_TYPE, CONTENT_TYPE};
 pub use error::EventsError;
 pub use signature::{sign, SIGNATURE_HEADER};

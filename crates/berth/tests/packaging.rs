@@ -141,7 +141,7 @@ fn everything_in(dir: &Path) -> String {
            [[notifications.endpoints]]\nname = \"scanner\"\nurl = \"https://hooks.example/x\"\n\
            secret = \"Hmac-Secret-1\"\nevents = [\"dev.berth.manifest.pushed\"]\n\
            repositories = [\"prod/**\"]\ntimeout = \"5s\"\nmax_attempts = 3\n\
-           backoff = \"2s\"\nmax_backoff = \"1m\"\n"
+           backoff = \"2s\"\nmax_backoff = \"1m\"\nbatch_size = 50\nbatch_wait = \"100ms\"\n"
 }
 
 /// `berth config check` prints TOML that reads back as the same settings, every secret
@@ -186,8 +186,8 @@ fn config_check_prints_toml_the_readme_describes() {
         }
     }
     // Every key the file above sets: 12 top-level, 4 of [gc], 2 of [tls], 7 of [storage], 3 of
-    // [metadata], 2 of [notifications] and 9 of an endpoint (`secret_env` excludes `secret`).
-    assert!(rows.len() >= 39, "{rows:?}");
+    // [metadata], 2 of [notifications] and 11 of an endpoint (`secret_env` excludes `secret`).
+    assert!(rows.len() >= 41, "{rows:?}");
     for row in rows {
         assert!(
             readme.contains(&format!("| {row} |")),

@@ -1,0 +1,83 @@
+//! An endpoint with `batch_size` above 1 receives CloudEvents batches: every event once, in
+//! commit order, signed per request, never more than `batch_size` in one request.
+
+use std::collections::BTreeSet;
+
+use crate::receiver::{hmac_sha256_hex, Receiver};
+use crate::support::http::{Image, Registry};
+use crate::support::TestServer;
+use crate::{endpoint, wait_passed, SECRET};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batching_endpoint_gets_every_event_once_in_order_in_signed_batches() {
+    let receiver = Receiver::start().await;
+    let config = endpoint(
+        "batched",
+        &receiver.url("/batched"),
+        &format!(
+            "secret = {SECRET:?}\nbatch_size = 5\nbatch_wait = \"2s\"\n\
+             repositories = [\"batch/**\"]\nbackoff = \"50ms\""
+        ),
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    let registry = Registry::new(server.url());
+    // Pushed together, within the first event's two-second wait: 2 events each
+    // (manifest.pushed, tag.moved), and those of `other/x` skipped by the filter in between.
+    let images: Vec<Image> = (0..6u64)
+        .map(|n| Image::new("batch/app", &format!("v{n}"), 100 + n, &[64]))
+        .collect();
+    let skipped = Image::new("other/x", "v1", 99, &[64]);
+    futures::future::join_all(images.iter().map(|image| registry.push_image(image))).await;
+    registry.push_image(&skipped).await;
+    wait_passed(&registry, "batched").await;
+
+    let requests = receiver.requests("/batched");
+    let mut events = Vec::new();
+    for request in &requests {
+        assert_eq!(request.status, 200);
+        assert!(
+            request
+                .header("content-type")
+                .starts_with("application/cloudevents-batch+json"),
+            "{:?}",
+            request.headers
+        );
+        assert_eq!(
+            request.header("x-berth-signature"),
+            format!(
+                "sha256={}",
+                hmac_sha256_hex(SECRET.as_bytes(), &request.body)
+            )
+        );
+        let batch = request.json();
+        let batch = batch.as_array().expect("a batch is a JSON array");
+        assert!((1..=5).contains(&batch.len()), "{} events", batch.len());
+        events.extend(batch.iter().cloned());
+    }
+    assert_eq!(events.len(), 12, "{events:#?}");
+    assert!(events
+        .iter()
+        .all(|e| e["data"]["repository"] == "batch/app"));
+    let ids: BTreeSet<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), events.len(), "an event was sent twice");
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e["berthseq"].as_i64().unwrap())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "not in commit order: {seqs:?}"
+    );
+    let tags: BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "dev.berth.tag.moved")
+        .map(|e| e["data"]["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags.len(), 6, "{tags:?}");
+    // Gathered for two seconds, twelve events make full batches, not one request each.
+    assert!(
+        requests.len() < 6,
+        "{} requests for 12 events",
+        requests.len()
+    );
+}

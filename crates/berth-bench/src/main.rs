@@ -21,7 +21,7 @@ async fn main() -> anyhow::Result<()> {
         servers::check_scale_out_environment()?;
         [Kind::Berth, Kind::BerthScaleOut, Kind::DistributionS3].as_slice()
     } else if options.observability() {
-        [Kind::Berth, Kind::BerthObserved].as_slice()
+        [Kind::Berth, Kind::BerthObserved, Kind::BerthObservedBatched].as_slice()
     } else {
         [Kind::Berth, Kind::Distribution].as_slice()
     };
@@ -51,15 +51,32 @@ async fn run(servers: &[Server], table: &mut Table, options: &Options) -> anyhow
     if options.observability() {
         // Deliveries trail the pushes by up to the dispatcher's poll; what arrived by the end
         // shows the endpoint was live during the workloads.
-        let received = servers::webhook_receiver().await?.received();
-        anyhow::ensure!(received > 0, "the webhook receiver got no notification");
-        table.record(
-            "webhook notifications received",
-            "events",
-            Kind::BerthObserved,
-            received as f64,
-            report::Better::Higher,
-        );
+        let receiver = servers::webhook_receiver().await?;
+        for (kind, batched) in [
+            (Kind::BerthObserved, false),
+            (Kind::BerthObservedBatched, true),
+        ] {
+            let received = receiver.received(Kind::webhook_path(batched));
+            anyhow::ensure!(
+                received.events > 0,
+                "the webhook receiver got no notification from {}",
+                kind.label()
+            );
+            table.record(
+                "webhook notifications received",
+                "events",
+                kind,
+                received.events as f64,
+                report::Better::Higher,
+            );
+            table.record(
+                "webhook requests received",
+                "requests",
+                kind,
+                received.requests as f64,
+                report::Better::Lower,
+            );
+        }
     }
     for server in servers {
         let peak = server.process().peak_rss_mib()?;

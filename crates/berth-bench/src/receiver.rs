@@ -1,19 +1,28 @@
 //! The webhook receiver of the observability group: a plain HTTP server on loopback, in the
-//! bench's own process, that answers every notification with 204 and counts them, so that
-//! Berth observed pays for signing and delivering each event as it would in production.
+//! bench's own process, that answers every notification with 204 and counts requests and
+//! events per path, so that Berth observed pays for signing and delivering each event as it
+//! would in production.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::http::{StatusCode, Uri};
 use axum::routing::post;
 use axum::Router;
 
-/// A running receiver: where it listens, and how many notifications it has accepted.
+/// Requests and events received on one path.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tally {
+    pub requests: u64,
+    pub events: u64,
+}
+
+/// A running receiver: where it listens, and what it has accepted per path.
 pub struct Receiver {
     pub address: SocketAddr,
-    received: Arc<AtomicU64>,
+    received: Arc<Mutex<HashMap<String, Tally>>>,
 }
 
 impl Receiver {
@@ -21,12 +30,20 @@ impl Receiver {
     pub async fn start() -> anyhow::Result<Receiver> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
-        let received = Arc::new(AtomicU64::new(0));
-        let counter = received.clone();
+        let received = Arc::new(Mutex::new(HashMap::<String, Tally>::new()));
+        let book = received.clone();
         let app = Router::new().route(
-            "/",
-            post(move || {
-                counter.fetch_add(1, Ordering::Relaxed);
+            "/{*path}",
+            post(move |uri: Uri, body: Bytes| {
+                // A batch is a JSON array of events; a single event is an object.
+                let events = match serde_json::from_slice::<serde_json::Value>(&body) {
+                    Ok(serde_json::Value::Array(batch)) => batch.len() as u64,
+                    _ => 1,
+                };
+                let mut book = book.lock().unwrap();
+                let tally = book.entry(uri.path().to_owned()).or_default();
+                tally.requests += 1;
+                tally.events += events;
                 async { StatusCode::NO_CONTENT }
             }),
         );
@@ -34,8 +51,13 @@ impl Receiver {
         Ok(Receiver { address, received })
     }
 
-    /// Notifications accepted so far.
-    pub fn received(&self) -> u64 {
-        self.received.load(Ordering::Relaxed)
+    /// What `path` accepted so far.
+    pub fn received(&self, path: &str) -> Tally {
+        self.received
+            .lock()
+            .unwrap()
+            .get(path)
+            .copied()
+            .unwrap_or_default()
     }
 }

@@ -110,8 +110,10 @@ impl Table {
             .flat_map(|&b| kinds.iter().filter(|k| !k.is_berth()).map(move |&d| (b, d)))
             .collect();
         // What watching costs: Berth with metrics and the access log over Berth without.
-        if kinds.contains(&Kind::BerthObserved) && kinds.contains(&Kind::Berth) {
-            pairs.push((Kind::BerthObserved, Kind::Berth));
+        for observed in [Kind::BerthObserved, Kind::BerthObservedBatched] {
+            if kinds.contains(&observed) && kinds.contains(&Kind::Berth) {
+                pairs.push((observed, Kind::Berth));
+            }
         }
         out.push_str("| figure | unit |");
         for kind in &kinds {

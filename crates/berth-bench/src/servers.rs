@@ -27,17 +27,26 @@ pub enum Kind {
     /// Berth embedded with everything an operator watches turned on (`observed_config`),
     /// where `Berth` has metrics and the access log off.
     BerthObserved,
+    /// `BerthObserved` with its webhook endpoint sending batches (`batch_size`, `batch_wait`)
+    /// instead of one request per event.
+    BerthObservedBatched,
 }
 
 /// The configuration of `Kind::BerthObserved`, written to its config file: Prometheus
 /// metrics, the JSON access log of every request (written to a file, as a log collector
 /// would read it), and one webhook endpoint, signed, for every event type, at the bench's own
 /// receiver (`receiver::Receiver`).
-fn observed_config(webhook: std::net::SocketAddr) -> String {
+fn observed_config(webhook: std::net::SocketAddr, batched: bool) -> String {
+    let batches = if batched {
+        "batch_size = 100\nbatch_wait = \"100ms\"\n"
+    } else {
+        ""
+    };
+    let path = Kind::webhook_path(batched);
     format!(
         "metrics = true\nlog = \"info\"\nlog_format = \"json\"\n\n\
-         [[notifications.endpoints]]\nname = \"bench\"\nurl = \"http://{webhook}/\"\n\
-         secret = \"bench-webhook-secret\"\n"
+         [[notifications.endpoints]]\nname = \"bench\"\nurl = \"http://{webhook}{path}\"\n\
+         secret = \"bench-webhook-secret\"\n{batches}"
     )
 }
 
@@ -56,9 +65,10 @@ const UNOBSERVED_CONFIG: &str = "metrics = false\n";
 
 impl Kind {
     /// Every kind, in the order of the table's columns.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Berth,
         Kind::BerthObserved,
+        Kind::BerthObservedBatched,
         Kind::BerthScaleOut,
         Kind::Distribution,
         Kind::DistributionS3,
@@ -71,13 +81,23 @@ impl Kind {
             Kind::BerthScaleOut => "Berth scale-out",
             Kind::DistributionS3 => "distribution S3",
             Kind::BerthObserved => "Berth observed",
+            Kind::BerthObservedBatched => "Berth observed, batched",
+        }
+    }
+
+    /// Where the bench's receiver takes the notifications of an observed kind.
+    pub fn webhook_path(batched: bool) -> &'static str {
+        if batched {
+            "/batched"
+        } else {
+            "/single"
         }
     }
 
     pub fn is_berth(self) -> bool {
         matches!(
             self,
-            Kind::Berth | Kind::BerthScaleOut | Kind::BerthObserved
+            Kind::Berth | Kind::BerthScaleOut | Kind::BerthObserved | Kind::BerthObservedBatched
         )
     }
 }
@@ -206,12 +226,13 @@ impl Server {
         }
         let mut log = None;
         let command = match kind {
-            Kind::Berth | Kind::BerthObserved => {
+            Kind::Berth | Kind::BerthObserved | Kind::BerthObservedBatched => {
                 let (level, mut config) = match kind {
-                    Kind::BerthObserved => {
+                    Kind::BerthObserved | Kind::BerthObservedBatched => {
                         log = Some(dir.path().join("berth.log"));
                         let webhook = webhook_receiver().await?.address;
-                        ("info", observed_config(webhook))
+                        let batched = kind == Kind::BerthObservedBatched;
+                        ("info", observed_config(webhook, batched))
                     }
                     _ => ("warn", UNOBSERVED_CONFIG.to_owned()),
                 };

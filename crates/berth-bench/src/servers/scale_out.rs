@@ -202,7 +202,7 @@ pub(super) async fn launch(kind: Kind, berth_options: &[&str]) -> anyhow::Result
                 _shared: None,
             })
         }
-        Kind::Berth | Kind::BerthObserved | Kind::Distribution => {
+        Kind::Berth | Kind::BerthObserved | Kind::BerthObservedBatched | Kind::Distribution => {
             bail!("{kind:?} is not a scale-out deployment")
         }
     }

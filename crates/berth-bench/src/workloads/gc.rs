@@ -157,7 +157,10 @@ pub async fn run(table: &mut Table, manifests: usize, comparable: usize) -> anyh
         let mut server = Server::start_with(kind, &policy).await?;
         fill(&Registry::new(&server.base), comparable).await?;
         let elapsed = match kind {
-            Kind::Berth | Kind::BerthScaleOut | Kind::BerthObserved => {
+            Kind::Berth
+            | Kind::BerthScaleOut
+            | Kind::BerthObserved
+            | Kind::BerthObservedBatched => {
                 let registry = Registry::new(&server.base);
                 let started = Instant::now();
                 registry

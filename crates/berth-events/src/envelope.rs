@@ -5,13 +5,51 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use berth_metadata::events::StoredEvent;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 /// The media type of a structured-mode CloudEvents JSON body (JSON Event Format, section 3).
 pub const CONTENT_TYPE: &str = "application/cloudevents+json; charset=utf-8";
 
 /// The media type of a batched-mode CloudEvents JSON body (JSON Event Format, section 4).
 pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json; charset=utf-8";
+
+/// The envelope of an outbox event, serialised as it is sent: its `data` is the recorded
+/// JSON text, written out as it is rather than parsed and built again, since a busy registry
+/// sends thousands of these a second.
+#[derive(Serialize)]
+struct Envelope<'a> {
+    specversion: &'static str,
+    id: &'a str,
+    source: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    time: String,
+    datacontenttype: &'static str,
+    berthseq: i64,
+    /// `null` for data that is not JSON (never recorded so).
+    data: Option<&'a RawValue>,
+}
+
+impl<'a> Envelope<'a> {
+    fn of(event: &'a StoredEvent, source: &'a str) -> Envelope<'a> {
+        let time = UNIX_EPOCH + Duration::from_millis(event.time.max(0) as u64);
+        Envelope {
+            specversion: "1.0",
+            id: &event.id,
+            source,
+            kind: &event.kind,
+            subject: event.subject.as_deref(),
+            time: humantime::format_rfc3339_millis(time).to_string(),
+            datacontenttype: "application/json",
+            berthseq: event.seq,
+            data: serde_json::from_str(&event.data).ok(),
+        }
+    }
+}
 
 /// The envelope of `event`: `specversion` "1.0"; `id` the event's UUID (the same on every
 /// attempt, so receivers drop repeats by `source` + `id`); `source` the registry (`source`);
@@ -20,40 +58,28 @@ pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json; charse
 /// `application/json`; `data` the event's JSON object. Berth's extension attribute
 /// `berthseq` gives the event's place in the outbox.
 pub fn envelope(event: &StoredEvent, source: &str) -> Value {
-    let time = UNIX_EPOCH + Duration::from_millis(event.time.max(0) as u64);
-    let data: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
-    let mut envelope = json!({
-        "specversion": "1.0",
-        "id": event.id,
-        "source": source,
-        "type": event.kind,
-        "time": humantime::format_rfc3339_millis(time).to_string(),
-        "datacontenttype": "application/json",
-        "berthseq": event.seq,
-        "data": data,
-    });
-    if let Some(subject) = &event.subject {
-        envelope["subject"] = json!(subject);
-    }
-    envelope
+    serde_json::to_value(Envelope::of(event, source)).expect("an envelope serialises")
 }
 
 /// The request body carrying `events` and its media type: one event in structured mode when
 /// `batched` is false (then `events` holds exactly one), otherwise a JSON array of envelopes
 /// in commit order.
 pub fn body(events: &[&StoredEvent], source: &str, batched: bool) -> (String, &'static str) {
+    let text = |result: serde_json::Result<String>| result.expect("an envelope serialises");
     if batched {
-        let envelopes: Vec<Value> = events.iter().map(|e| envelope(e, source)).collect();
-        (Value::Array(envelopes).to_string(), BATCH_CONTENT_TYPE)
+        let envelopes: Vec<Envelope> = events.iter().map(|e| Envelope::of(e, source)).collect();
+        (text(serde_json::to_string(&envelopes)), BATCH_CONTENT_TYPE)
     } else {
         debug_assert_eq!(events.len(), 1, "structured mode carries one event");
-        (envelope(events[0], source).to_string(), CONTENT_TYPE)
+        let envelope = Envelope::of(events[0], source);
+        (text(serde_json::to_string(&envelope)), CONTENT_TYPE)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn carries_the_required_and_optional_attributes() {

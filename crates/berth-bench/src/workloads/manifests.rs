@@ -72,27 +72,38 @@ pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> an
     }
     for concurrency in [1usize, 8] {
         eprintln!(
-            "(e) {} manifest PUTs at concurrency {concurrency}",
+            "(e) {} manifest PUTs at concurrency {concurrency}, in {ROUNDS} rounds",
             options.manifests
         );
+        let figure = format!("(e) manifest PUTs, concurrency {concurrency}");
+        let repo = format!("bench/put{concurrency}");
+        let mut bases = Vec::new();
         for server in servers {
-            let registry = Registry::for_server(server);
-            let repo = format!("bench/put{concurrency}");
-            let (config, layer) = push_base(&registry, &repo).await?;
-            let bodies: Vec<Bytes> = (0..options.manifests)
-                .map(|i| image_manifest(&config, &layer, i + 1))
-                .collect();
-            let figure = format!("(e) manifest PUTs, concurrency {concurrency}");
-            let work = timed(async {
-                stream::iter(bodies.into_iter().enumerate().map(Ok))
-                    .try_for_each_concurrent(concurrency, |(i, body)| {
-                        let registry = registry.clone();
-                        let repo = repo.clone();
-                        async move { registry.put_manifest(&repo, &format!("m{i}"), body).await }
-                    })
-                    .await
-            });
-            let elapsed = with_cpu(server, table, &figure, work).await?;
+            bases.push(push_base(&Registry::for_server(server), &repo).await?);
+        }
+        let mut elapsed = vec![Duration::ZERO; servers.len()];
+        for round in 0..ROUNDS {
+            for index in rotation(servers.len(), round) {
+                let (server, (config, layer)) = (&servers[index], &bases[index]);
+                let registry = Registry::for_server(server);
+                let bodies: Vec<(usize, Bytes)> = share(options.manifests, round)
+                    .map(|i| (i, image_manifest(config, layer, i + 1)))
+                    .collect();
+                let work = timed(async {
+                    stream::iter(bodies.into_iter().map(Ok))
+                        .try_for_each_concurrent(concurrency, |(i, body)| {
+                            let registry = registry.clone();
+                            let repo = repo.clone();
+                            async move {
+                                registry.put_manifest(&repo, &format!("m{i}"), body).await
+                            }
+                        })
+                        .await
+                });
+                elapsed[index] += with_cpu(server, table, &figure, work).await?;
+            }
+        }
+        for (server, elapsed) in servers.iter().zip(elapsed) {
             table.record(
                 &figure,
                 "req/s",
@@ -102,20 +113,63 @@ pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> an
             );
         }
     }
-    eprintln!("(f) {} tags", options.tags);
+    eprintln!("(f) {} tags, in {ROUNDS} rounds", options.tags);
+    let repo = "bench/tags";
+    let mut bodies = Vec::new();
     for server in servers {
-        tags(server, table, options).await?;
+        let (config, layer) = push_base(&Registry::for_server(server), repo).await?;
+        bodies.push(image_manifest(&config, &layer, 0));
+    }
+    let mut elapsed = vec![Duration::ZERO; servers.len()];
+    for round in 0..ROUNDS {
+        for index in rotation(servers.len(), round) {
+            let server = &servers[index];
+            elapsed[index] +=
+                create_tags(server, table, repo, &bodies[index], options, round).await?;
+        }
+    }
+    for (server, elapsed) in servers.iter().zip(elapsed) {
+        table.record(
+            "(f) tag creation, concurrency 8",
+            "tags/s",
+            server.kind,
+            options.tags as f64 / elapsed.as_secs_f64(),
+            Better::Higher,
+        );
+        list_tags(server, table, repo, options).await?;
     }
     Ok(())
 }
 
-async fn tags(server: &Server, table: &mut Table, options: &Options) -> anyhow::Result<()> {
+/// The write workloads run in rounds, each server taking a share of the work in every round,
+/// first in turn: on one machine, what ran just before (the writeback of another server's
+/// fsyncs, a warm or cold cache) moves a server's figures by several percent, which would
+/// otherwise always favour the same server.
+const ROUNDS: usize = 10;
+
+/// The order of the servers in `round`: each one first in turn.
+fn rotation(servers: usize, round: usize) -> impl Iterator<Item = usize> {
+    (0..servers).map(move |i| (i + round) % servers)
+}
+
+/// The items of `total` that `round` takes: every `ROUNDS`-th, so that each round's share
+/// differs by at most one.
+fn share(total: usize, round: usize) -> impl Iterator<Item = usize> {
+    (round..total).step_by(ROUNDS)
+}
+
+/// Creates the round's share of the tags on `server`; how long it took.
+async fn create_tags(
+    server: &Server,
+    table: &mut Table,
+    repo: &str,
+    body: &Bytes,
+    options: &Options,
+    round: usize,
+) -> anyhow::Result<Duration> {
     let registry = Registry::for_server(server);
-    let repo = "bench/tags";
-    let (config, layer) = push_base(&registry, repo).await?;
-    let body = image_manifest(&config, &layer, 0);
     let work = timed(async {
-        stream::iter((0..options.tags).map(Ok))
+        stream::iter(share(options.tags, round).map(Ok))
             .try_for_each_concurrent(8, |i| {
                 let registry = registry.clone();
                 let body = body.clone();
@@ -127,15 +181,17 @@ async fn tags(server: &Server, table: &mut Table, options: &Options) -> anyhow::
             })
             .await
     });
-    let elapsed = with_cpu(server, table, "(f) tag creation", work).await?;
-    table.record(
-        "(f) tag creation, concurrency 8",
-        "tags/s",
-        server.kind,
-        options.tags as f64 / elapsed.as_secs_f64(),
-        Better::Higher,
-    );
+    with_cpu(server, table, "(f) tag creation", work).await
+}
 
+/// Lists the tags of `repo` on `server`, whole and in pages, checking that every one is there.
+async fn list_tags(
+    server: &Server,
+    table: &mut Table,
+    repo: &str,
+    options: &Options,
+) -> anyhow::Result<()> {
+    let registry = Registry::for_server(server);
     let full = format!("{}/v2/{repo}/tags/list", server.base);
     let mut samples = Vec::new();
     for _ in 0..21 {

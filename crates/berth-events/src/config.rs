@@ -16,7 +16,7 @@
 //! backoff = "1s"                             # before the second attempt, then doubling
 //! max_backoff = "5m"
 //! batch_size = 100                           # events per request; default 1
-//! batch_wait = "200ms"                       # gather events this long first; default 0s
+//! batch_wait = "200ms"                       # gather events this long first (<= 1s); default 0s
 //! ```
 
 use std::collections::BTreeSet;
@@ -78,7 +78,7 @@ pub struct EndpointSettings {
     /// one request for many events.
     pub batch_size: Option<u32>,
     /// With `batch_size` above 1: how long the dispatcher gathers events after the first one
-    /// arrives before it sends them; default 0s (send what is pending at once).
+    /// arrives before it sends them, at most 1 s; default 0s (send what is pending at once).
     pub batch_wait: Option<String>,
 }
 
@@ -131,6 +131,10 @@ pub struct NotifyEndpoint {
 
 /// The largest `batch_size`: bounds a request's body to about a megabyte of typical events.
 pub const MAX_BATCH_SIZE: u32 = 1000;
+
+/// The longest `batch_wait`: the dispatcher saves its cursor and looks for other nodes' events
+/// about once a second, and a longer gathering would hold both back.
+pub const MAX_BATCH_WAIT: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for NotifyEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -206,7 +210,7 @@ impl NotificationSettings {
     /// Errors: a name that is empty, repeated or has characters other than letters, digits,
     /// `.`, `_` and `-`; a URL that is not `http` or `https`; an unknown event type; a glob or
     /// duration that does not parse; `max_attempts` of zero; `batch_size` outside 1 to 1000,
-    /// or `batch_wait` without a `batch_size` above 1; both `secret` and `secret_env`, or a
+    /// `batch_wait` longer than 1 s or without a `batch_size` above 1; both `secret` and `secret_env`, or a
     /// `secret_env` that is not set.
     pub fn check(&self) -> Result<Notifications, EventsError> {
         let retention = duration(
@@ -325,6 +329,13 @@ impl EndpointSettings {
             self.batch_wait.as_deref(),
             Duration::ZERO,
         )?;
+        if batch_wait > MAX_BATCH_WAIT {
+            return Err(config_error(format!(
+                "{} {:?} is longer than the longest, 1s",
+                what("batch_wait"),
+                self.batch_wait.as_deref().unwrap_or_default()
+            )));
+        }
         if !batch_wait.is_zero() && batch_size == 1 {
             return Err(config_error(format!(
                 "{} needs a batch_size above 1: single events are sent as they come",

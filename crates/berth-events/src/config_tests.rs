@@ -130,6 +130,11 @@ fn batches_are_bounded_and_a_wait_needs_a_batch() {
         (None, Some("1s"), "batch_wait needs a batch_size above 1"),
         (
             Some(10),
+            Some("2s"),
+            "batch_wait \"2s\" is longer than the longest, 1s",
+        ),
+        (
+            Some(10),
             Some("soon"),
             "batch_wait \"soon\" is not a duration",
         ),

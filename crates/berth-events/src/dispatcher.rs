@@ -1,9 +1,10 @@
 //! One dispatcher per endpoint: takes the endpoint's delivery lock, then delivers the outbox
 //! after the endpoint's cursor in order, forever; and the pruning of passed events.
 //!
-//! Order: an event is passed (delivered, skipped by the filters, or dead) before the next one
-//! is tried, so an endpoint receives events in commit order, and a failing endpoint holds its
-//! own queue back (never another endpoint's) until the event is delivered or dead.
+//! Order: an event, or a batch of them, is passed (delivered, skipped by the filters, or dead)
+//! before the next one is tried, so an endpoint receives events in commit order, and a failing
+//! endpoint holds its own queue back (never another endpoint's) until the event or batch is
+//! delivered or dead.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 const LOCK_RETRY: Duration = Duration::from_secs(5);
 /// Longest time events passed while more keep coming go without their cursor saved.
 const SAVE_INTERVAL: Duration = Duration::from_secs(1);
-/// Events read from the outbox at once.
+/// Events read from the outbox at once, at least; an endpoint's whole batch when larger.
 const PAGE: u32 = 100;
 /// How often passed events older than the retention are pruned.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -125,12 +126,13 @@ impl Dispatcher {
     async fn deliver(&self) -> Result<std::convert::Infallible, EventsError> {
         let name = self.endpoint.name.as_str();
         let batch_size = self.endpoint.batch_size as usize;
+        let page = PAGE.max(self.endpoint.batch_size);
         let mut written = self.meta.watch_events();
         let mut unsaved: Option<i64> = None;
         let mut saved_at = Instant::now();
         loop {
             written.mark_unchanged();
-            let events = self.meta.events_after_cursor(name, unsaved, PAGE).await?;
+            let events = self.meta.events_after_cursor(name, unsaved, page).await?;
             if events.is_empty() {
                 if let (true, Some(seq)) = (saved_at.elapsed() >= SAVE_INTERVAL, unsaved) {
                     self.meta.pass_event(name, seq, None).await?;
@@ -143,12 +145,12 @@ impl Dispatcher {
                         POLL_INTERVAL
                     }
                 };
-                tokio::select! {
-                    _ = written.changed() => {}
-                    _ = tokio::time::sleep(wait) => {}
-                }
+                let woken = tokio::select! {
+                    _ = written.changed() => true,
+                    _ = tokio::time::sleep(wait) => false,
+                };
                 // The first event of a burst waits for the others to join its batch.
-                if !self.endpoint.batch_wait.is_zero() {
+                if woken && !self.endpoint.batch_wait.is_zero() {
                     tokio::time::sleep(self.endpoint.batch_wait).await;
                 }
                 continue;
@@ -160,7 +162,9 @@ impl Dispatcher {
                 if self.endpoint.accepts(event) {
                     batch.push(event);
                 } else if batch.is_empty() {
-                    unsaved = unsaved.max(Some(event.seq));
+                    // The page is in delivery order, which on PostgreSQL is not seq order: the
+                    // event passed last is the one to read on after, whatever its seq.
+                    unsaved = Some(event.seq);
                 }
                 let last = index + 1 == events.len();
                 if batch.len() < batch_size && !last {
@@ -175,7 +179,7 @@ impl Dispatcher {
                     }
                     batch.clear();
                 }
-                unsaved = unsaved.max(Some(event.seq));
+                unsaved = Some(event.seq);
             }
             if saved_at.elapsed() >= SAVE_INTERVAL {
                 if let Some(seq) = unsaved.take() {

@@ -125,7 +125,9 @@ fn stored(row: &PgRow) -> StoredEvent {
 }
 
 /// The events after the cursor of `endpoint`, or after the event `after` when that is later
-/// (it is after the cursor, so not pruned: its position is still in the outbox).
+/// (it is after the cursor, so not pruned: its position is still in the outbox). Were it gone
+/// (another node's configuration pruning what this endpoint never passed), nothing is
+/// returned, and the dispatcher saves its cursor and reads on from it.
 pub(super) async fn after_cursor(
     pool: &PgPool,
     endpoint: &str,

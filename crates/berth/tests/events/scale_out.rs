@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
 use crate::receiver::Receiver;
@@ -60,6 +61,10 @@ async fn two_nodes_on_postgres_and_s3_deliver_each_event_once_in_order() {
             "hook",
             &receiver.url("/hook"),
             "events = [\"dev.berth.tag.moved\"]\nbackoff = \"50ms\""
+        ) + &endpoint(
+            "batched",
+            &receiver.url("/batched"),
+            "events = [\"dev.berth.tag.moved\"]\nbackoff = \"50ms\"\nbatch_size = 3"
         ),
     );
     let mut a = TestServer::start_with_config(&config, &[]);
@@ -80,6 +85,7 @@ async fn two_nodes_on_postgres_and_s3_deliver_each_event_once_in_order() {
         }
     }
     wait_passed(&on_b, "hook").await;
+    wait_passed(&on_b, "batched").await;
     // One node went down: the other takes the endpoint's lock over and goes on.
     a.kill();
     on_b.push_image(&Image::new("pg/a", "after", 99, &[64]))
@@ -90,22 +96,40 @@ async fn two_nodes_on_postgres_and_s3_deliver_each_event_once_in_order() {
             r.iter().any(|r| r.json()["data"]["tag"] == "after")
         })
         .await;
-    let delivered = receiver.delivered("/hook");
-    let got: Vec<(String, String)> = delivered
-        .iter()
-        .map(|e| {
-            (
-                e["data"]["repository"].as_str().unwrap().to_owned(),
-                e["data"]["tag"].as_str().unwrap().to_owned(),
-            )
+    receiver
+        .wait_for("/batched", "the event pushed after the kill", |r| {
+            r.iter()
+                .any(|r| (r.json().as_array().unwrap().iter()).any(|e| e["data"]["tag"] == "after"))
         })
-        .collect();
-    let ids: BTreeSet<&str> = delivered
+        .await;
+    let single = receiver.delivered("/hook");
+    // A batch is an array of the events it carries, in order.
+    let batched: Vec<Value> = receiver
+        .delivered("/batched")
         .iter()
-        .map(|e| e["id"].as_str().unwrap())
+        .flat_map(|batch| batch.as_array().unwrap().clone())
         .collect();
-    assert_eq!(ids.len(), delivered.len(), "each event delivered once");
-    assert_eq!(got, expected, "in commit order");
+    for (path, delivered) in [("/hook", single), ("/batched", batched)] {
+        let got: Vec<(String, String)> = delivered
+            .iter()
+            .map(|e| {
+                (
+                    e["data"]["repository"].as_str().unwrap().to_owned(),
+                    e["data"]["tag"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let ids: BTreeSet<&str> = delivered
+            .iter()
+            .map(|e| e["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids.len(),
+            delivered.len(),
+            "{path}: each event delivered once"
+        );
+        assert_eq!(got, expected, "{path}: in commit order");
+    }
     drop((a, b));
     sqlx::query(&format!("DROP SCHEMA {unique} CASCADE"))
         .execute(&mut admin)

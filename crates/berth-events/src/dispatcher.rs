@@ -172,10 +172,11 @@ impl Dispatcher {
                 }
                 if !batch.is_empty() {
                     if let Some(dead) = self.deliver_batch(&batch, &mut unsaved).await? {
+                        // Each dead letter moves the saved cursor past its event.
                         for gone in &batch {
                             self.meta.pass_event(name, gone.seq, Some(&dead)).await?;
                         }
-                        (unsaved, saved_at) = (None, Instant::now());
+                        saved_at = Instant::now();
                     }
                     batch.clear();
                 }

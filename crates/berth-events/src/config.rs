@@ -209,7 +209,8 @@ impl NotificationSettings {
     ///
     /// Errors: a name that is empty, repeated or has characters other than letters, digits,
     /// `.`, `_` and `-`; a URL that is not `http` or `https`; an unknown event type; a glob or
-    /// duration that does not parse; `max_attempts` of zero; `batch_size` outside 1 to 1000,
+    /// duration that does not parse; a `timeout` of zero; an empty secret; `max_attempts` of
+    /// zero; `batch_size` outside 1 to 1000,
     /// `batch_wait` longer than 1 s or without a `batch_size` above 1; both `secret` and `secret_env`, or a
     /// `secret_env` that is not set.
     pub fn check(&self) -> Result<Notifications, EventsError> {
@@ -280,6 +281,13 @@ impl EndpointSettings {
             ),
             (None, None) => None,
         };
+        // An empty key signs every request, but anyone can compute the signature.
+        if secret.as_ref().is_some_and(Vec::is_empty) {
+            return Err(config_error(format!(
+                "{} is empty: set a secret, or none for unsigned requests",
+                what("secret")
+            )));
+        }
         if let Some(unknown) = self
             .events
             .iter()
@@ -342,17 +350,24 @@ impl EndpointSettings {
                 what("batch_wait")
             )));
         }
+        let timeout = duration(
+            &what("timeout"),
+            self.timeout.as_deref(),
+            Duration::from_secs(10),
+        )?;
+        if timeout.is_zero() {
+            return Err(config_error(format!(
+                "{} must be longer than 0s: every attempt would time out",
+                what("timeout")
+            )));
+        }
         Ok(NotifyEndpoint {
             name: name.clone(),
             url,
             secret,
             events,
             repositories,
-            timeout: duration(
-                &what("timeout"),
-                self.timeout.as_deref(),
-                Duration::from_secs(10),
-            )?,
+            timeout,
             max_attempts,
             backoff: duration(
                 &what("backoff"),

@@ -143,3 +143,19 @@ fn batches_are_bounded_and_a_wait_needs_a_batch() {
         assert!(error.contains(said), "{error}");
     }
 }
+
+#[test]
+fn a_zero_timeout_and_an_empty_secret_are_refused() {
+    let zero = EndpointSettings {
+        timeout: Some("0s".into()),
+        ..endpoint(&[], &[])
+    };
+    let error = zero.check().unwrap_err().to_string();
+    assert!(error.contains("timeout must be longer than 0s"), "{error}");
+    let empty = EndpointSettings {
+        secret: Some(String::new()),
+        ..endpoint(&[], &[])
+    };
+    let error = empty.check().unwrap_err().to_string();
+    assert!(error.contains("secret is empty"), "{error}");
+}

@@ -181,11 +181,11 @@ impl Dispatcher {
                     batch.clear();
                 }
                 unsaved = Some(event.seq);
-            }
-            if saved_at.elapsed() >= SAVE_INTERVAL {
-                if let Some(seq) = unsaved.take() {
-                    self.meta.pass_event(name, seq, None).await?;
-                    saved_at = Instant::now();
+                // Saved within the interval even while a slow receiver works through a page,
+                // so that a crash sends at most about a second of deliveries again.
+                if saved_at.elapsed() >= SAVE_INTERVAL {
+                    self.meta.pass_event(name, event.seq, None).await?;
+                    (unsaved, saved_at) = (None, Instant::now());
                     self.report_pending().await?;
                 }
             }

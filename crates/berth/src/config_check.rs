@@ -90,15 +90,24 @@ fn collect(value: &toml::Value, secret: bool, out: &mut Vec<String>) {
     }
 }
 
-/// Passwords inside a URL or connection string.
+/// Passwords inside a URL or connection string. Of an `http(s)` URL (a webhook's, where
+/// receivers commonly take a token), the whole user information and query string too, as the
+/// logs hide them.
 fn url_passwords(text: &str) -> Vec<String> {
     let mut found = Vec::new();
-    if let Some((_, rest)) = text.split_once("://") {
+    if let Some((scheme, rest)) = text.split_once("://") {
+        let web = matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https");
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if let Some((userinfo, _)) = authority.rsplit_once('@') {
-            if let Some((_, password)) = userinfo.split_once(':') {
-                found.push(password.to_owned());
+            match userinfo.split_once(':') {
+                Some((_, password)) => found.push(password.to_owned()),
+                None if web => found.push(userinfo.to_owned()),
+                None => {}
             }
+        }
+        if let (true, Some((_, query))) = (web, rest.split_once('?')) {
+            let query = query.split('#').next().unwrap_or_default();
+            found.push(query.to_owned());
         }
     }
     for part in text.split(['?', '&', ' ', ';']) {
@@ -142,6 +151,32 @@ mod tests {
         assert_eq!(
             redact("postgres://berth:p%40ss@db hmac-key", &secrets),
             "postgres://berth:<redacted>@db <redacted>"
+        );
+    }
+
+    #[test]
+    fn webhook_tokens_in_user_information_or_query_are_redacted() {
+        let secrets = secrets_in(
+            r#"[[notifications.endpoints]]
+            url = "https://ghp_TOKEN@hooks.example/x?code=QSECRET&sig=Z#f"
+            [metadata]
+            url = "postgres://postgres@db/berth?sslmode=require""#,
+        );
+        assert!(secrets.contains(&"ghp_TOKEN".to_owned()), "{secrets:?}");
+        assert!(
+            secrets.contains(&"code=QSECRET&sig=Z".to_owned()),
+            "{secrets:?}"
+        );
+        // A PostgreSQL user name and its options are not secrets.
+        assert!(!secrets
+            .iter()
+            .any(|s| s.contains("postgres") || s.contains("sslmode")));
+        assert_eq!(
+            redact(
+                "https://ghp_TOKEN@hooks.example/x?code=QSECRET&sig=Z#f",
+                &secrets
+            ),
+            "https://<redacted>@hooks.example/x?<redacted>#f"
         );
     }
 

@@ -25,11 +25,13 @@ const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 /// Why a certificate and key could not be served.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("reading the TLS {what} {}: {source}", .path.display())]
+    // The cause is in the message, not the error's source, so that a chain of errors printed
+    // whole does not repeat it.
+    #[error("reading the TLS {what} {}: {cause}", .path.display())]
     Read {
         what: &'static str,
         path: PathBuf,
-        source: io::Error,
+        cause: io::Error,
     },
     #[error(
         "the TLS certificate file {} holds no PEM certificate (a `-----BEGIN CERTIFICATE-----` \
@@ -43,11 +45,11 @@ pub enum TlsError {
         .0.display()
     )]
     NoKey(PathBuf),
-    #[error("the TLS {what} file {} is not valid PEM: {source}", .path.display())]
+    #[error("the TLS {what} file {} is not valid PEM: {cause}", .path.display())]
     Pem {
         what: &'static str,
         path: PathBuf,
-        source: pem::Error,
+        cause: pem::Error,
     },
     #[error(
         "the TLS key {} does not match the certificate {} (the first certificate in the file \
@@ -57,14 +59,14 @@ pub enum TlsError {
     )]
     KeyMismatch { cert: PathBuf, key: PathBuf },
     #[error(
-        "the TLS certificate {} and key {} cannot be served: {source}",
+        "the TLS certificate {} and key {} cannot be served: {cause}",
         .cert.display(),
         .key.display()
     )]
     Unusable {
         cert: PathBuf,
         key: PathBuf,
-        source: rustls::Error,
+        cause: rustls::Error,
     },
 }
 
@@ -79,20 +81,20 @@ pub struct Loaded {
 /// Reads both files and builds the configuration; every failure names the file and the cause.
 pub fn load(files: &TlsFiles) -> Result<Loaded, TlsError> {
     let read = |what, path: &Path| {
-        std::fs::read(path).map_err(|source| TlsError::Read {
+        std::fs::read(path).map_err(|cause| TlsError::Read {
             what,
             path: path.to_owned(),
-            source,
+            cause,
         })
     };
     let cert_pem = read("certificate", &files.cert)?;
     let key_pem = read("key", &files.key)?;
     let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| TlsError::Pem {
+        .map_err(|cause| TlsError::Pem {
             what: "certificate",
             path: files.cert.clone(),
-            source,
+            cause,
         })?;
     let Some(leaf) = chain.first() else {
         return Err(TlsError::NoCertificate(files.cert.clone()));
@@ -100,10 +102,10 @@ pub fn load(files: &TlsFiles) -> Result<Loaded, TlsError> {
     let fingerprint = hex::encode(Sha256::digest(leaf));
     let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|source| match source {
         pem::Error::NoItemsFound => TlsError::NoKey(files.key.clone()),
-        source => TlsError::Pem {
+        cause => TlsError::Pem {
             what: "key",
             path: files.key.clone(),
-            source,
+            cause,
         },
     })?;
     let config = server_config(chain, key).map_err(|source| match source {
@@ -113,10 +115,10 @@ pub fn load(files: &TlsFiles) -> Result<Loaded, TlsError> {
                 key: files.key.clone(),
             }
         }
-        source => TlsError::Unusable {
+        cause => TlsError::Unusable {
             cert: files.cert.clone(),
             key: files.key.clone(),
-            source,
+            cause,
         },
     })?;
     Ok(Loaded {

@@ -57,12 +57,12 @@ pub struct EndpointSettings {
     /// The environment variable holding the secret instead, read at start.
     pub secret_env: Option<String>,
     /// Event types sent; empty sends every type.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<String>,
     /// Repository globs (`*` within one path segment, `**` across them); events of other
     /// repositories are skipped. Empty sends every repository's. Events of no repository (a
     /// collection's summary) pass this filter.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repositories: Vec<String>,
     /// How long one attempt may take; default 10 s.
     pub timeout: Option<String>,
@@ -128,6 +128,17 @@ pub struct NotifyEndpoint {
     /// How long events are gathered before a batch is sent.
     pub batch_wait: Duration,
 }
+
+/// The defaults of what a file leaves out, as a file would write them: [`NotificationSettings::
+/// check`] parses these, and [`NotificationSettings::effective`] shows them.
+const DEFAULT_SOURCE: &str = "berth";
+const DEFAULT_RETENTION: &str = "7d";
+const DEFAULT_TIMEOUT: &str = "10s";
+const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+const DEFAULT_BACKOFF: &str = "1s";
+const DEFAULT_MAX_BACKOFF: &str = "5m";
+const DEFAULT_BATCH_SIZE: u32 = 1;
+const DEFAULT_BATCH_WAIT: &str = "0s";
 
 /// The largest `batch_size`: bounds a request's body to about a megabyte of typical events.
 pub const MAX_BATCH_SIZE: u32 = 1000;
@@ -198,10 +209,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("{text:?} is not a duration: write {DURATION_FORM}"))
 }
 
-fn duration(name: &str, text: Option<&str>, default: Duration) -> Result<Duration, EventsError> {
-    text.map(|t| parse_duration(t).map_err(|e| config_error(format!("{name} {e}"))))
-        .transpose()
-        .map(|d| d.unwrap_or(default))
+/// `text`, or `default` when the file leaves the setting out, parsed.
+fn duration(name: &str, text: Option<&str>, default: &str) -> Result<Duration, EventsError> {
+    parse_duration(text.unwrap_or(default)).map_err(|e| config_error(format!("{name} {e}")))
 }
 
 impl NotificationSettings {
@@ -217,7 +227,7 @@ impl NotificationSettings {
         let retention = duration(
             "notifications.retention",
             self.retention.as_deref(),
-            Duration::from_secs(7 * 24 * 3600),
+            DEFAULT_RETENTION,
         )?;
         let mut names = BTreeSet::new();
         let endpoints = self
@@ -234,10 +244,40 @@ impl NotificationSettings {
             })
             .collect::<Result<_, _>>()?;
         Ok(Notifications {
-            source: self.source.clone().unwrap_or_else(|| "berth".to_owned()),
+            source: self
+                .source
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SOURCE.to_owned()),
             retention,
             endpoints,
         })
+    }
+}
+
+impl NotificationSettings {
+    /// These settings with every default the file leaves out written in, as `berth config
+    /// check` shows them; unset filters stay out (they mean every type and repository).
+    pub fn effective(&self) -> NotificationSettings {
+        let text = |value: &Option<String>, default: &str| {
+            Some(value.clone().unwrap_or_else(|| default.to_owned()))
+        };
+        NotificationSettings {
+            source: text(&self.source, DEFAULT_SOURCE),
+            retention: text(&self.retention, DEFAULT_RETENTION),
+            endpoints: self
+                .endpoints
+                .iter()
+                .map(|e| EndpointSettings {
+                    timeout: text(&e.timeout, DEFAULT_TIMEOUT),
+                    max_attempts: Some(e.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS)),
+                    backoff: text(&e.backoff, DEFAULT_BACKOFF),
+                    max_backoff: text(&e.max_backoff, DEFAULT_MAX_BACKOFF),
+                    batch_size: Some(e.batch_size.unwrap_or(DEFAULT_BATCH_SIZE)),
+                    batch_wait: text(&e.batch_wait, DEFAULT_BATCH_WAIT),
+                    ..e.clone()
+                })
+                .collect(),
+        }
     }
 }
 
@@ -318,14 +358,14 @@ impl EndpointSettings {
                     .map_err(|e| config_error(format!("{}: {e}", what("repositories"))))?,
             )
         };
-        let max_attempts = self.max_attempts.unwrap_or(8);
+        let max_attempts = self.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
         if max_attempts == 0 {
             return Err(config_error(format!(
                 "{} must be at least 1",
                 what("max_attempts")
             )));
         }
-        let batch_size = self.batch_size.unwrap_or(1);
+        let batch_size = self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
         if !(1..=MAX_BATCH_SIZE).contains(&batch_size) {
             return Err(config_error(format!(
                 "{} {batch_size} must be between 1 and {MAX_BATCH_SIZE}",
@@ -335,7 +375,7 @@ impl EndpointSettings {
         let batch_wait = duration(
             &what("batch_wait"),
             self.batch_wait.as_deref(),
-            Duration::ZERO,
+            DEFAULT_BATCH_WAIT,
         )?;
         if batch_wait > MAX_BATCH_WAIT {
             return Err(config_error(format!(
@@ -350,11 +390,7 @@ impl EndpointSettings {
                 what("batch_wait")
             )));
         }
-        let timeout = duration(
-            &what("timeout"),
-            self.timeout.as_deref(),
-            Duration::from_secs(10),
-        )?;
+        let timeout = duration(&what("timeout"), self.timeout.as_deref(), DEFAULT_TIMEOUT)?;
         if timeout.is_zero() {
             return Err(config_error(format!(
                 "{} must be longer than 0s: every attempt would time out",
@@ -369,15 +405,11 @@ impl EndpointSettings {
             repositories,
             timeout,
             max_attempts,
-            backoff: duration(
-                &what("backoff"),
-                self.backoff.as_deref(),
-                Duration::from_secs(1),
-            )?,
+            backoff: duration(&what("backoff"), self.backoff.as_deref(), DEFAULT_BACKOFF)?,
             max_backoff: duration(
                 &what("max_backoff"),
                 self.max_backoff.as_deref(),
-                Duration::from_secs(300),
+                DEFAULT_MAX_BACKOFF,
             )?,
             batch_size,
             batch_wait,

@@ -159,3 +159,56 @@ fn a_zero_timeout_and_an_empty_secret_are_refused() {
     let error = empty.check().unwrap_err().to_string();
     assert!(error.contains("secret is empty"), "{error}");
 }
+
+#[test]
+fn the_effective_settings_write_the_defaults_in_and_check_the_same() {
+    let written = NotificationSettings {
+        endpoints: vec![endpoint(&[], &[])],
+        ..Default::default()
+    };
+    let effective = written.effective();
+    let shown = &effective.endpoints[0];
+    assert_eq!(effective.source.as_deref(), Some("berth"));
+    assert_eq!(effective.retention.as_deref(), Some("7d"));
+    assert_eq!(
+        (
+            shown.timeout.as_deref(),
+            shown.max_attempts,
+            shown.backoff.as_deref()
+        ),
+        (Some("10s"), Some(8), Some("1s"))
+    );
+    assert_eq!(
+        (
+            shown.max_backoff.as_deref(),
+            shown.batch_size,
+            shown.batch_wait.as_deref()
+        ),
+        (Some("5m"), Some(1), Some("0s"))
+    );
+    let (a, b) = (written.check().unwrap(), effective.check().unwrap());
+    let a = &a.endpoints[0];
+    let b = &b.endpoints[0];
+    assert_eq!(
+        (
+            a.timeout,
+            a.max_attempts,
+            a.backoff,
+            a.max_backoff,
+            a.batch_size,
+            a.batch_wait
+        ),
+        (
+            b.timeout,
+            b.max_attempts,
+            b.backoff,
+            b.max_backoff,
+            b.batch_size,
+            b.batch_wait
+        )
+    );
+    assert_eq!(
+        written.check().unwrap().retention,
+        effective.check().unwrap().retention
+    );
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use crate::receiver::{hmac_sha256_hex, Receiver};
 use crate::support::http::{Image, Registry};
 use crate::support::TestServer;
-use crate::{endpoint, wait_passed, SECRET};
+use crate::{endpoint, once_in_outbox_order, wait_passed, SECRET};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batching_endpoint_gets_every_event_once_in_order_in_signed_batches() {
@@ -57,16 +57,7 @@ async fn a_batching_endpoint_gets_every_event_once_in_order_in_signed_batches() 
     assert!(events
         .iter()
         .all(|e| e["data"]["repository"] == "batch/app"));
-    let ids: BTreeSet<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), events.len(), "an event was sent twice");
-    let seqs: Vec<i64> = events
-        .iter()
-        .map(|e| e["berthseq"].as_i64().unwrap())
-        .collect();
-    assert!(
-        seqs.windows(2).all(|w| w[0] < w[1]),
-        "not in commit order: {seqs:?}"
-    );
+    once_in_outbox_order(&events);
     let tags: BTreeSet<&str> = events
         .iter()
         .filter(|e| e["type"] == "dev.berth.tag.moved")

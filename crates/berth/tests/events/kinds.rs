@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::receiver::{hmac_sha256_hex, Receiver};
 use crate::support::http::{client, digest_of, Image, Registry};
 use crate::support::TestServer;
-use crate::{delete, endpoint, wait_passed, SECRET};
+use crate::{delete, endpoint, once_in_outbox_order, wait_passed, SECRET};
 
 /// A signature artifact about `subject`.
 fn signature(subject: &Image) -> Bytes {
@@ -92,16 +92,7 @@ async fn every_event_kind_arrives_signed_and_filtered() {
         humantime::parse_rfc3339(time).unwrap_or_else(|e| panic!("time {time:?}: {e}"));
         assert_eq!(event["id"].as_str().unwrap().len(), 36, "a UUID: {event}");
     }
-    let ids: BTreeSet<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), events.len(), "each event once, with its own id");
-    let seqs: Vec<i64> = events
-        .iter()
-        .map(|e| e["berthseq"].as_i64().unwrap())
-        .collect();
-    assert!(
-        seqs.windows(2).all(|w| w[0] < w[1]),
-        "in outbox order: {seqs:?}"
-    );
+    once_in_outbox_order(&events);
 
     let summary: Vec<(&str, &str, Value)> = events
         .iter()

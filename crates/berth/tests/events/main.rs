@@ -65,3 +65,19 @@ pub async fn wait_passed(registry: &Registry, name: &str) -> Value {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Asserts that `events` (CloudEvents as received) hold each event once, with its own id, in
+/// outbox order (`berthseq` rising: commit order on the embedded store).
+pub fn once_in_outbox_order(events: &[Value]) {
+    let ids: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), events.len(), "each event once, with its own id");
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e["berthseq"].as_i64().unwrap())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "in outbox order: {seqs:?}"
+    );
+}

@@ -51,7 +51,7 @@ async fn run(servers: &[Server], table: &mut Table, options: &Options) -> anyhow
     if options.observability() {
         // Deliveries trail the pushes by up to the dispatcher's poll; what arrived by the end
         // shows the endpoint was live during the workloads.
-        let receiver = servers::webhook_receiver().await?;
+        let receiver = servers::webhook_receiver()?;
         for (kind, batched) in [
             (Kind::BerthObserved, false),
             (Kind::BerthObservedBatched, true),

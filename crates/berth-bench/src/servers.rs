@@ -51,12 +51,20 @@ fn observed_config(webhook: std::net::SocketAddr, batched: bool) -> String {
 }
 
 /// The webhook receiver of `Kind::BerthObserved`, started with the first such server.
-pub async fn webhook_receiver() -> anyhow::Result<&'static crate::receiver::Receiver> {
-    static RECEIVER: tokio::sync::OnceCell<crate::receiver::Receiver> =
-        tokio::sync::OnceCell::const_new();
-    RECEIVER
-        .get_or_try_init(crate::receiver::Receiver::start)
-        .await
+static RECEIVER: std::sync::OnceLock<crate::receiver::Receiver> = std::sync::OnceLock::new();
+
+/// The webhook receiver, started on first use.
+pub fn webhook_receiver() -> anyhow::Result<&'static crate::receiver::Receiver> {
+    if let Some(receiver) = RECEIVER.get() {
+        return Ok(receiver);
+    }
+    let receiver = crate::receiver::Receiver::start()?;
+    Ok(RECEIVER.get_or_init(|| receiver))
+}
+
+/// The webhook receiver if an observed server started it.
+pub fn started_receiver() -> Option<&'static crate::receiver::Receiver> {
+    RECEIVER.get()
 }
 
 /// The configuration of `Kind::Berth`: metrics off; with `--log warn` no access line is
@@ -230,7 +238,7 @@ impl Server {
                 let (level, mut config) = match kind {
                     Kind::BerthObserved | Kind::BerthObservedBatched => {
                         log = Some(dir.path().join("berth.log"));
-                        let webhook = webhook_receiver().await?.address;
+                        let webhook = webhook_receiver()?.address;
                         let batched = kind == Kind::BerthObservedBatched;
                         ("info", observed_config(webhook, batched))
                     }

@@ -3,7 +3,7 @@
 use berth_blobstore::{BlobStoreError, ByteRange, ByteStream};
 use berth_metadata::LockName;
 use berth_oci::{Digest, RepoName};
-use tracing::{error, info};
+use tracing::{debug, error};
 
 use crate::error::{RegistryError, Result};
 use crate::Registry;
@@ -73,7 +73,7 @@ impl Registry {
     /// garbage collector reclaims storage.
     pub async fn delete_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         if self.meta.unlink_blob(repo, digest).await? {
-            info!(repo = %repo, digest = %digest, "blob unlinked");
+            debug!(repo = %repo, digest = %digest, "blob unlinked");
             Ok(())
         } else {
             Err(RegistryError::BlobUnknown(digest.clone()))
@@ -122,7 +122,7 @@ impl Registry {
             Err(e) => return Err(e.into()),
         }
         self.meta.link_blob(repo, digest, size).await?;
-        info!(repo = %repo, from = %source, digest = %digest, "blob mounted");
+        debug!(repo = %repo, from = %source, digest = %digest, "blob mounted");
         Ok(MountOutcome::Mounted)
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use berth_metadata::{NewManifest, Precondition, StoredManifest};
 use berth_oci::{Digest, ParsedManifest, Reference, RepoName, Tag};
 use bytes::Bytes;
-use tracing::info;
+use tracing::debug;
 
 use crate::error::{RegistryError, Result};
 use crate::Registry;
@@ -97,7 +97,9 @@ impl Registry {
                 .await
         })
         .await?;
-        info!(repo = %repo, digest = %digest, tags = tags.len(), "manifest stored");
+        // At debug: every write already has its access line and its event; at info a busy
+        // registry would log each push twice.
+        debug!(repo = %repo, digest = %digest, tags = tags.len(), "manifest stored");
         Ok(ManifestPushed {
             digest,
             subject,
@@ -164,7 +166,7 @@ impl Registry {
         if !deleted {
             return Err(self.manifest_not_found(repo, reference).await?);
         }
-        info!(repo = %repo, reference = %reference, "manifest reference deleted");
+        debug!(repo = %repo, reference = %reference, "manifest reference deleted");
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use berth_blobstore::{BlobStoreError, ByteStream};
 use berth_metadata::{LockName, UploadRecord};
 use berth_oci::{Algorithm, Digest, DigestHasher, RepoName, UploadId};
 use futures::StreamExt;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::error::{RegistryError, Result};
 use crate::Registry;
@@ -363,7 +363,7 @@ impl Registry {
         if !completed {
             return Err(RegistryError::UploadUnknown);
         }
-        info!(repo = %repo, digest = %digest, size = len, "blob stored");
+        debug!(repo = %repo, digest = %digest, size = len, "blob stored");
         Ok(len)
     }
 

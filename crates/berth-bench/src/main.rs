@@ -22,6 +22,8 @@ async fn main() -> anyhow::Result<()> {
         [Kind::Berth, Kind::BerthScaleOut, Kind::DistributionS3].as_slice()
     } else if options.observability() {
         [Kind::Berth, Kind::BerthObserved, Kind::BerthObservedBatched].as_slice()
+    } else if options.browse() {
+        [Kind::Berth].as_slice()
     } else {
         [Kind::Berth, Kind::Distribution].as_slice()
     };
@@ -106,9 +108,22 @@ pub struct Options {
     /// Repository sizes at which the `scale-out` group measures the referrers API.
     pub referrer_sizes: Vec<usize>,
     /// Run only the workload group named here (`blobs`, `manifests`, `referrers`, `auth` or
-    /// `gc`), or the `scale-out` or `observability` group, which run only when named.
+    /// `gc`), or the `scale-out`, `observability` or `browse` group, which run only when named.
     pub only: Option<String>,
 }
+
+/// What `--help` prints.
+const USAGE: &str = "usage: berth-bench [--OPTION VALUE]...
+  --blob-mib N         size of the uploaded blob (default 1024)
+  --chunk-mib N        chunk size of the chunked upload (default 16)
+  --manifests N        manifests pushed per concurrency level (default 1000)
+  --tags N             tags created and listed (default 10000)
+  --load-seconds N     seconds of each wrk load (default 10)
+  --gc-manifests N     manifests in the collection workload (default 100000)
+  --gc-comparable N    manifests in the collection compared with distribution (default 2000)
+  --referrer-sizes L   repository sizes of the scale-out referrers figures (default 1000,10000,100000)
+  --only GROUP         blobs, manifests, referrers, auth or gc; or scale-out, observability
+                       or browse, which run only when named";
 
 impl Options {
     fn from_args() -> anyhow::Result<Options> {
@@ -124,6 +139,10 @@ impl Options {
             only: None,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.iter().any(|a| a == "--help" || a == "-h") {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
         for pair in args.chunks(2) {
             let value = pair.get(1).context("every option takes a value")?;
             match pair[0].as_str() {
@@ -145,7 +164,7 @@ impl Options {
                         "--referrer-sizes: rising sizes of at least 1000, e.g. 1000,10000"
                     );
                 }
-                other => anyhow::bail!("unknown option {other}; options: --blob-mib --chunk-mib --manifests --tags --load-seconds --gc-manifests --gc-comparable --referrer-sizes --only"),
+                other => anyhow::bail!("unknown option {other}\n{USAGE}"),
             }
         }
         Ok(options)
@@ -155,6 +174,11 @@ impl Options {
     /// metrics and the JSON access log on (`servers::observed_config`) and with them off.
     pub fn observability(&self) -> bool {
         self.only.as_deref() == Some("observability")
+    }
+
+    /// Whether the `browse` group was asked for: the web UI's API calls and assets on Berth.
+    pub fn browse(&self) -> bool {
+        self.only.as_deref() == Some("browse")
     }
 
     /// Whether the `scale-out` group was asked for.

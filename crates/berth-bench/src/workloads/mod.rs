@@ -2,6 +2,7 @@
 
 mod auth;
 mod blobs;
+mod browse;
 mod ceiling;
 mod client;
 mod gc;
@@ -28,6 +29,10 @@ pub async fn run_all(
     // The scale-out group needs outside services, so it runs only when asked for by name.
     if options.scale_out() {
         return scale_out::run(servers, table, options).await;
+    }
+    // The browse group (Berth's own API, nothing to compare with) runs only when named.
+    if options.browse() {
+        return browse::run(servers, table).await;
     }
     // So does the observability group: the manifest workloads, observed and not.
     if options.observability() {

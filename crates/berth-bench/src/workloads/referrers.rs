@@ -20,12 +20,28 @@ const TAGGED: usize = 1_000;
 const REFERRER_COUNTS: [usize; 3] = [1, 100, 10_000];
 const SAMPLES: usize = 200;
 
-/// An artifact manifest about `subject`, made distinct by `nonce`.
+/// An artifact manifest about `subject`, made distinct by `nonce`: a signature or an SBOM in
+/// turn.
 pub(super) fn referrer(config: &(Digest, usize), subject: &Digest, nonce: usize) -> Bytes {
+    let artifact_type = if nonce.is_multiple_of(2) {
+        "application/vnd.example.sig"
+    } else {
+        "application/spdx+json"
+    };
+    referrer_of_type(config, subject, artifact_type, nonce)
+}
+
+/// An artifact manifest of `artifact_type` about `subject`, made distinct by `nonce`.
+pub(super) fn referrer_of_type(
+    config: &(Digest, usize),
+    subject: &Digest,
+    artifact_type: &str,
+    nonce: usize,
+) -> Bytes {
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST_TYPE,
-        "artifactType": if nonce.is_multiple_of(2) { "application/vnd.example.sig" } else { "application/spdx+json" },
+        "artifactType": artifact_type,
         "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": config.0.as_str(), "size": config.1},
         "layers": [],
         "subject": {"mediaType": MANIFEST_TYPE, "digest": subject.as_str(), "size": 1},

@@ -27,13 +27,19 @@ if [ ${#need_packages[@]} -gt 0 ]; then
 fi
 
 # The referrers and interoperability tests drive Berth with the ORAS Python SDK (PyPI `oras`),
+# and the browse API is probed against its OpenAPI document by `schemathesis`; both are
 # installed into a virtual environment under target/ rather than into the system's Python.
 venv="$(realpath -m "${CARGO_TARGET_DIR:-target}/python-venv")"
+if [ ! -x "$venv/bin/python3" ]; then
+    python3 -m venv "$venv"
+fi
 if ! "$venv/bin/python3" -c "import oras" >/dev/null 2>&1; then
     echo "installing the oras Python package into $venv"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
     "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check oras
+fi
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "4.32.5"; then
+    echo "installing schemathesis into $venv"
+    "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"
 fi
 # Tests run `python3`; this one has the packages.
 export PATH="$venv/bin:$PATH"

@@ -91,6 +91,17 @@ impl Caller {
         }
     }
 
+    /// The authenticated user's name (a token's subject): `None` without auth and for
+    /// anonymous callers.
+    pub(crate) fn user(&self) -> Option<&str> {
+        let name = match self {
+            Caller::Open => return None,
+            Caller::Identity(_, identity) => identity.subject(),
+            Caller::Token(token) => token.subject.as_str(),
+        };
+        (!name.is_empty()).then_some(name)
+    }
+
     pub(crate) fn allows(&self, access: &Access) -> bool {
         self.decide(access) == Decision::Allow
     }

@@ -6,6 +6,7 @@
 use berth_auth::{Access, Action};
 use berth_oci::{Digest, OciError, Reference, RepoName, UploadId};
 
+use crate::error::{ApiError, RequestError};
 use crate::query::Query;
 
 /// Where Berth serves the documentation of its `_berth` extension.
@@ -65,6 +66,42 @@ pub enum Endpoint {
     /// `/berth/v1/token`: the token endpoint (GET with optional Basic credentials, POST with
     /// an OAuth2 form); it checks credentials itself and needs no access
     Token,
+    /// `/berth/v1/session`: who the caller is and what they may do globally (GET)
+    Session,
+    /// `/berth/v1/repositories?q=&n=&last=`: the repositories the caller may pull, with what
+    /// each holds (GET)
+    BrowseRepositories,
+    /// `/berth/v1/tags?repository=&n=&last=&sort=`: a page of tags with what their manifests
+    /// are (GET); the repository is in the query (see [`browse_repository`])
+    BrowseTags,
+    /// `/berth/v1/manifest?repository=&reference=`: one manifest in detail (GET)
+    BrowseManifest,
+    /// `/berth/v1/deletion-preview?repository=&reference=&scope=`: what deleting a manifest
+    /// or a tag would take with it (GET)
+    DeletionPreview,
+    /// `/berth/v1/openapi.json`: the OpenAPI document of the browse API and the `_berth`
+    /// extension (GET)
+    OpenApi,
+}
+
+/// Where the browse API's OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/berth/v1/openapi.json";
+
+/// The repository a browse endpoint names in its `repository` query parameter: the one the
+/// access check authorizes and the handler reads, parsed by this one function so that the two
+/// cannot differ.
+///
+/// Errors (400): the parameter is missing or given more than once, or is not a valid name.
+pub fn browse_repository(query: &Query) -> Result<RepoName, ApiError> {
+    let mut values = query.all("repository");
+    let (Some(name), None) = (values.next(), values.next()) else {
+        return Err(RequestError::QueryInvalid {
+            name: "repository",
+            reason: "give exactly one repository name".into(),
+        }
+        .into());
+    };
+    Ok(name.parse::<RepoName>().map_err(EndpointError::from)?)
 }
 
 /// Where Berth's token endpoint answers.
@@ -104,6 +141,9 @@ impl Endpoint {
         }
         if path == TOKEN_PATH {
             return Ok(Endpoint::Token);
+        }
+        if let Some(browse) = Endpoint::parse_browse(path) {
+            return Ok(browse);
         }
         if let Some(rest) = path.strip_prefix("/oras/artifacts/v1/") {
             return Endpoint::parse_oras_v1(rest);
@@ -200,7 +240,13 @@ impl Endpoint {
             | Endpoint::ReferrersGraph { .. }
             | Endpoint::Status
             | Endpoint::Usage
-            | Endpoint::Events => "GET, HEAD",
+            | Endpoint::Events
+            | Endpoint::Session
+            | Endpoint::BrowseRepositories
+            | Endpoint::BrowseTags
+            | Endpoint::BrowseManifest
+            | Endpoint::DeletionPreview
+            | Endpoint::OpenApi => "GET, HEAD",
             Endpoint::Scrub => "POST",
             Endpoint::Manifest { .. } => "GET, HEAD, PUT, DELETE",
             Endpoint::Blob { .. } => "GET, HEAD, DELETE",
@@ -209,6 +255,19 @@ impl Endpoint {
             Endpoint::Token => "GET, POST",
             Endpoint::Upload { .. } => "GET, HEAD, PATCH, PUT, DELETE",
         }
+    }
+
+    /// The browse API's endpoints and its OpenAPI document, under `/berth/v1/`.
+    fn parse_browse(path: &str) -> Option<Endpoint> {
+        Some(match path.strip_prefix("/berth/v1/")? {
+            "session" => Endpoint::Session,
+            "repositories" => Endpoint::BrowseRepositories,
+            "tags" => Endpoint::BrowseTags,
+            "manifest" => Endpoint::BrowseManifest,
+            "deletion-preview" => Endpoint::DeletionPreview,
+            "openapi.json" => Endpoint::OpenApi,
+            _ => return None,
+        })
     }
 
     /// `<name>/manifests/<digest>/referrers`, the ORAS referrers API of artifacts-spec rc.1.
@@ -233,7 +292,14 @@ impl Endpoint {
     /// discovery and the extension documentation need nothing (the auth layer still challenges
     /// an anonymous `/v2/`, so that clients log in). The source of a cross-mount is
     /// not among them: see [`Endpoint::mount_source`].
-    pub fn accesses(&self, method: &http::Method, _query: &Query) -> Vec<Access> {
+    ///
+    /// The browse API: a repository's tags, a manifest and a deletion preview need pull on the
+    /// repository of the query (a deletion itself is a `DELETE` of the manifest, which needs
+    /// delete); when that names no valid repository they need nothing, since the handler then
+    /// refuses the request (400) before reading anything. The repository listing needs what
+    /// the catalog does, and lists only what the caller may pull; the session and the OpenAPI
+    /// document need nothing.
+    pub fn accesses(&self, method: &http::Method, query: &Query) -> Vec<Access> {
         let action = match *method {
             http::Method::GET | http::Method::HEAD => Action::Pull,
             http::Method::DELETE => Action::Delete,
@@ -247,8 +313,15 @@ impl Endpoint {
             Endpoint::ApiVersion
             | Endpoint::Discover
             | Endpoint::ExtensionDoc
-            | Endpoint::Token => Vec::new(),
-            Endpoint::Catalog => vec![Access::catalog()],
+            | Endpoint::Token
+            | Endpoint::Session
+            | Endpoint::OpenApi => Vec::new(),
+            Endpoint::Catalog | Endpoint::BrowseRepositories => vec![Access::catalog()],
+            Endpoint::BrowseTags | Endpoint::BrowseManifest | Endpoint::DeletionPreview => {
+                browse_repository(query)
+                    .map(|repo| vec![Access::repository(repo, Action::Pull)])
+                    .unwrap_or_default()
+            }
             Endpoint::CollectGarbage
             | Endpoint::Status
             | Endpoint::Scrub
@@ -290,282 +363,4 @@ fn decode_colon(segment: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DIGEST: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-    fn repo(s: &str) -> RepoName {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn parses_every_endpoint() {
-        assert_eq!(Endpoint::parse("/v2/"), Ok(Endpoint::ApiVersion));
-        assert_eq!(Endpoint::parse("/v2"), Ok(Endpoint::ApiVersion));
-        assert_eq!(Endpoint::parse("/v2/_catalog"), Ok(Endpoint::Catalog));
-        assert_eq!(
-            Endpoint::parse("/v2/a/b/tags/list"),
-            Ok(Endpoint::Tags { repo: repo("a/b") })
-        );
-        assert_eq!(
-            Endpoint::parse("/v2/a/manifests/latest"),
-            Ok(Endpoint::Manifest {
-                repo: repo("a"),
-                reference: Ok("latest".parse().unwrap())
-            })
-        );
-        assert_eq!(
-            Endpoint::parse(&format!("/v2/x/blobs/y/blobs/{DIGEST}")),
-            Ok(Endpoint::Blob {
-                repo: repo("x/blobs/y"),
-                digest: DIGEST.parse().unwrap()
-            })
-        );
-        assert_eq!(
-            Endpoint::parse("/v2/a/blobs/uploads/"),
-            Ok(Endpoint::Uploads { repo: repo("a") })
-        );
-        assert_eq!(
-            Endpoint::parse("/v2/a/blobs/uploads"),
-            Ok(Endpoint::Uploads { repo: repo("a") })
-        );
-        let id = "0b1e5cfa-3f6b-4a3c-9f0e-2d3c4b5a6978";
-        assert_eq!(
-            Endpoint::parse(&format!("/v2/a/blobs/uploads/{id}")),
-            Ok(Endpoint::Upload {
-                repo: repo("a"),
-                id: id.parse().unwrap()
-            })
-        );
-        let encoded = DIGEST.replace(':', "%3A");
-        assert!(matches!(
-            Endpoint::parse(&format!("/v2/a/blobs/{encoded}")),
-            Ok(Endpoint::Blob { .. })
-        ));
-    }
-
-    #[test]
-    fn parses_administration_endpoints() {
-        assert_eq!(
-            Endpoint::parse("/berth/v1/gc"),
-            Ok(Endpoint::CollectGarbage)
-        );
-        assert_eq!(Endpoint::parse("/berth/v1/status"), Ok(Endpoint::Status));
-        assert_eq!(Endpoint::parse("/berth/v1/scrub"), Ok(Endpoint::Scrub));
-        assert_eq!(Endpoint::Scrub.allowed_methods(), "POST");
-        assert_eq!(Endpoint::parse("/berth/v1/usage"), Ok(Endpoint::Usage));
-        assert_eq!(Endpoint::Usage.allowed_methods(), "GET, HEAD");
-        assert_eq!(Endpoint::parse("/berth/v1/events"), Ok(Endpoint::Events));
-        assert_eq!(Endpoint::Events.allowed_methods(), "GET, HEAD");
-        assert_eq!(Endpoint::Status.allowed_methods(), "GET, HEAD");
-        assert_eq!(
-            Endpoint::parse("/berth/v1/status/"),
-            Err(EndpointError::NotFound)
-        );
-    }
-
-    #[test]
-    fn parses_extension_endpoints() {
-        assert_eq!(
-            Endpoint::parse("/v2/_oci/ext/discover"),
-            Ok(Endpoint::Discover)
-        );
-        assert_eq!(
-            Endpoint::parse("/v2/a/b/_oci/ext/discover"),
-            Ok(Endpoint::Discover)
-        );
-        assert_eq!(
-            Endpoint::parse("/v2/a/b/_oras/artifacts/referrers"),
-            Ok(Endpoint::OrasReferrers {
-                repo: repo("a/b"),
-                digest: None
-            })
-        );
-        assert_eq!(
-            Endpoint::parse(&format!(
-                "/oras/artifacts/v1/a/b/manifests/{DIGEST}/referrers"
-            )),
-            Ok(Endpoint::OrasReferrers {
-                repo: repo("a/b"),
-                digest: Some(DIGEST.parse().unwrap())
-            })
-        );
-        assert_eq!(
-            Endpoint::parse(&format!("/v2/a/_berth/referrers-graph/{DIGEST}")),
-            Ok(Endpoint::ReferrersGraph {
-                repo: repo("a"),
-                digest: DIGEST.parse().unwrap()
-            })
-        );
-        assert_eq!(
-            Endpoint::parse(&format!("/v2/a/referrers/{DIGEST}")),
-            Ok(Endpoint::Referrers {
-                repo: repo("a"),
-                digest: DIGEST.parse().unwrap()
-            })
-        );
-    }
-
-    #[test]
-    fn rejects_bad_paths_with_the_right_error() {
-        assert_eq!(Endpoint::parse("/v1/"), Err(EndpointError::NotFound));
-        assert_eq!(
-            Endpoint::parse("/v2/a/unknown/thing"),
-            Err(EndpointError::NotFound)
-        );
-        assert_eq!(
-            Endpoint::parse("/v2/manifests/latest"),
-            Err(EndpointError::NotFound)
-        );
-        assert!(matches!(
-            Endpoint::parse("/v2/../etc/manifests/latest"),
-            Err(EndpointError::Invalid(OciError::NameInvalid(..)))
-        ));
-        assert!(matches!(
-            Endpoint::parse("/v2/A/manifests/latest"),
-            Err(EndpointError::Invalid(OciError::NameInvalid(..)))
-        ));
-        assert!(matches!(
-            Endpoint::parse("/v2/a%2F..%2Fb/tags/list"),
-            Err(EndpointError::Invalid(OciError::NameInvalid(..)))
-        ));
-        assert!(matches!(
-            Endpoint::parse("/v2/a/blobs/sha256:xyz"),
-            Err(EndpointError::Invalid(OciError::DigestInvalid(_)))
-        ));
-        assert!(matches!(
-            Endpoint::parse("/v2/a/manifests/-bad"),
-            Ok(Endpoint::Manifest {
-                reference: Err(OciError::TagInvalid(_)),
-                ..
-            })
-        ));
-        assert!(matches!(
-            Endpoint::parse("/v2/a/manifests/sha256:short"),
-            Err(EndpointError::Invalid(OciError::DigestInvalid(_)))
-        ));
-        assert_eq!(
-            Endpoint::parse("/v2/a/blobs/uploads/../../x"),
-            Err(EndpointError::NotFound)
-        );
-        assert_eq!(
-            Endpoint::parse("/v2/a/blobs/uploads/not-a-uuid"),
-            Err(EndpointError::UploadIdInvalid)
-        );
-    }
-
-    #[test]
-    fn endpoints_say_which_access_they_need() {
-        use http::Method;
-        let none = Query::default();
-        let access =
-            |path: &str, method: Method| Endpoint::parse(path).unwrap().accesses(&method, &none);
-        let repo_access = |name: &str, action| vec![Access::repository(repo(name), action)];
-        let manifest = "/v2/a/b/manifests/latest";
-        assert_eq!(
-            access(manifest, Method::GET),
-            repo_access("a/b", Action::Pull)
-        );
-        assert_eq!(
-            access(manifest, Method::HEAD),
-            repo_access("a/b", Action::Pull)
-        );
-        assert_eq!(
-            access(manifest, Method::PUT),
-            repo_access("a/b", Action::Push)
-        );
-        assert_eq!(
-            access(manifest, Method::DELETE),
-            repo_access("a/b", Action::Delete)
-        );
-        let blob = format!("/v2/a/blobs/{DIGEST}");
-        assert_eq!(access(&blob, Method::GET), repo_access("a", Action::Pull));
-        assert_eq!(
-            access(&blob, Method::DELETE),
-            repo_access("a", Action::Delete)
-        );
-        assert_eq!(
-            access("/v2/a/tags/list", Method::GET),
-            repo_access("a", Action::Pull)
-        );
-        assert_eq!(
-            access(&format!("/v2/a/referrers/{DIGEST}"), Method::GET),
-            repo_access("a", Action::Pull)
-        );
-        assert_eq!(
-            access(
-                &format!("/v2/a/_berth/referrers-graph/{DIGEST}"),
-                Method::GET
-            ),
-            repo_access("a", Action::Pull)
-        );
-        assert_eq!(
-            access("/v2/a/_oras/artifacts/referrers", Method::GET),
-            repo_access("a", Action::Pull)
-        );
-        assert_eq!(
-            access("/v2/a/blobs/uploads/", Method::POST),
-            repo_access("a", Action::Push)
-        );
-        let upload = "/v2/a/blobs/uploads/0b1e5cfa-3f6b-4a3c-9f0e-2d3c4b5a6978";
-        assert_eq!(access(upload, Method::GET), repo_access("a", Action::Push));
-        assert_eq!(
-            access(upload, Method::DELETE),
-            repo_access("a", Action::Push)
-        );
-        assert_eq!(access("/v2/_catalog", Method::GET), vec![Access::catalog()]);
-        assert_eq!(
-            access("/berth/v1/gc", Method::GET),
-            vec![Access::admin(Action::Pull)]
-        );
-        assert_eq!(
-            access("/berth/v1/scrub", Method::POST),
-            vec![Access::admin(Action::Push)]
-        );
-        assert_eq!(
-            access("/berth/v1/usage", Method::GET),
-            vec![Access::admin(Action::Pull)]
-        );
-        assert_eq!(
-            access("/berth/v1/gc", Method::POST),
-            vec![Access::admin(Action::Push)]
-        );
-        assert_eq!(
-            access("/berth/v1/status", Method::GET),
-            vec![Access::admin(Action::Pull)]
-        );
-        assert_eq!(
-            access("/berth/v1/events", Method::GET),
-            vec![Access::admin(Action::Pull)]
-        );
-        for open in [
-            "/v2/",
-            "/v2/_oci/ext/discover",
-            "/v2/a/_oci/ext/discover",
-            GRAPH_DOC_PATH,
-        ] {
-            assert_eq!(access(open, Method::GET), Vec::new(), "{open}");
-        }
-    }
-
-    #[test]
-    fn a_mount_needs_pull_on_its_source_only_optionally() {
-        use http::Method;
-        let uploads = Endpoint::parse("/v2/a/blobs/uploads/").unwrap();
-        let mount = Query::parse(Some(&format!("mount={DIGEST}&from=b/c")));
-        assert_eq!(
-            uploads.accesses(&Method::POST, &mount),
-            vec![Access::repository(repo("a"), Action::Push)]
-        );
-        assert_eq!(
-            uploads.mount_source(&Method::POST, &mount),
-            Some(Access::repository(repo("b/c"), Action::Pull))
-        );
-        let no_from = Query::parse(Some(&format!("mount={DIGEST}")));
-        assert_eq!(uploads.mount_source(&Method::POST, &no_from), None);
-        assert_eq!(uploads.mount_source(&Method::POST, &Query::default()), None);
-        let bad_from = Query::parse(Some(&format!("mount={DIGEST}&from=UPPER")));
-        assert_eq!(uploads.mount_source(&Method::POST, &bad_from), None);
-    }
-}
+mod tests;

@@ -10,6 +10,7 @@ pub mod observe;
 pub mod query;
 pub mod range;
 mod status;
+mod ui;
 
 use std::sync::Arc;
 
@@ -47,22 +48,43 @@ pub fn router(registry: Registry, status: ServerStatus) -> Router {
     secured_router(registry, status, Auth::open())
 }
 
-/// The registry's HTTP router, every request authorized by `auth` before its handler runs.
+/// The registry's HTTP router, every request authorized by `auth` before its handler runs,
+/// with the web UI and without metrics.
 /// Serve it with `into_make_service_with_connect_info::<SocketAddr>` so that failed logins
 /// are counted per client address.
 pub fn secured_router(registry: Registry, status: ServerStatus, auth: Auth) -> Router {
-    observed_router(registry, status, auth, None)
+    observed_router(registry, status, auth, RouterOptions::default())
 }
 
-/// [`secured_router`] with `GET /metrics` served by `metrics` (none: no such endpoint).
+/// What a router serves besides the registry's API.
+#[derive(Clone)]
+pub struct RouterOptions {
+    /// Serves `GET /metrics` (none: no such endpoint).
+    pub metrics: Option<MetricsRenderer>,
+    /// Serves the web UI at `/ui/` (and redirects `/` there); off, `/ui` is 404 like any
+    /// path no endpoint answers.
+    pub ui: bool,
+}
+
+impl Default for RouterOptions {
+    /// No metrics, the UI on (the server's default).
+    fn default() -> Self {
+        RouterOptions {
+            metrics: None,
+            ui: true,
+        }
+    }
+}
+
+/// [`secured_router`] with what `options` adds: `GET /metrics`, the web UI.
 /// Every router observes its requests (see `observe`): `X-Request-Id`, the access log, and
-/// the HTTP metrics of whatever recorder is installed. `/metrics`, `/livez` and `/readyz`
-/// need no authorization.
+/// the HTTP metrics of whatever recorder is installed. `/metrics`, `/livez`, `/readyz` and
+/// the UI's files need no authorization.
 pub fn observed_router(
     registry: Registry,
     status: ServerStatus,
     auth: Auth,
-    metrics: Option<MetricsRenderer>,
+    options: RouterOptions,
 ) -> Router {
     let state = AppState {
         registry,
@@ -80,7 +102,7 @@ pub fn observed_router(
                 observe::ops::readyz(&state.registry).await
             }),
         );
-    if let Some(renderer) = metrics {
+    if let Some(renderer) = options.metrics {
         router = router.route(
             observe::kind::METRICS_PATH,
             get(move |State(state): State<AppState>| {
@@ -88,6 +110,9 @@ pub fn observed_router(
                 async move { observe::ops::metrics(&state.registry, &renderer).await }
             }),
         );
+    }
+    if options.ui {
+        router = router.merge(ui::routes());
     }
     router
         .fallback(any(dispatch))
@@ -105,11 +130,18 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
     let audit = auth::WriteAudit::of(&authorized.caller, &parts);
     let user = observe::AccessUser(authorized.caller.subject());
     let request = Request::from_parts(parts, body);
-    let mut response =
-        match handlers::handle(&state.registry, &state.status, &authorized, request).await {
-            Ok(response) => response,
-            Err(e) => e.into_response(),
-        };
+    let mut response = match handlers::handle(
+        &state.registry,
+        &state.status,
+        &state.auth,
+        &authorized,
+        request,
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    };
     if let Some(audit) = audit {
         audit.log(response.status());
     }

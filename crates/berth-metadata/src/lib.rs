@@ -4,6 +4,7 @@
 //! through a repository only when metadata links it there, and a manifest exists only when its
 //! row, its edges and its tags were committed together.
 
+mod browse;
 mod coordination;
 mod error;
 pub mod events;
@@ -18,6 +19,9 @@ mod store;
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
 
+pub use browse::{
+    BrowseReads, ReferrerCount, RepositorySummary, TagCursor, TagOrder, TaggedManifest,
+};
 pub use coordination::{LockGuard, LockName, ProcessLocks};
 pub use error::MetadataError;
 pub use model::{

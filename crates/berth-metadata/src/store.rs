@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use berth_oci::{Digest, RepoName, Tag, UploadId};
 
+use crate::browse::BrowseReads;
 use crate::coordination::{LockGuard, LockName};
 use crate::error::Result;
 use crate::events::{DeadEvent, DeadLetter, NewEvent, StoredEvent};
@@ -14,8 +15,9 @@ use crate::operations::{QuarantinedBlob, RepositoryUsage};
 use crate::stats::ContentStats;
 
 /// Transactional registry metadata. Every method is atomic: it happens whole or not at all.
+/// The browse API's reads live in [`BrowseReads`], which every store implements too.
 #[async_trait]
-pub trait MetadataStore: Send + Sync + 'static {
+pub trait MetadataStore: BrowseReads + Send + Sync + 'static {
     /// Takes the lock `name`, waiting while another holder has it, in this process or in any
     /// other sharing the store. Released when the guard drops.
     async fn lock(&self, name: &LockName<'_>) -> Result<LockGuard>;

@@ -2,6 +2,7 @@
 //! `MetadataStore`, with no knowledge of HTTP.
 
 mod blobs;
+pub mod browse;
 mod cache;
 mod error;
 pub mod events;
@@ -76,6 +77,8 @@ pub struct Registry {
     manifests_by_tag: Arc<cache::RepoCache<berth_oci::Tag, berth_metadata::StoredManifest>>,
     first_tag_pages: Arc<cache::RepoCache<u32, Page>>,
     content_gauges: Arc<metrics::ContentGauges>,
+    /// What the browse API learnt from configs and SBOMs, by digest.
+    browse_facts: browse::SharedFacts,
     config: RegistryConfig,
     #[cfg(test)]
     pauses: Arc<pauses::Pauses>,
@@ -96,6 +99,7 @@ impl Registry {
             manifests_by_tag: Arc::new(cache::RepoCache::named("manifest_by_tag")),
             first_tag_pages: Arc::new(cache::RepoCache::named("tag_page")),
             content_gauges: Arc::default(),
+            browse_facts: Arc::default(),
             config,
             #[cfg(test)]
             pauses: Arc::default(),

@@ -1,5 +1,7 @@
 //! The referrers API: manifests whose `subject` is a given manifest, from the reverse index.
 
+use std::collections::{HashMap, HashSet};
+
 use berth_metadata::{Referrer, ReferrerCursor, ReferrerOrder};
 use berth_oci::{Digest, RepoName};
 
@@ -68,49 +70,72 @@ pub const MAX_GRAPH_NODES: usize = 10_000;
 
 impl Registry {
     /// The referrers of `subject`, and theirs, down to `depth` levels (a signature on an SBOM
-    /// on an image), each level one index read per node. A digest already shown is not
-    /// expanded again, so cycles end. Empty, not an error, for a repository that does not
-    /// exist, like every referrers listing.
+    /// on an image), at most [`MAX_GRAPH_NODES`] nodes: one index read per level, whatever
+    /// the number of nodes on it. Each node's referrers are in digest order. A digest already
+    /// shown (nearer the subject, or earlier on the same level) is not shown again, so cycles
+    /// end. Empty, not an error, for a repository that does not exist, like every referrers
+    /// listing.
     pub async fn referrers_graph(
         &self,
         repo: &RepoName,
         subject: &Digest,
         depth: u32,
     ) -> Result<Vec<ReferrerNode>> {
-        let mut seen = std::collections::HashSet::from([subject.clone()]);
-        self.graph_level(repo, subject, depth, &mut seen).await
-    }
-
-    fn graph_level<'a>(
-        &'a self,
-        repo: &'a RepoName,
-        subject: &'a Digest,
-        depth: u32,
-        seen: &'a mut std::collections::HashSet<Digest>,
-    ) -> futures::future::BoxFuture<'a, Result<Vec<ReferrerNode>>> {
-        Box::pin(async move {
-            if depth == 0 || seen.len() >= MAX_GRAPH_NODES {
-                return Ok(Vec::new());
+        let mut seen = HashSet::from([subject.clone()]);
+        // Every node found, with the indexes of its own referrers in `found`.
+        let mut found: Vec<(Referrer, Vec<usize>)> = Vec::new();
+        let mut top: Vec<usize> = Vec::new();
+        // The subjects of the level being read: the subject itself, then each level's nodes.
+        let mut level: Vec<(Digest, Option<usize>)> = vec![(subject.clone(), None)];
+        for _ in 0..depth {
+            let budget = MAX_GRAPH_NODES.saturating_sub(found.len());
+            if level.is_empty() || budget == 0 {
+                break;
             }
-            let budget = (MAX_GRAPH_NODES - seen.len()) as u32;
-            let level = self
+            let parents: HashMap<Digest, Option<usize>> = level.iter().cloned().collect();
+            let mut subjects: Vec<Digest> = level.into_iter().map(|(d, _)| d).collect();
+            subjects.sort();
+            let rows = self
                 .meta
-                .list_referrers(repo, subject, &[], ReferrerOrder::Digest, None, budget)
+                .referrers_of_subjects(repo, &subjects, budget as u32)
                 .await?;
-            let mut nodes = Vec::with_capacity(level.len());
-            for referrer in level {
+            // The next level in the order of this one: subjects by digest, then referrers.
+            let mut next = Vec::new();
+            for (of, referrer) in rows {
                 if !seen.insert(referrer.digest.clone()) {
                     continue;
                 }
-                let below = self
-                    .graph_level(repo, &referrer.digest, depth - 1, seen)
-                    .await?;
-                nodes.push(ReferrerNode {
-                    referrer,
-                    referrers: below,
-                });
+                let index = found.len();
+                match parents.get(&of).copied().flatten() {
+                    Some(parent) => found[parent].1.push(index),
+                    None => top.push(index),
+                }
+                next.push((referrer.digest.clone(), Some(index)));
+                found.push((referrer, Vec::new()));
             }
-            Ok(nodes)
-        })
+            level = next;
+        }
+        Ok(top.iter().map(|&i| tree(&found, i)).collect())
+    }
+}
+
+impl Registry {
+    /// The bytes of those of `digests` that are manifests of `repo`, in digest order, in one
+    /// metadata read (absent ones are left out): what the graph extension embeds as `data`.
+    pub async fn manifest_bodies(
+        &self,
+        repo: &RepoName,
+        digests: &[Digest],
+    ) -> Result<Vec<(Digest, bytes::Bytes)>> {
+        Ok(self.meta.manifest_bodies(repo, digests).await?)
+    }
+}
+
+/// The node `index` of `found` with its referrers, nested.
+fn tree(found: &[(Referrer, Vec<usize>)], index: usize) -> ReferrerNode {
+    let (referrer, below) = &found[index];
+    ReferrerNode {
+        referrer: referrer.clone(),
+        referrers: below.iter().map(|&i| tree(found, i)).collect(),
     }
 }

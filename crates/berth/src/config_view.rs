@@ -28,6 +28,7 @@ pub fn to_toml(settings: &Settings) -> String {
     put("log", settings.log.clone().into());
     put("log_format", serialized(&settings.log_format));
     put("metrics", settings.metrics.into());
+    put("ui", settings.ui.into());
     put("shutdown_timeout", duration(settings.shutdown_timeout));
     put(
         "header_read_timeout",

@@ -105,7 +105,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .metrics
         .then(crate::prometheus::install)
         .transpose()?;
-    let router = berth_http::observed_router(registry, status, auth, metrics);
+    let options = berth_http::RouterOptions {
+        metrics,
+        ui: settings.ui,
+    };
+    let router = berth_http::observed_router(registry, status, auth, options);
     let stop = Stop::on_signal();
     match &tls {
         None => info!(address = %address, data_dir = %data_dir.display(), "berth listening"),

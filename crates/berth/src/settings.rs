@@ -38,6 +38,8 @@ pub struct Settings {
     pub metadata: MetadataSettings,
     /// Serve Prometheus metrics at `GET /metrics` on the main listener.
     pub metrics: bool,
+    /// Serve the web UI at `/ui/` (and redirect `/` there) on the main listener.
+    pub ui: bool,
     /// Text or JSON lines, for every log line.
     pub log_format: LogFormat,
     /// After SIGTERM, how long requests in flight may run before they are cut.
@@ -128,6 +130,7 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             metadata: MetadataSettings::default(),
             metrics: true,
+            ui: true,
             log_format: LogFormat::Text,
             shutdown_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(60),
@@ -154,6 +157,7 @@ struct FileSettings {
     storage: Option<StorageSettings>,
     metadata: Option<MetadataSettings>,
     metrics: Option<bool>,
+    ui: Option<bool>,
     log_format: Option<LogFormat>,
     shutdown_timeout: Option<String>,
     header_read_timeout: Option<String>,
@@ -409,6 +413,7 @@ impl Settings {
             storage: file.storage.unwrap_or_default(),
             metadata: file.metadata.unwrap_or_default(),
             metrics: file.metrics.unwrap_or(defaults.metrics),
+            ui: file.ui.unwrap_or(defaults.ui),
             log_format: args
                 .log_format
                 .or(file.log_format)

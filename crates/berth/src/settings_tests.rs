@@ -365,3 +365,19 @@ fn parse_errors_name_the_key_of_a_bad_value() {
         "{error}"
     );
 }
+
+#[test]
+fn the_web_ui_is_on_unless_the_file_turns_it_off() {
+    let from = |text: &str| {
+        let file: FileSettings = toml::from_str(text).unwrap();
+        Settings::merge(&ServeArgs::default(), file).unwrap()
+    };
+    assert!(from("").ui);
+    assert!(from("ui = true").ui);
+    assert!(!from("ui = false").ui);
+    assert!(toml::from_str::<FileSettings>("ui = \"off\"").is_err());
+    let printed: toml::Table = crate::config_view::to_toml(&from("ui = false"))
+        .parse()
+        .unwrap();
+    assert_eq!(printed["ui"], toml::Value::Boolean(false));
+}

@@ -2,9 +2,13 @@
 
 mod admin;
 mod blobs;
+mod browse;
 mod discovery;
 mod manifests;
+mod openapi;
+mod pull_commands;
 mod referrers;
+mod referrers_graph;
 mod token;
 mod uploads;
 
@@ -18,16 +22,18 @@ use berth_registry::Registry;
 use futures::TryStreamExt;
 use http::{HeaderMap, Method};
 
-use crate::auth::Authorized;
+use crate::auth::{Auth, Authorized};
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, RequestError};
 use crate::query::Query;
 use crate::status::ServerStatus;
 
-/// Routes a request to its handler by endpoint and method.
+/// Routes a request to its handler by endpoint and method; `auth` is the server's access
+/// control, which the session endpoint describes.
 pub async fn handle(
     registry: &Registry,
     status: &ServerStatus,
+    auth: &Auth,
     authorized: &Authorized,
     request: Request,
 ) -> Result<Response, ApiError> {
@@ -100,8 +106,24 @@ pub async fn handle(
             referrers::list_oras(registry, &repo, digest.as_ref(), &query).await
         }
         (Endpoint::ReferrersGraph { repo, digest }, Method::GET | Method::HEAD) => {
-            referrers::graph(registry, &repo, &digest, &query).await
+            referrers_graph::graph(registry, &repo, &digest, &query).await
         }
+        (Endpoint::Session, Method::GET | Method::HEAD) => {
+            Ok(browse::session(auth, &authorized.caller))
+        }
+        (Endpoint::BrowseRepositories, Method::GET | Method::HEAD) => {
+            browse::repositories(registry, &authorized.caller, &query).await
+        }
+        (Endpoint::BrowseTags, Method::GET | Method::HEAD) => {
+            browse::tags(registry, &authorized.caller, &query).await
+        }
+        (Endpoint::BrowseManifest, Method::GET | Method::HEAD) => {
+            browse::manifest(registry, &authorized.caller, &parts, &query).await
+        }
+        (Endpoint::DeletionPreview, Method::GET | Method::HEAD) => {
+            browse::deletion_preview(registry, &query).await
+        }
+        (Endpoint::OpenApi, Method::GET | Method::HEAD) => Ok(openapi::document()),
         _ => Err(RequestError::MethodNotAllowed { allow }.into()),
     }
 }
@@ -128,6 +150,34 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
+}
+
+/// `scheme://host` as the client addressed the registry, so that links are absolute: from
+/// `X-Forwarded-Proto` and `X-Forwarded-Host` of a proxy in front of it, else from the request
+/// (HTTP/2 sends scheme and authority in the URI and no `Host`; HTTP/1.1 sends `Host`, and the
+/// server marks requests that came over TLS with `ServedOverTls`).
+fn base_url(parts: &http::request::Parts) -> String {
+    let (scheme, host) = client_origin(parts);
+    format!("{scheme}://{host}")
+}
+
+/// The scheme and host (with port) of [`base_url`].
+fn client_origin(parts: &http::request::Parts) -> (&str, &str) {
+    let text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = text("x-forwarded-proto")
+        .or(parts.uri.scheme_str())
+        .unwrap_or(
+            if parts.extensions.get::<crate::ServedOverTls>().is_some() {
+                "https"
+            } else {
+                "http"
+            },
+        );
+    let host = text("x-forwarded-host")
+        .or_else(|| text(http::header::HOST.as_str()))
+        .or(parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or("localhost");
+    (scheme, host)
 }
 
 /// `Link: <path?params>; rel="next"` for a paginated listing: the request's own parameters

@@ -4,17 +4,16 @@ use axum::response::{IntoResponse, Response};
 use berth_metadata::{Referrer, ReferrerCursor, ReferrerOrder};
 use berth_oci::media_type::OCI_INDEX;
 use berth_oci::{Digest, RepoName};
-use berth_registry::{ReferrerNode, Registry, RegistryError};
+use berth_registry::{Registry, RegistryError};
 use http::{header, HeaderValue};
 use serde_json::{json, Map, Value};
 
 use crate::endpoint::GRAPH_DOC_PATH;
 use crate::error::ApiError;
 use crate::query::Query;
-use crate::ServedOverTls;
 
 /// The descriptor of a referrer as the spec lists it: artifactType and annotations included.
-fn descriptor(referrer: &Referrer) -> Value {
+pub(super) fn descriptor(referrer: &Referrer) -> Value {
     let mut d = Map::new();
     d.insert("mediaType".into(), json!(referrer.media_type));
     d.insert("digest".into(), json!(referrer.digest.as_str()));
@@ -165,26 +164,6 @@ pub fn graph_doc() -> Response {
         .into_response()
 }
 
-/// `scheme://host` as the client addressed the registry, so that links are absolute: from
-/// `X-Forwarded-Proto` and `X-Forwarded-Host` of a proxy in front of it, else from the request
-/// (HTTP/2 sends scheme and authority in the URI and no `Host`; HTTP/1.1 sends `Host`, and the
-/// server marks requests that came over TLS with `ServedOverTls`).
-fn base_url(parts: &http::request::Parts) -> String {
-    let text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    let scheme = text("x-forwarded-proto")
-        .or(parts.uri.scheme_str())
-        .unwrap_or(if parts.extensions.get::<ServedOverTls>().is_some() {
-            "https"
-        } else {
-            "http"
-        });
-    let host = text("x-forwarded-host")
-        .or_else(|| text(header::HOST.as_str()))
-        .or(parts.uri.authority().map(|a| a.as_str()))
-        .unwrap_or("localhost");
-    format!("{scheme}://{host}")
-}
-
 /// Extensions announced by `_oci/ext/discover`; every `url` is absolute.
 pub fn discover(parts: &http::request::Parts) -> Response {
     let body = json!({
@@ -197,7 +176,7 @@ pub fn discover(parts: &http::request::Parts) -> Response {
             },
             {
                 "name": "_berth",
-                "url": format!("{}{GRAPH_DOC_PATH}", base_url(parts)),
+                "url": format!("{}{GRAPH_DOC_PATH}", super::base_url(parts)),
                 "description": "The whole referrers graph of a manifest in one request, to ?depth= levels",
                 "endpoints": ["_berth/referrers-graph"],
             },
@@ -244,32 +223,4 @@ pub async fn list_oras(
         super::insert_next_link(headers, &path, &params, ("nextToken", &oras_token(&next)));
     }
     Ok(response)
-}
-
-/// Default and largest depth of a graph request.
-const GRAPH_DEPTH: (u32, u32) = (8, 32);
-
-fn graph_node(node: &ReferrerNode) -> Value {
-    let mut d = descriptor(&node.referrer);
-    d["referrers"] = Value::Array(node.referrers.iter().map(graph_node).collect());
-    d
-}
-
-/// `{"subject": digest, "referrers": [descriptor + "referrers": [...]]}`
-pub async fn graph(
-    registry: &Registry,
-    repo: &RepoName,
-    subject: &Digest,
-    query: &Query,
-) -> Result<Response, ApiError> {
-    let depth = query
-        .count("depth")?
-        .unwrap_or(GRAPH_DEPTH.0)
-        .min(GRAPH_DEPTH.1);
-    let nodes = registry.referrers_graph(repo, subject, depth).await?;
-    let body = json!({
-        "subject": subject.as_str(),
-        "referrers": nodes.iter().map(graph_node).collect::<Vec<_>>(),
-    });
-    Ok(axum::Json(body).into_response())
 }

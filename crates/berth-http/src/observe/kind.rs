@@ -15,7 +15,8 @@ pub const READYZ_PATH: &str = "/readyz";
 impl Endpoint {
     /// The kind of request: `base` (`/v2/`), `catalog`, `tags`, `manifest`, `blob`,
     /// `blob_upload`, `referrers` (the OCI, ORAS and graph listings), `extension`
-    /// (discovery and its documentation), `admin`, `token`.
+    /// (discovery and its documentation, the OpenAPI document), `admin`, `token`, `browse`
+    /// (the web UI's JSON API).
     pub fn kind(&self) -> &'static str {
         match self {
             Endpoint::ApiVersion => "base",
@@ -27,17 +28,23 @@ impl Endpoint {
             Endpoint::Referrers { .. }
             | Endpoint::OrasReferrers { .. }
             | Endpoint::ReferrersGraph { .. } => "referrers",
-            Endpoint::Discover | Endpoint::ExtensionDoc => "extension",
+            Endpoint::Discover | Endpoint::ExtensionDoc | Endpoint::OpenApi => "extension",
             Endpoint::CollectGarbage
             | Endpoint::Status
             | Endpoint::Scrub
             | Endpoint::Usage
             | Endpoint::Events => "admin",
             Endpoint::Token => "token",
+            Endpoint::Session
+            | Endpoint::BrowseRepositories
+            | Endpoint::BrowseTags
+            | Endpoint::BrowseManifest
+            | Endpoint::DeletionPreview => "browse",
         }
     }
 
-    /// The repository the request names, when it names one.
+    /// The repository the request names in its path, when it names one (the browse API names
+    /// it in the query: see [`crate::endpoint::browse_repository`]).
     pub fn repository(&self) -> Option<&RepoName> {
         match self {
             Endpoint::Tags { repo }
@@ -57,13 +64,20 @@ impl Endpoint {
             | Endpoint::Scrub
             | Endpoint::Usage
             | Endpoint::Events
-            | Endpoint::Token => None,
+            | Endpoint::Token
+            | Endpoint::Session
+            | Endpoint::BrowseRepositories
+            | Endpoint::BrowseTags
+            | Endpoint::BrowseManifest
+            | Endpoint::DeletionPreview
+            | Endpoint::OpenApi => None,
         }
     }
 }
 
 /// The kind and repository of a request for `path`: an [`Endpoint`]'s, else `metrics`,
-/// `health` (`/livez`, `/readyz`) or `other` (what no endpoint answers).
+/// `health` (`/livez`, `/readyz`), `ui` (the web UI's files under `/ui`, and `/`) or `other`
+/// (what no endpoint answers).
 pub(crate) fn of_path(path: &str) -> (&'static str, Option<String>) {
     match Endpoint::parse(path) {
         Ok(endpoint) => (
@@ -73,6 +87,8 @@ pub(crate) fn of_path(path: &str) -> (&'static str, Option<String>) {
         Err(_) => match path {
             METRICS_PATH => ("metrics", None),
             LIVEZ_PATH | READYZ_PATH => ("health", None),
+            "/" | crate::ui::UI_PATH => ("ui", None),
+            _ if path.starts_with(crate::ui::UI_PREFIX) => ("ui", None),
             _ => ("other", None),
         },
     }
@@ -108,6 +124,14 @@ mod tests {
             ("/v2/a/referrers/sha256:0000000000000000000000000000000000000000000000000000000000000000", "referrers", Some("a")),
             ("/berth/v1/gc", "admin", None),
             ("/berth/v1/token", "token", None),
+            ("/berth/v1/tags", "browse", None),
+            ("/berth/v1/session", "browse", None),
+            ("/berth/v1/openapi.json", "extension", None),
+            ("/ui/", "ui", None),
+            ("/ui/app.js", "ui", None),
+            ("/ui", "ui", None),
+            ("/", "ui", None),
+            ("/uix", "other", None),
             ("/metrics", "metrics", None),
             ("/readyz", "health", None),
             ("/livez", "health", None),

@@ -135,8 +135,8 @@ async fn invalid_tags_are_400_to_pushes_and_404_to_reads() {
 #[tokio::test]
 async fn unknown_endpoints_are_404() {
     let (app, image) = app_with_image().await;
+    // `/` redirects to the web UI (see `browse_ui`).
     let uris = [
-        "/",
         "/v1/",
         "/v3/app/manifests/v1",
         "/v2x",

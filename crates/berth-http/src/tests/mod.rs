@@ -6,6 +6,10 @@
 
 mod artifacts;
 mod auth;
+mod browse;
+mod browse_graph;
+mod browse_requests;
+mod browse_ui;
 mod conditional;
 mod discovery;
 mod errors;
@@ -124,16 +128,31 @@ impl TestApp {
     /// A router over a fresh registry whose access is controlled by what `auth` builds from
     /// the temporary directory (where it may write its user file and key).
     pub async fn with_auth(auth: impl FnOnce(&std::path::Path) -> crate::Auth) -> TestApp {
+        let options = crate::RouterOptions::default();
+        TestApp::build(RegistryConfig::default(), auth, options).await
+    }
+
+    /// A router without access control over a fresh registry with `config`, serving what
+    /// `options` adds.
+    pub async fn configured(config: RegistryConfig, options: crate::RouterOptions) -> TestApp {
+        TestApp::build(config, |_| crate::Auth::open(), options).await
+    }
+
+    async fn build(
+        config: RegistryConfig,
+        auth: impl FnOnce(&std::path::Path) -> crate::Auth,
+        options: crate::RouterOptions,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let blobs = FsBlobStore::open(dir.path().join("blobs")).await.unwrap();
         let meta = SqliteMetadataStore::open(&dir.path().join("meta.db"))
             .await
             .unwrap();
-        let registry = Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig::default());
+        let registry = Registry::new(Arc::new(blobs), Arc::new(meta), config);
         let auth = auth(dir.path());
         TestApp {
             _dir: dir,
-            router: crate::secured_router(registry, test_status(), auth),
+            router: crate::observed_router(registry, test_status(), auth, options),
         }
     }
 

@@ -5,6 +5,7 @@
 //! pool. All SQL of this backend stays in this module; names and digests compare in byte order
 //! (`COLLATE "C"`) whatever the database's locale.
 
+mod browse;
 mod collection;
 mod events;
 mod forecast;

@@ -113,13 +113,14 @@ pub(super) async fn uploads_created_before(
 }
 
 /// The columns every referrers query selects, in the order `referrer` reads them.
-const REFERRER_COLUMNS: &str = "referrer, media_type, size, artifact_type, annotations, created_at";
+pub(super) const REFERRER_COLUMNS: &str =
+    "referrer, media_type, size, artifact_type, annotations, created_at";
 
 /// The filter every referrers query applies: `$3` is an array of artifact types, empty for no
 /// filter.
 const TYPE_FILTER: &str = "(cardinality($3::text[]) = 0 OR artifact_type = ANY($3::text[]))";
 
-fn referrer(row: &PgRow) -> Result<Referrer> {
+pub(super) fn referrer(row: &PgRow) -> Result<Referrer> {
     Ok(Referrer {
         digest: parse_column(row.get::<&str, _>(0))?,
         media_type: row.get(1),

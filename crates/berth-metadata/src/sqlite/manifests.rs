@@ -51,13 +51,14 @@ pub(super) async fn by_tag(
 }
 
 /// The columns every referrers query selects, in the order `referrer` reads them.
-const REFERRER_COLUMNS: &str = "referrer, media_type, size, artifact_type, annotations, created_at";
+pub(super) const REFERRER_COLUMNS: &str =
+    "referrer, media_type, size, artifact_type, annotations, created_at";
 
 /// The filter every referrers query applies: `?3` is a JSON array of artifact types, `[]` for
 /// no filter.
 const TYPE_FILTER: &str = "(?3 = '[]' OR artifact_type IN (SELECT value FROM json_each(?3)))";
 
-fn referrer(row: &SqliteRow) -> Result<Referrer> {
+pub(super) fn referrer(row: &SqliteRow) -> Result<Referrer> {
     Ok(Referrer {
         digest: parse_column(row.get::<&str, _>(0))?,
         media_type: row.get(1),

@@ -4,6 +4,7 @@
 //! connection avoids lock-upgrade failures), committing concurrent writes together (see
 //! `writer`); readers use a separate pool and see the last committed state through WAL.
 
+mod browse;
 mod collection;
 mod events;
 mod forecast;

@@ -1,6 +1,7 @@
 //! The behavioural suite every `MetadataStore` backend must pass; backends call `run_all` from
 //! their own tests (SQLite here, PostgreSQL against a real server).
 
+mod browse;
 mod conditions;
 mod coordination;
 mod events;
@@ -64,6 +65,9 @@ pub async fn run_all(store: &dyn MetadataStore) {
     stats::content_stats_count_manifests_blobs_and_referrers(store).await;
     events::changes_record_their_events_in_commit_order(store).await;
     events::cursors_dead_letters_and_pruning(store).await;
+    browse::tag_pages_come_in_every_order_with_their_manifests(store).await;
+    browse::referrers_are_counted_per_subject_and_type(store).await;
+    browse::repositories_are_searched_and_summarised(store).await;
 }
 
 async fn blob_links_are_per_repository(store: &dyn MetadataStore) {

@@ -26,14 +26,8 @@ impl Registry {
             .apply_retention(repo, &rules, &mut graph, cutoff, options.dry_run, report)
             .await?;
         // The first matching rule that sets a policy wins over the global one.
-        let untagged = rules
-            .iter()
-            .find_map(|r| r.untagged)
-            .unwrap_or(options.untagged);
-        let orphans = rules
-            .iter()
-            .find_map(|r| r.orphaned_referrers)
-            .unwrap_or(options.orphaned_referrers);
+        let untagged = options.untagged_for(repo);
+        let orphans = options.orphaned_referrers_for(repo);
         let now = self.meta.now_millis().await?;
         let mut remaining = mark::doomed(&graph, cutoff, now, untagged, orphans);
         if options.dry_run {

@@ -84,6 +84,24 @@ impl GcOptions {
             .filter(|r| r.repositories.matches(repo.as_str()))
             .collect()
     }
+
+    /// The untagged policy for `repo`: the first matching rule's that sets one, else the
+    /// global one.
+    pub fn untagged_for(&self, repo: &RepoName) -> Untagged {
+        self.rules_for(repo)
+            .iter()
+            .find_map(|r| r.untagged)
+            .unwrap_or(self.untagged)
+    }
+
+    /// The orphaned referrers policy for `repo`: the first matching rule's that sets one,
+    /// else the global one.
+    pub fn orphaned_referrers_for(&self, repo: &RepoName) -> OrphanedReferrers {
+        self.rules_for(repo)
+            .iter()
+            .find_map(|r| r.orphaned_referrers)
+            .unwrap_or(self.orphaned_referrers)
+    }
 }
 
 impl Default for GcOptions {
@@ -95,5 +113,38 @@ impl Default for GcOptions {
             orphaned_referrers: OrphanedReferrers::default(),
             retention: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_rule_that_sets_a_policy_wins_over_the_global_one() {
+        let rule = |pattern: &str, orphans: Option<OrphanedReferrers>, untagged| RetentionRule {
+            orphaned_referrers: orphans,
+            untagged,
+            ..RetentionRule::for_repositories(glob::Pattern::new(pattern).unwrap())
+        };
+        let options = GcOptions {
+            retention: vec![
+                rule("team/*", None, Some(Untagged::Delete)),
+                rule("team/*", Some(OrphanedReferrers::Keep), None),
+                rule("team/app", Some(OrphanedReferrers::Delete), None),
+            ],
+            ..GcOptions::default()
+        };
+        let repo = |name: &str| name.parse::<RepoName>().unwrap();
+        assert_eq!(
+            options.orphaned_referrers_for(&repo("team/app")),
+            OrphanedReferrers::Keep
+        );
+        assert_eq!(options.untagged_for(&repo("team/app")), Untagged::Delete);
+        assert_eq!(
+            options.orphaned_referrers_for(&repo("other/app")),
+            OrphanedReferrers::Delete
+        );
+        assert_eq!(options.untagged_for(&repo("other/app")), Untagged::Keep);
     }
 }

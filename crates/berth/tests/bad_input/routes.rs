@@ -34,7 +34,8 @@ async fn unsupported_methods_and_bad_queries_get_error_bodies() {
             BAD_NUMBER,
         ),
         ("GET", "/v3/".into(), NOTHING_THERE),
-        ("GET", "/".into(), NOTHING_THERE),
+        // `/` redirects to the web UI; a path nothing serves is 404.
+        ("GET", "/nothing".into(), NOTHING_THERE),
         (
             "GET",
             "/v2/nothing/here/tags/list".into(),

@@ -27,6 +27,29 @@ impl Registry {
         }
     }
 
+    /// A registry every request of which carries Basic credentials of `user`.
+    pub fn with_basic(base: impl Into<String>, user: &str, password: &str) -> Registry {
+        use base64::Engine;
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Basic {credentials}")
+                .parse()
+                .expect("a header value"),
+        );
+        Registry {
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(120))
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .default_headers(headers)
+                .build()
+                .expect("an HTTP client"),
+            base: base.into(),
+        }
+    }
+
     /// `base` + `path` (which starts with `/v2/`).
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

@@ -1,6 +1,7 @@
 //! Access control through the router: one table of every endpoint x role here, the token
 //! service in `token`, the policy's finer points (catalog, mounts, login limiter) in `policy`.
 
+mod browse;
 mod policy;
 mod token;
 
@@ -73,7 +74,7 @@ fn rule(repositories: &str, users: &[&str], groups: &[&str], actions: &[&str]) -
 }
 
 /// The policy, an htpasswd file with bcrypt hashes at the lowest cost, and a generated key.
-fn auth_in(dir: &Path) -> Auth {
+pub(super) fn auth_in(dir: &Path) -> Auth {
     let config = PolicyConfig {
         groups: BTreeMap::from([("team".to_owned(), vec!["writer".to_owned()])]),
         rules: vec![
@@ -359,6 +360,43 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
             OPEN,
             "",
         ),
+        (Method::GET, "/berth/v1/session".into(), vec![], OPEN, ""),
+        // Listed like the catalog: anonymous callers too, since some repositories are public.
+        (
+            Method::GET,
+            "/berth/v1/repositories".into(),
+            vec![],
+            OPEN,
+            "",
+        ),
+        (
+            Method::GET,
+            format!("/berth/v1/tags?repository={REPO}"),
+            vec![],
+            PULL,
+            "pull",
+        ),
+        (
+            Method::GET,
+            format!("/berth/v1/manifest?repository={REPO}&reference=v1"),
+            vec![],
+            PULL,
+            "pull",
+        ),
+        (
+            Method::GET,
+            format!("/berth/v1/deletion-preview?repository={REPO}&reference=v1"),
+            vec![],
+            PULL,
+            "pull",
+        ),
+        (
+            Method::GET,
+            "/berth/v1/openapi.json".into(),
+            vec![],
+            OPEN,
+            "",
+        ),
     ];
     let mut kinds = std::collections::BTreeSet::new();
     for (method, path, body, expected, action) in &rows {
@@ -396,5 +434,5 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
         }
     }
     // Every kind of endpoint is in the table.
-    assert_eq!(kinds.len(), 17, "{kinds:?}");
+    assert_eq!(kinds.len(), 23, "{kinds:?}");
 }

@@ -59,3 +59,7 @@ set -a
 set +a
 
 cargo test --workspace --all-targets
+
+# The web UI end to end in a real browser (Debian's chromium driven by playwright-core), with
+# the berth binary the tests above built; screenshots go to target/e2e/screenshots/.
+BERTH_BIN="$(realpath -m "${CARGO_TARGET_DIR:-target}/debug/berth")" ./scripts/e2e.sh

@@ -155,10 +155,8 @@ impl Options {
                 "--gc-manifests" => options.gc_manifests = value.parse()?,
                 "--gc-comparable" => options.gc_comparable = value.parse()?,
                 "--referrer-sizes" => {
-                    options.referrer_sizes = value
-                        .split(',')
-                        .map(str::parse)
-                        .collect::<Result<_, _>>()?;
+                    options.referrer_sizes =
+                        value.split(',').map(str::parse).collect::<Result<_, _>>()?;
                     anyhow::ensure!(
                         options.referrer_sizes.is_sorted() && options.referrer_sizes[0] >= 1_000,
                         "--referrer-sizes: rising sizes of at least 1000, e.g. 1000,10000"

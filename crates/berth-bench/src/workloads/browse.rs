@@ -64,7 +64,10 @@ async fn next_cursor(registry: &Registry, url: &str) -> anyhow::Result<String> {
     let next = page["next"]
         .as_str()
         .with_context(|| format!("{url} names no next page: {page}"))?;
-    Ok(next.replace('%', "%25").replace('&', "%26").replace('+', "%2B"))
+    Ok(next
+        .replace('%', "%25")
+        .replace('&', "%26")
+        .replace('+', "%2B"))
 }
 
 pub async fn run(servers: &[Server], table: &mut Table) -> anyhow::Result<()> {

@@ -63,8 +63,9 @@ pub(crate) enum Caller {
     Open,
     /// Anonymous or a password-authenticated user, judged by the policy.
     Identity(Arc<AuthConfig>, Identity),
-    /// A bearer token: its rights are exactly its `access`.
-    Token(VerifiedToken),
+    /// A bearer token: its rights are exactly its `access`, but for what listings show (see
+    /// [`Caller::may_pull`]).
+    Token(Arc<AuthConfig>, VerifiedToken),
 }
 
 impl Caller {
@@ -72,8 +73,8 @@ impl Caller {
         match self {
             Caller::Open => Decision::Allow,
             Caller::Identity(config, identity) => config.policy.decide(identity, access),
-            Caller::Token(token) if token.allows(access) => Decision::Allow,
-            Caller::Token(_) => Decision::Unauthenticated,
+            Caller::Token(_, token) if token.allows(access) => Decision::Allow,
+            Caller::Token(..) => Decision::Unauthenticated,
         }
     }
 
@@ -82,7 +83,7 @@ impl Caller {
         let subject = match self {
             Caller::Open => "",
             Caller::Identity(_, identity) => identity.subject(),
-            Caller::Token(token) => token.subject.as_str(),
+            Caller::Token(_, token) => token.subject.as_str(),
         };
         if subject.is_empty() {
             "anonymous".to_owned()
@@ -97,7 +98,7 @@ impl Caller {
         let name = match self {
             Caller::Open => return None,
             Caller::Identity(_, identity) => identity.subject(),
-            Caller::Token(token) => token.subject.as_str(),
+            Caller::Token(_, token) => token.subject.as_str(),
         };
         (!name.is_empty()).then_some(name)
     }
@@ -106,13 +107,36 @@ impl Caller {
         self.decide(access) == Decision::Allow
     }
 
-    /// Whether the caller may pull `repo`: what the catalog lists.
+    /// Whether the caller may pull `repo`: what the listings (`/v2/_catalog`,
+    /// `/berth/v1/repositories`) show.
+    ///
+    /// A token this server issued that grants the catalog lists what the policy lets its
+    /// subject pull, as Harbor lists a user's projects: a token names the repositories a
+    /// client asked for, which for a listing is none in particular, and the issuer already
+    /// judged the subject by the same policy. The listing never shows more than the subject
+    /// may pull, and a change to the policy shows at once. Tokens of other issuers, whose
+    /// subjects the policy may not know, list by their scopes alone.
     pub(crate) fn may_pull(&self, repo: &str) -> bool {
-        match repo.parse::<RepoName>() {
-            Ok(name) => self.allows(&Access::repository(name, Action::Pull)),
-            Err(_) => matches!(self, Caller::Open),
+        let Ok(name) = repo.parse::<RepoName>() else {
+            return matches!(self, Caller::Open);
+        };
+        let pull = Access::repository(name, Action::Pull);
+        match self {
+            Caller::Token(config, token) if lists_by_policy(config, token) => {
+                config.policy.allows(&token.identity(), &pull)
+            }
+            _ => self.allows(&pull),
         }
     }
+}
+
+/// Whether `token` came from this server's own issuer and grants the catalog.
+fn lists_by_policy(config: &AuthConfig, token: &VerifiedToken) -> bool {
+    config
+        .issuer
+        .as_ref()
+        .is_some_and(|issuer| issuer.issuer() == token.issuer)
+        && token.allows(&Access::catalog())
 }
 
 /// One structured line per authenticated write (who, what, from where), when access control is
@@ -136,7 +160,7 @@ impl WriteAudit {
         let who = match caller {
             Caller::Open => return None,
             Caller::Identity(_, identity) => identity.subject().to_owned(),
-            Caller::Token(token) => token.subject.clone(),
+            Caller::Token(_, token) => token.subject.clone(),
         };
         writes.then(|| WriteAudit {
             who: if who.is_empty() {
@@ -332,7 +356,7 @@ pub(crate) async fn authorize(auth: &Auth, parts: &Parts) -> Result<Authorized, 
     let ask = challenge(config, &needed, None);
     let caller = match credentials(&parts.headers) {
         Credentials::Bearer(token) => match config.verifier.verify(&token) {
-            Ok(verified) => Caller::Token(verified),
+            Ok(verified) => Caller::Token(Arc::clone(config), verified),
             Err(e) => {
                 if let berth_auth::AuthError::InvalidToken(reason) = &e {
                     tracing::info!(%reason, "bearer token refused");
@@ -360,8 +384,8 @@ pub(crate) async fn authorize(auth: &Auth, parts: &Parts) -> Result<Authorized, 
     for access in &needed {
         match caller.decide(access) {
             Decision::Allow => {}
-            Decision::Unauthenticated if matches!(caller, Caller::Token(_)) => {
-                let Caller::Token(token) = &caller else {
+            Decision::Unauthenticated if matches!(caller, Caller::Token(..)) => {
+                let Caller::Token(_, token) = &caller else {
                     unreachable!()
                 };
                 return Err(AuthFailure::InsufficientScope {

@@ -7,9 +7,8 @@
 // scope the token lacks (401, or 403 `insufficient_scope`, with `WWW-Authenticate: Bearer
 // ...,scope="..."`) the token is widened and the request sent once more.
 //
-// The repository listing lists only the repositories a token grants pull on, so at login,
-// while the password is at hand, the UI lists the repositories the user may pull with Basic
-// credentials and asks for them in the token (at most SEEDED_REPOSITORIES of them).
+// The repository listing needs only the catalog scope: for a token the registry issued, it
+// lists what the policy lets the token's user pull.
 //
 // Without a token service the UI falls back to sending the Basic credentials on each request
 // (kept in sessionStorage for this tab only).
@@ -18,9 +17,6 @@ const KEY = 'berth.auth';
 
 /** The scopes every UI token asks for: listing, and administration for admins. */
 const BASE_SCOPES = ['registry:catalog:*', 'registry:admin:pull,push'];
-
-/** The most repositories a login asks a token for (each makes the token longer). */
-const SEEDED_REPOSITORIES = 200;
 
 /** The scope the UI asks for on a repository: the token service grants what the policy allows. */
 export function repositoryScope(name) {
@@ -125,12 +121,7 @@ export async function login(user, password, tokenUrl) {
         expiresAt: Date.now() + 1000 * Number(body.expires_in || 60),
         tokenUrl: url.pathname,
       };
-      state = next;
-      if (next.refresh) {
-        const names = await pullable(basic);
-        if (names.length) await refreshToken([...BASE_SCOPES, ...names.map(repositoryScope)], next);
-      }
-      write(state);
+      write(next);
       return;
     }
     if (response.status === 401 || response.status === 403) {
@@ -190,36 +181,10 @@ function covers(held, wanted) {
   });
 }
 
-/** The repositories `basic` may pull, by name, at most SEEDED_REPOSITORIES. */
-async function pullable(basic) {
-  const names = [];
-  let last = null;
-  while (names.length < SEEDED_REPOSITORIES) {
-    const url = new URL('/berth/v1/repositories', window.location.origin);
-    url.searchParams.set('n', String(Math.min(1000, SEEDED_REPOSITORIES - names.length)));
-    if (last) url.searchParams.set('last', last);
-    let response;
-    try {
-      response = await fetch(url.pathname + url.search, {
-        headers: { Authorization: `Basic ${basic}`, Accept: 'application/json' },
-        credentials: 'omit',
-        cache: 'no-store',
-      });
-    } catch {
-      break;
-    }
-    if (!response.ok) break;
-    const page = await response.json();
-    (page.repositories || []).forEach((r) => names.push(r.name));
-    if (!page.next || page.next === last) break;
-    last = page.next;
-  }
-  return names;
-}
-
 let refreshing = null;
 
-async function refreshToken(scopes, base = state) {
+async function refreshToken(scopes) {
+  const base = state;
   const body = new URLSearchParams();
   body.set('grant_type', 'refresh_token');
   body.set('refresh_token', base.refresh);
@@ -242,8 +207,7 @@ async function refreshToken(scopes, base = state) {
     scopes: mergeScopes(scopes),
     expiresAt: Date.now() + 1000 * Number(answer.expires_in || 60),
   };
-  if (base === state) write(next);
-  else state = next;
+  write(next);
   return true;
 }
 

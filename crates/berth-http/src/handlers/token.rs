@@ -24,7 +24,7 @@ pub async fn get(caller: &Caller, query: &Query) -> Result<Response, ApiError> {
         Caller::Open => return Err(AuthFailure::NoTokenService.into()),
         Caller::Identity(config, identity) => (config, identity.clone()),
         // A token does not buy another token; only passwords and refresh tokens do.
-        Caller::Token(_) => return Err(AuthFailure::Denied.into()),
+        Caller::Token(..) => return Err(AuthFailure::Denied.into()),
     };
     check_service(config, query)?;
     let offline = query.parsed::<bool>("offline_token")?.unwrap_or(false);
@@ -38,7 +38,7 @@ pub async fn post(caller: &Caller, parts: &Parts, body: Body) -> Result<Response
     let config = match caller {
         Caller::Open => return Err(AuthFailure::NoTokenService.into()),
         Caller::Identity(config, _) => config,
-        Caller::Token(_) => return Err(AuthFailure::Denied.into()),
+        Caller::Token(..) => return Err(AuthFailure::Denied.into()),
     };
     let bytes =
         axum::body::to_bytes(body, FORM_LIMIT)

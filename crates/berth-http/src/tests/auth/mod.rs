@@ -11,7 +11,7 @@ use std::path::Path;
 use base64::Engine;
 use berth_auth::{
     AdminsConfig, IssuerConfig, LoginLimiter, LoginLimiterOptions, Policy, PolicyConfig,
-    RuleConfig, SigningKey, TokenIssuer, TokenVerifier, Users, UsersOptions,
+    RuleConfig, SigningKey, TokenIssuer, TokenVerifier, TrustedIssuer, Users, UsersOptions,
 };
 
 use super::*;
@@ -75,6 +75,11 @@ fn rule(repositories: &str, users: &[&str], groups: &[&str], actions: &[&str]) -
 
 /// The policy, an htpasswd file with bcrypt hashes at the lowest cost, and a generated key.
 pub(super) fn auth_in(dir: &Path) -> Auth {
+    auth_trusting(dir, Vec::new())
+}
+
+/// [`auth_in`], also trusting the tokens of `others` (external issuers).
+pub(super) fn auth_trusting(dir: &Path, others: Vec<TrustedIssuer>) -> Auth {
     let config = PolicyConfig {
         groups: BTreeMap::from([("team".to_owned(), vec!["writer".to_owned()])]),
         rules: vec![
@@ -104,7 +109,8 @@ pub(super) fn auth_in(dir: &Path) -> Auth {
     let users = Users::open(&file, policy.groups().clone(), options).unwrap();
     let key = SigningKey::load_or_generate(&dir.join("token.key")).unwrap();
     let issuer = TokenIssuer::new(IssuerConfig::new("berth-test", SERVICE), key).unwrap();
-    let verifier = TokenVerifier::new(vec![issuer.trusted()]).unwrap();
+    let trusted = std::iter::once(issuer.trusted()).chain(others).collect();
+    let verifier = TokenVerifier::new(trusted).unwrap();
     Auth::enforced(AuthConfig {
         policy,
         users: Some(users),

@@ -1,6 +1,8 @@
 //! The policy's finer points: the catalog filtered by pull access, mounts from a repository the
 //! caller may not read, and the pause after repeated wrong passwords.
 
+use berth_auth::{Access, Action};
+
 use super::*;
 
 #[tokio::test]
@@ -38,6 +40,94 @@ async fn the_catalog_lists_only_what_the_caller_may_pull_and_pages_correctly() {
     let second = app.get_as(Role::Reader, &next).await;
     assert_eq!(names(&second), json!(["team/app"]));
     assert_eq!(next_link(&second), None, "{second:?}");
+}
+
+/// The repositories two listings show to the bearer of `token`.
+async fn listed_with_token(app: &TestApp, token: &str) -> (Value, Value) {
+    let bearer = format!("Bearer {token}");
+    let headers = [("authorization", bearer.as_str())];
+    let catalog = app
+        .send(Method::GET, "/v2/_catalog", &headers, Bytes::new())
+        .await;
+    catalog.assert_status(StatusCode::OK);
+    let browse = app
+        .send(
+            Method::GET,
+            "/berth/v1/repositories",
+            &headers,
+            Bytes::new(),
+        )
+        .await;
+    browse.assert_status(StatusCode::OK);
+    let names = browse.json()["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].clone())
+        .collect();
+    (catalog.json()["repositories"].clone(), Value::Array(names))
+}
+
+#[tokio::test]
+async fn a_catalog_token_of_this_registry_lists_what_the_policy_lets_its_subject_pull() {
+    // Another issuer, trusted too, whose subjects the policy names the same way.
+    let elsewhere_dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::load_or_generate(&elsewhere_dir.path().join("k")).unwrap();
+    let elsewhere = TokenIssuer::new(IssuerConfig::new("elsewhere", SERVICE), key).unwrap();
+    let trusted = elsewhere.trusted();
+    let app = TestApp::with_auth(|dir| auth_trusting(dir, vec![trusted])).await;
+    for repo in ["aaa/hidden", "public/x", REPO, "other/repo"] {
+        app.admin_image(repo).await;
+    }
+    // The token names no repository: it was asked for the listing alone.
+    let reply = app
+        .get_as(Role::Reader, "/berth/v1/token?scope=registry:catalog:*")
+        .await;
+    reply.assert_status(StatusCode::OK);
+    let token = reply.json()["token"].as_str().unwrap().to_owned();
+    let expected = json!(["public/x", REPO]);
+    assert_eq!(
+        listed_with_token(&app, &token).await,
+        (expected.clone(), expected)
+    );
+
+    // The token grants no repository, so reading one is still a matter of scopes.
+    let bearer = format!("Bearer {token}");
+    let tags = app
+        .send(
+            Method::GET,
+            &format!("/v2/{REPO}/tags/list"),
+            &[("authorization", &bearer)],
+            Bytes::new(),
+        )
+        .await;
+    tags.assert_error(StatusCode::FORBIDDEN, "DENIED");
+    assert!(tags.header("www-authenticate").contains("insufficient_scope"));
+
+    // The same subject's token from another issuer lists by its scopes alone.
+    let catalog_and_public = [
+        Access::catalog(),
+        Access::repository("public/x".parse().unwrap(), Action::Pull),
+    ];
+    let foreign = elsewhere.issue("reader", &catalog_and_public).unwrap();
+    let expected = json!(["public/x"]);
+    assert_eq!(
+        listed_with_token(&app, &foreign.token).await,
+        (expected.clone(), expected)
+    );
+    // An admin's token of another issuer does not list everything either.
+    let foreign_admin = elsewhere.issue("admin", &[Access::catalog()]).unwrap();
+    assert_eq!(
+        listed_with_token(&app, &foreign_admin.token).await,
+        (json!([]), json!([]))
+    );
+    // This registry's admin token lists everything.
+    let reply = app
+        .get_as(Role::Admin, "/berth/v1/token?scope=registry:catalog:*")
+        .await;
+    let admin = reply.json()["token"].as_str().unwrap().to_owned();
+    let all = json!(["aaa/hidden", "other/repo", "public/x", REPO]);
+    assert_eq!(listed_with_token(&app, &admin).await, (all.clone(), all));
 }
 
 #[tokio::test]

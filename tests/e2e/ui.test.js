@@ -38,6 +38,7 @@ after(async () => {
 
 const USERS_ROOT_PASSWORD = USERS.root;
 const short = (digest) => `${digest.slice(0, 7)}${digest.slice(7, 19)}`;
+const LONG_TAG = 'release-candidate-2026-11-03-build-0123456789abcdef0123456789abcdef-linux-amd64-debug-symbols';
 
 /**
  * A fresh tab (its own sessionStorage: nobody signed in) that records page errors and CSP
@@ -200,9 +201,11 @@ describe('Berth UI', () => {
     await page.goto(`${server.base}/ui/r/demo/app?n=1`);
     await page.locator('table.tags tbody tr').first().waitFor();
     assert.deepEqual(await tags(), ['latest']);
+    assert.match(await page.locator('#tag-count').textContent(), /^2 tags, 1 on this page/, 'the exact count, not "1+ tags"');
     await page.locator('nav.pager a[rel="next"]').click();
     await page.waitForFunction(() => document.querySelector('table.tags tbody tr')?.dataset.tag === 'v1');
     assert.deepEqual(await tags(), ['v1']);
+    assert.match(await page.locator('#tag-count').textContent(), /^2 tags, 1 on this page/);
     page.check();
     await page.close();
   });
@@ -361,12 +364,16 @@ describe('Berth UI', () => {
     await page.locator('#platforms tbody tr').first().waitFor();
     const platforms = await page.locator('#platforms tbody th').allTextContents();
     assert.deepEqual(platforms, ['linux/amd64', 'linux/arm64/v8']);
+    // nothing refers to the index: its header shows no badges, and no dash in their place
+    assert.equal(await page.locator('.page-head .badges').count(), 0);
+    assert.ok(!(await page.locator('.page-head').textContent()).includes('—'), 'no stray dash in the header');
     assert.equal(await page.title(), `demo/multi@${short(pushed.index)} · Berth`);
     await page.locator(`#platforms tr[data-digest="${pushed.arm64}"] a`).click();
     await page.locator('#layers tbody tr').first().waitFor();
     assert.equal((await here(page)).pathname, `/ui/m/demo/multi@${pushed.arm64}`);
     assert.equal(await page.locator('#layers tbody tr').count(), 1);
     assert.match(await page.locator('#overview').textContent(), /linux\/arm64\/v8/);
+    assert.ok(!(await page.locator('.page-head').textContent()).includes('—'), 'no tags, no referrers, no dash');
     page.check();
     await page.close();
   });
@@ -426,21 +433,60 @@ describe('Berth UI', () => {
     await page.locator('nav#nav a', { hasText: 'Garbage collection' }).click();
     await page.locator('h1', { hasText: 'Garbage collection' }).waitFor();
     await page.locator('#gc-report').waitFor();
+    // GET /berth/v1/gc answers 404 until a collection ran: a state, not an error
+    await page.locator('#gc-none', { hasText: 'No collection has run' }).waitFor();
     await page.locator('#gc-dry-run').click();
     await page.locator('#gc-report h2', { hasText: 'dry run' }).waitFor();
     assert.match(await page.locator('#gc-report').textContent(), /Blobs to delete/);
+    await shot(page, 'gc-dry-run');
     // a real collection asks first; Escape cancels it
     await page.locator('#gc-run').click();
     await page.locator('dialog[open]').waitFor();
     await page.keyboard.press('Escape');
     await page.waitForFunction(() => !document.querySelector('dialog[open]'));
-    assert.match(await page.locator('#gc-report h2').textContent(), /dry run/);
+    assert.equal(await page.locator('#gc-report h2').textContent(), 'Dry run: nothing was deleted');
     await page.locator('#gc-run').click();
     await page.locator('dialog[open] button', { hasText: /^Collect$/ }).click();
     await page.waitForFunction(() => /^Collection$/.test(document.querySelector('#gc-report h2')?.textContent || ''));
     // the page shows the last collection when opened again
     await page.reload();
     await page.locator('#gc-report h2', { hasText: 'Last collection' }).waitFor();
+    page.check();
+    await page.close();
+  });
+
+  test('a very long tag name breaks, while sizes and times stay on one line', async () => {
+    // tools/cli:2.1 tagged once more, with a long name
+    const got = await admin.request('GET', '/v2/tools/cli/manifests/2.1', { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(got.status, 200);
+    const put = await admin.request('PUT', `/v2/tools/cli/manifests/${LONG_TAG}`, {
+      body: Buffer.from(await got.arrayBuffer()),
+      headers: { 'Content-Type': got.headers.get('content-type') },
+    });
+    assert.equal(put.status, 201);
+    const page = await openPage();
+    await signIn(page, 'root');
+    await page.goto(`${server.base}/ui/r/tools/cli`);
+    await page.locator(`tr[data-tag="${LONG_TAG}"]`).waitFor();
+    const lines = await page.evaluate((tag) => {
+      const row = document.querySelector(`tr[data-tag="${tag}"]`);
+      const count = (el) => {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        return new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.bottom))).size;
+      };
+      return {
+        tag: count(row.querySelector('a.tag-link')),
+        size: count(row.querySelector('td[data-label="Size"]')),
+        pushed: count(row.querySelector('td[data-label="Pushed"]')),
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+      };
+    }, LONG_TAG);
+    assert.ok(lines.tag > 1, `the tag name breaks (${lines.tag} line)`);
+    assert.equal(lines.size, 1, 'the size is on one line');
+    assert.equal(lines.pushed, 1, 'the push time is on one line');
+    assert.ok(lines.overflow <= 0, `the page does not scroll sideways (overflow ${lines.overflow}px)`);
+    await shot(page, 'repository-long-tag');
     page.check();
     await page.close();
   });
@@ -460,6 +506,13 @@ describe('Berth UI', () => {
     assert.equal(layout.row, 'block', 'rows become cards');
     assert.notEqual(layout.label, 'none', 'cells carry their column name');
     await shot(page, 'phone-repository');
+    for (const where of ['/ui/r/tools/cli', `/ui/m/tools/cli:${LONG_TAG}`]) {
+      await page.goto(`${server.base}${where}`);
+      await page.locator(where.includes('/m/') ? '#overview' : `tr[data-tag="${LONG_TAG}"]`).waitFor();
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(wide <= 0, `${where} fits the phone with a long tag (overflow ${wide}px)`);
+    }
+    await shot(page, 'phone-manifest-long-tag');
     await page.goto(`${server.base}/ui/m/demo/app@${pushed.app}`);
     await page.locator('#graph li.tree-root').waitFor();
     await page.locator(`#graph li.tree-node[data-digest="${pushed.signature}"]`).waitFor();

@@ -42,6 +42,30 @@ impl IssuerConfig {
             refresh_ttl: DEFAULT_REFRESH_TTL,
         }
     }
+
+    /// Checks what [`TokenIssuer::new`] needs of the configuration, without a key.
+    ///
+    /// Errors: [`AuthError::Config`] for an empty issuer or service, a `ttl` under 60 s, or a
+    /// `refresh_ttl` shorter than `ttl`.
+    pub fn check(&self) -> Result<(), AuthError> {
+        if self.issuer.is_empty() || self.service.is_empty() {
+            return Err(AuthError::Config(
+                "the token issuer and service must not be empty".into(),
+            ));
+        }
+        if self.ttl < MIN_TOKEN_TTL {
+            return Err(AuthError::Config(format!(
+                "token lifetime {:?} is under the minimum of 60s",
+                self.ttl
+            )));
+        }
+        if self.refresh_ttl < self.ttl {
+            return Err(AuthError::Config(
+                "the refresh token lifetime must be at least the access token lifetime".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A signed access token and the figures the token endpoint answers with it.
@@ -97,22 +121,7 @@ impl TokenIssuer {
     /// `refresh_ttl` shorter than `ttl`.
     pub fn new(config: IssuerConfig, key: SigningKey) -> Result<TokenIssuer, AuthError> {
         crate::ensure_crypto_provider();
-        if config.issuer.is_empty() || config.service.is_empty() {
-            return Err(AuthError::Config(
-                "the token issuer and service must not be empty".into(),
-            ));
-        }
-        if config.ttl < MIN_TOKEN_TTL {
-            return Err(AuthError::Config(format!(
-                "token lifetime {:?} is under the minimum of 60 s",
-                config.ttl
-            )));
-        }
-        if config.refresh_ttl < config.ttl {
-            return Err(AuthError::Config(
-                "the refresh token lifetime must be at least the access token lifetime".into(),
-            ));
-        }
+        config.check()?;
         let trusted = TrustedIssuer::new(
             config.issuer.clone(),
             config.service.clone(),

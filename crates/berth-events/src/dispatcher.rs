@@ -130,10 +130,11 @@ impl Dispatcher {
         let mut written = self.meta.watch_events();
         let mut unsaved: Option<i64> = None;
         let mut saved_at = Instant::now();
+        // Whether the outbox is known to hold nothing after `unsaved`: then the dispatcher
+        // waits for the next write instead of reading.
+        let mut drained = false;
         loop {
-            written.mark_unchanged();
-            let events = self.meta.events_after_cursor(name, unsaved, page).await?;
-            if events.is_empty() {
+            if drained {
                 if let (true, Some(seq)) = (saved_at.elapsed() >= SAVE_INTERVAL, unsaved) {
                     self.meta.pass_event(name, seq, None).await?;
                     (unsaved, saved_at) = (None, Instant::now());
@@ -153,8 +154,13 @@ impl Dispatcher {
                 if woken && !self.endpoint.batch_wait.is_zero() {
                     tokio::time::sleep(self.endpoint.batch_wait).await;
                 }
-                continue;
             }
+            written.mark_unchanged();
+            let events = self.meta.events_after_cursor(name, unsaved, page).await?;
+            // A short page held everything committed before the read; unless this process
+            // committed more since, reading again would find nothing (other nodes' commits
+            // are found by the poll).
+            drained = events.len() < page as usize;
             // Accepted events in order, sent `batch_size` at a time; an event the filters skip
             // is passed at once, or with the batch it falls inside.
             let mut batch: Vec<&StoredEvent> = Vec::with_capacity(batch_size);
@@ -189,6 +195,7 @@ impl Dispatcher {
                     self.report_pending().await?;
                 }
             }
+            drained = drained && !written.has_changed().unwrap_or(true);
         }
     }
 

@@ -3,7 +3,7 @@
 //! app routes it). Loading the UI needs no authorization; the API requests it makes are
 //! authorized as usual. Every answer carries a strict Content-Security-Policy.
 
-use axum::extract::Path;
+use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
@@ -20,9 +20,10 @@ pub const UI_PREFIX: &str = "/ui/";
 const INDEX: &str = "index.html";
 
 /// Scripts, styles and images only from this origin (images also as `data:` URLs), no inline
-/// code, never framed.
+/// code, never framed, no `<base>` and no form posting elsewhere.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
-     style-src 'self'; script-src 'self'; frame-ancestors 'none'";
+     style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+     form-action 'self'";
 
 #[derive(rust_embed::Embed)]
 #[folder = "ui/"]
@@ -53,9 +54,13 @@ async fn index(headers: HeaderMap) -> Response {
     serve(INDEX, &headers)
 }
 
-async fn file(Path(path): Path<String>, headers: HeaderMap) -> Response {
-    if Assets::get(&path).is_some() {
-        serve(&path, &headers)
+/// The file a path names, matched on the path as sent: the embedded names need no decoding,
+/// and a page address (`/ui/r/<repository>`) may hold escapes that are not UTF-8 text, which
+/// the page itself reports.
+async fn file(uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().strip_prefix(UI_PREFIX).unwrap_or("");
+    if Assets::get(path).is_some() {
+        serve(path, &headers)
     } else {
         serve(INDEX, &headers)
     }
@@ -122,6 +127,11 @@ fn serve(path: &str, request: &HeaderMap) -> Response {
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
+    );
+    // Addresses in the UI name repositories: they stay on this origin.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
     );
     response
 }

@@ -98,6 +98,7 @@ export const api = {
     await forRepository(repository);
     return (await getJson(withQuery('/berth/v1/deletion-preview', { repository, reference, scope }))).data;
   },
+  /** The last collection's report, or null when none has run yet (the server answers 404). */
   lastGc: async () => {
     const response = await send('/berth/v1/gc');
     if (response.status === 404) return null;

@@ -3,11 +3,14 @@
 import { h } from './dom.js';
 import { BADGES, artifactInfo, artifactName } from './types.js';
 
-/** The badges of a tag or manifest, each titled with the referrers behind it. */
-export function badgeList(badges, referrers) {
+/**
+ * The badges of a tag or manifest, each titled with the referrers behind it. With none: a
+ * dash for a table cell, nothing (null) when `empty` is false.
+ */
+export function badgeList(badges, referrers, { empty = true } = {}) {
   const list = (badges || []).filter((b) => BADGES[b]);
   const others = (referrers || []).filter((r) => !artifactInfo(r.artifactType).badge);
-  if (list.length === 0 && others.length === 0) return h('span', { class: 'muted' }, '—');
+  if (list.length === 0 && others.length === 0) return empty ? h('span', { class: 'muted' }, '—') : null;
   return h('ul', { class: 'badges', 'aria-label': 'Referrers' },
     list.map((badge) => {
       const behind = (referrers || []).filter((r) => artifactInfo(r.artifactType).badge === badge);

@@ -62,27 +62,41 @@ function describe(preview, kind, reference, otherTags) {
   const parts = [];
   const tags = preview.tags || [];
   const referrers = preview.referrers || [];
-  if (kind === 'tag') {
-    parts.push(h('p', null, 'The tag ', h('code', null, reference), ' will be removed. The manifest ',
-      h('code', { title: preview.digest }, shortDigest(preview.digest)), ' stays, reachable by its digest',
+  const manifest = h('code', { title: preview.digest }, shortDigest(preview.digest));
+  if (kind === 'tag' && preview.manifestGoes) {
+    parts.push(h('p', null, 'The tag ', h('code', null, reference), ' will be removed. Without it, garbage collection deletes the manifest ', manifest, '.'));
+  } else if (kind === 'tag') {
+    parts.push(h('p', null, 'The tag ', h('code', null, reference), ' will be removed. The manifest ', manifest, ' stays, reachable by its digest',
       otherTags.length ? [' and ', otherTags.length === 1 ? 'its other tag ' : 'its other tags ', tagList(otherTags)] : '', '.'));
   } else {
-    parts.push(h('p', null, 'The manifest ', h('code', { title: preview.digest }, shortDigest(preview.digest)), ' will be deleted',
+    parts.push(h('p', null, 'The manifest ', manifest, ' will be deleted',
       tags.length ? [' with its ', tags.length === 1 ? 'tag ' : `${tags.length} tags: `, tagList(tags)] : ' (it has no tags)', '.'));
   }
-  if (referrers.length) {
-    const keep = preview.policy === 'keep';
-    parts.push(h('p', null, keep
-      ? `${referrers.length} ${referrers.length === 1 ? 'artifact refers' : 'artifacts refer'} to it; the collection policy keeps ${referrers.length === 1 ? 'it' : 'them'} when it is gone:`
-      : `${referrers.length === 1 ? 'This artifact refers' : `These ${referrers.length} artifacts refer`} to it; garbage collection deletes ${referrers.length === 1 ? 'it' : 'them'} once it is gone:`));
-    parts.push(h('ul', { class: 'preview-referrers' }, referrers.map((r) => h('li', { class: `depth-${Math.min(r.depth || 1, 6)}` },
-      h('span', { class: 'type' }, artifactName(r.artifactType)), ' ',
-      h('code', { title: r.digest }, shortDigest(r.digest))))));
-  } else if (kind !== 'tag') {
+  // What a collection deletes once the manifest is gone, and what refers to it but stays.
+  const going = referrers.filter((r) => r.goes);
+  const kept = referrers.filter((r) => !r.goes);
+  if (going.length) {
+    parts.push(h('p', null, `${going.length === 1 ? 'This artifact refers' : `These ${going.length} artifacts refer`} to it; garbage collection deletes ${going.length === 1 ? 'it' : 'them'} once it is gone:`));
+    parts.push(h('ul', { class: 'preview-referrers' }, going.map(referrerItem)));
+  }
+  if (kept.length) {
+    const subject = `${kept.length === 1 ? 'This artifact refers' : `These ${kept.length} artifacts refer`} to it`;
+    parts.push(h('p', null, preview.policy === 'keep'
+      ? `${subject}; the collection policy keeps ${kept.length === 1 ? 'it' : 'them'}:`
+      : `${subject} but will be kept: tagged, or tied to something that remains:`));
+    parts.push(h('ul', { class: 'preview-kept' }, kept.map(referrerItem)));
+  }
+  if (!referrers.length && kind !== 'tag') {
     parts.push(h('p', { class: 'muted' }, 'Nothing refers to it.'));
   }
   parts.push(h('p', { class: 'muted small' }, 'Blobs no longer used are removed by the next garbage collection.'));
   return parts;
+}
+
+function referrerItem(r) {
+  return h('li', { class: `depth-${Math.min(r.depth || 1, 6)}` },
+    h('span', { class: 'type' }, artifactName(r.artifactType)), ' ',
+    h('code', { title: r.digest }, shortDigest(r.digest)));
 }
 
 function tagList(tags) {

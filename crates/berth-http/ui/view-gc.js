@@ -16,7 +16,7 @@ export async function gcView(ctx) {
   }
   const last = await api.lastGc();
   const reportBox = h('div', { class: 'gc-report', id: 'gc-report', 'aria-live': 'polite' });
-  showReport(reportBox, last, 'Last collection');
+  showReport(reportBox, last, last && last.dry_run ? 'Last collection: a dry run, nothing was deleted' : 'Last collection');
   const dry = h('button', { type: 'button', id: 'gc-dry-run' }, 'Dry run');
   const real = h('button', { type: 'button', class: 'danger', id: 'gc-run' }, 'Collect now…');
   const run = async (dryRun) => {
@@ -25,7 +25,7 @@ export async function gcView(ctx) {
     replace(reportBox, h('p', { class: 'muted' }, dryRun ? 'Running a dry run…' : 'Collecting…'));
     try {
       const report = await api.runGc(dryRun);
-      showReport(reportBox, report, dryRun ? 'Dry run' : 'Collection');
+      showReport(reportBox, report, dryRun ? 'Dry run: nothing was deleted' : 'Collection');
       announce(dryRun ? 'Dry run finished' : 'Collection finished');
     } catch (e) {
       replace(reportBox, h('p', { class: 'form-error', role: 'alert' }, `The collection failed: ${e.message}`));
@@ -62,7 +62,7 @@ function showReport(box, report, title) {
   }
   const stat = (label, value) => [h('dt', null, label), h('dd', null, value)];
   replace(box,
-    h('h2', null, report.dry_run ? `${title} (dry run: nothing was deleted)` : title),
+    h('h2', null, title),
     h('dl', { class: 'facts gc-facts' },
       stat('Finished', timeEl(report.finished_at)),
       stat('Took', `${formatCount(report.duration_ms)} ms`),

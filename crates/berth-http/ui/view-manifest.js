@@ -37,7 +37,7 @@ export async function manifestView(ctx) {
         h('span', { class: `kind kind-${kind}` }, kind), ' ',
         m.artifactType ? h('span', { class: 'muted' }, artifactName(m.artifactType)) : null,
         tags.length ? h('span', { class: 'tag-chips' }, tags.map((t) => h('span', { class: 'chip' }, t))) : null,
-        badgeList(m.badges, m.referrers))),
+        badgeList(m.badges, m.referrers, { empty: false }))),
     overview(repository, m),
     pullSection(m),
     isIndex(m.mediaType) ? platformsSection(repository, m) : null,

@@ -24,6 +24,8 @@ export async function repoView(ctx) {
   const n = pageSizeOf(ctx.query);
   const data = await api.tags({ repository, n, last, sort });
   const tags = data.tags || [];
+  // One page's tags are all of them only when there is no other page.
+  const total = data.next || last ? await tagCount(repository) : tags.length;
   const canDelete = Boolean(data.permissions && data.permissions.delete);
   const link = (params) => paths.repo(repository, { sort: params.sort === 'name' ? null : params.sort, n: n === 50 ? null : n, last: params.last });
 
@@ -60,11 +62,35 @@ export async function repoView(ctx) {
     breadcrumb([['Repositories', paths.home()], [repository, null]]),
     h('div', { class: 'page-head' },
       h('h1', null, h('span', { class: 'visually-hidden' }, 'Repository '), repository),
-      h('p', { class: 'muted' }, `${formatCount(tags.length)}${data.next ? '+' : ''} ${tags.length === 1 ? 'tag' : 'tags'}${last ? ' on this page' : ''}`,
+      h('p', { class: 'muted', id: 'tag-count' }, countText(total, tags.length, { more: Boolean(data.next), later: Boolean(last) }),
         data.permissions ? [' · you may ', permissionText(data.permissions)] : null)),
     tags.length ? sortNav : null,
     table,
     pager.childNodes.length ? pager : null);
+}
+
+/**
+ * How many tags `repository` has, from its row in the repository list (a tags answer counts
+ * one page only); null when the row is not found.
+ */
+async function tagCount(repository) {
+  try {
+    const data = await api.repositories({ q: repository, n: 100 });
+    const row = (data.repositories || []).find((r) => r.name === repository);
+    return row && Number.isFinite(row.tags) ? row.tags : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * "62 tags", or "62 tags, 50 on this page" when there are other pages; without the total,
+ * "50+ tags" (`more`: a next page) or "12 tags on this page" (`later`: not the first page).
+ */
+function countText(total, onPage, { more, later }) {
+  const tagsText = (count, plus = '') => `${formatCount(count)}${plus} ${count === 1 && !plus ? 'tag' : 'tags'}`;
+  if (total === null) return `${tagsText(onPage, more ? '+' : '')}${later ? ' on this page' : ''}`;
+  return more || later ? `${tagsText(total)}, ${formatCount(onPage)} on this page` : tagsText(total);
 }
 
 function sortMark(direction) {

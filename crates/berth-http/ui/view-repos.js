@@ -11,8 +11,8 @@ export async function reposView(ctx) {
   const last = ctx.query.get('last') || '';
   const n = pageSizeOf(ctx.query);
   const size = n === 50 ? null : n;
-  const data = await api.repositories({ q, n, last });
-  if (ctx.session.authEnabled && !ctx.session.user && !q && !last && (data.repositories || []).length === 0) {
+  const data = await loadPage({ q, n, last, wanted: () => ctx.current() });
+  if (ctx.session.authEnabled && !ctx.session.user && !q && !last && data.repositories.length === 0 && !data.next) {
     // Nothing is open to anonymous visitors: ask who they are right away.
     return loginView({ ...ctx, message: 'Sign in to see the repositories.', stay: true });
   }
@@ -39,7 +39,7 @@ export async function reposView(ctx) {
     updateUrl(paths.home({ q: text, n: size }));
     setTitle(text);
     try {
-      const answer = await api.repositories({ q: text, n });
+      const answer = await loadPage({ q: text, n, wanted: () => mine === asked && ctx.current() });
       if (mine !== asked || !ctx.current()) return;
       fillResults(results, answer, text, '', ctx.session, size);
     } catch (e) {
@@ -63,6 +63,25 @@ export async function reposView(ctx) {
   );
 }
 
+// Requests one page view makes at most. For a visitor who may see only some repositories, the
+// server examines a bounded number of names per request, so a page may come back short or
+// empty with a `next`: the following pages are asked for until the page is full, the list
+// ends or this many requests were made (then the pager offers the rest).
+const MAX_REQUESTS_PER_PAGE = 8;
+
+/** Up to `n` repositories after `last`, and the `next` of the last answer used. */
+async function loadPage({ q, n, last, wanted }) {
+  const first = await api.repositories({ q, n, last });
+  const repositories = [...(first.repositories || [])];
+  let next = first.next || null;
+  for (let asked = 1; next && repositories.length < n && asked < MAX_REQUESTS_PER_PAGE && wanted(); asked++) {
+    const more = await api.repositories({ q, n: n - repositories.length, last: next });
+    repositories.push(...(more.repositories || []));
+    next = more.next || null;
+  }
+  return { repositories, next };
+}
+
 function setTitle(q) {
   document.title = q ? `Repositories matching "${q}" · Berth` : 'Repositories · Berth';
 }
@@ -70,7 +89,11 @@ function setTitle(q) {
 function fillResults(results, data, q, last, session, n) {
   const repos = data.repositories || [];
   const summary = h('p', { class: 'muted count', id: 'repo-count' },
-    repos.length === 0
+    repos.length === 0 && data.next
+      ? `No repository${q ? ` matching "${q}"` : ''} found yet; there are more to look through on the next page.`
+      : repos.length === 0 && last
+      ? `No more repositories${q ? ` matching "${q}"` : ''}.`
+      : repos.length === 0
       ? (q ? `No repository matches "${q}".` : emptyText(session))
       : `${repos.length}${data.next ? '+' : ''} ${repos.length === 1 ? 'repository' : 'repositories'}${q ? ` matching "${q}"` : ''}${last ? ' on this page' : ''}`);
   const table = repos.length === 0 ? null : h('table', { class: 'data repos' },

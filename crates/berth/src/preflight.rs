@@ -3,9 +3,8 @@
 //! a rule added here is enforced by both.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use berth_auth::{Policy, SigningKey, TrustedIssuer, Users, UsersOptions};
+use berth_auth::{IssuerConfig, Policy, SigningKey, TrustedIssuer, Users, UsersOptions};
 
 use crate::settings::{AuthSettings, Settings, TlsFiles};
 use crate::tls;
@@ -23,8 +22,8 @@ pub struct Preflight {
 pub struct AuthParts {
     pub policy: Policy,
     pub users: Option<Users>,
-    pub service: String,
-    pub token_ttl: Option<Duration>,
+    /// How this server issues tokens (its issuer name is the service's), checked.
+    pub issuer: IssuerConfig,
     /// The signing key, when its file exists; `None` means `serve` generates it.
     pub signing_key: Option<SigningKey>,
     pub trusted_issuers: Vec<TrustedIssuer>,
@@ -110,13 +109,15 @@ fn auth_parts(auth: &AuthSettings, settings: &Settings) -> anyhow::Result<AuthPa
         .as_ref()
         .map(|path| Users::open(path, policy.groups().clone(), UsersOptions::default()))
         .transpose()?;
-    let token_ttl = auth
-        .token_ttl
-        .as_ref()
-        .map(|ttl| {
-            berth_events::parse_duration(ttl).map_err(|e| anyhow::anyhow!("auth.token_ttl {e}"))
-        })
-        .transpose()?;
+    let service = auth.service.clone().unwrap_or_else(|| "berth".to_owned());
+    let mut issuer = IssuerConfig::new(service.clone(), service.clone());
+    if let Some(ttl) = &auth.token_ttl {
+        issuer.ttl =
+            berth_events::parse_duration(ttl).map_err(|e| anyhow::anyhow!("auth.token_ttl {e}"))?;
+    }
+    issuer
+        .check()
+        .map_err(|e| anyhow::anyhow!("auth.token_ttl: {e}"))?;
     let key_path = signing_key_path(auth, &settings.data_dir);
     let signing_key = key_path
         .exists()
@@ -127,11 +128,20 @@ fn auth_parts(auth: &AuthSettings, settings: &Settings) -> anyhow::Result<AuthPa
         .iter()
         .map(TrustedIssuer::from_config)
         .collect::<Result<Vec<_>, _>>()?;
+    // This server's own tokens are verified as issuer `service`: no trusted issuer may share
+    // the name, nor two of them.
+    let mut names = std::collections::HashSet::from([service.as_str()]);
+    if let Some(twice) = trusted_issuers.iter().find(|i| !names.insert(i.name())) {
+        anyhow::bail!(
+            "auth.trusted_issuers: issuer {:?} is configured twice (this server issues its own \
+             tokens as its service, {service:?})",
+            twice.name()
+        );
+    }
     Ok(AuthParts {
         policy,
         users,
-        service: auth.service.clone().unwrap_or_else(|| "berth".to_owned()),
-        token_ttl,
+        issuer,
         signing_key,
         trusted_issuers,
     })

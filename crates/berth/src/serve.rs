@@ -240,9 +240,7 @@ fn build_auth(
     data_dir: &std::path::Path,
     address: std::net::SocketAddr,
 ) -> anyhow::Result<berth_http::Auth> {
-    use berth_auth::{
-        IssuerConfig, LoginLimiter, LoginLimiterOptions, SigningKey, TokenIssuer, TokenVerifier,
-    };
+    use berth_auth::{LoginLimiter, LoginLimiterOptions, SigningKey, TokenIssuer, TokenVerifier};
     let (Some(auth), Some(parts)) = (&settings.auth, parts) else {
         return Ok(berth_http::Auth::open());
     };
@@ -257,12 +255,8 @@ fn build_auth(
             SigningKey::load_or_generate(&key_path)?
         }
     };
-    let service = parts.service;
-    let mut issuer_config = IssuerConfig::new(service.clone(), service.clone());
-    if let Some(ttl) = parts.token_ttl {
-        issuer_config.ttl = ttl;
-    }
-    let issuer = TokenIssuer::new(issuer_config, key)?;
+    let service = parts.issuer.service.clone();
+    let issuer = TokenIssuer::new(parts.issuer, key)?;
     let mut trusted = vec![issuer.trusted()];
     trusted.extend(parts.trusted_issuers);
     let verifier = TokenVerifier::new(trusted)?;

@@ -94,7 +94,24 @@ fn config_check_refuses_what_serve_refuses() {
     let data = dir.path().join("data");
     let htpasswd = dir.path().join("htpasswd");
     std::fs::write(&htpasswd, "alice:$apr1$r31.....$HqJZimcKQFAMYayBlzkrA/\n").unwrap();
+    // Another issuer's public key, to trust under a name this server uses itself.
+    let keys = tempfile::tempdir().unwrap();
+    let other = berth_auth::SigningKey::load_or_generate(&keys.path().join("k")).unwrap();
+    let other_pem = dir.path().join("other.pem");
+    std::fs::write(&other_pem, other.public_key_pem()).unwrap();
     let cases = [
+        (
+            "[auth]\ntoken_ttl = \"10s\"\n".to_owned(),
+            "token lifetime 10s is under the minimum of 60s",
+        ),
+        (
+            format!(
+                "[auth]\nservice = \"reg\"\n[[auth.trusted_issuers]]\nissuer = \"reg\"\n\
+                 audience = \"reg\"\nkeys = [\"{}\"]\n",
+                other_pem.display()
+            ),
+            "issuer \"reg\" is configured twice",
+        ),
         ("listen = \"0.0.0.0:5000\"\n".to_owned(), "open_registry"),
         (
             "listen = \"0.0.0.0:5000\"\n[auth]\nservice = \"r\"\n".to_owned(),

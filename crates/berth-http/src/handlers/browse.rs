@@ -80,7 +80,8 @@ pub fn session(auth: &Auth, caller: &Caller) -> Response {
 }
 
 /// `{"repositories": [...], "next"}`: the repositories holding a manifest that the caller may
-/// pull, by name, filtered by `q` (a case-insensitive substring of the name).
+/// pull, by name, filtered by `q` (a case-insensitive substring of the name). A page may
+/// hold fewer than `n` repositories, or none, and still have a `next` (see `LISTING_BUDGET`).
 pub async fn repositories(
     registry: &Registry,
     caller: &Caller,
@@ -102,6 +103,7 @@ pub async fn repositories(
             last.as_ref().map(RepoName::as_str),
             n,
             &keep,
+            super::discovery::LISTING_BUDGET,
         )
         .await?;
     let body = serde_json::to_value(&page).expect("a page serialises");
@@ -176,8 +178,9 @@ pub async fn manifest(
     Ok(Json(body).into_response())
 }
 
-/// `{"digest", "tags", "referrers", "policy"}`: what deleting the manifest `reference` names
-/// (or, with `scope=tag`, only that tag) would take with it.
+/// `{"digest", "tags", "manifestGoes", "referrers", "policy"}`: what deleting the manifest
+/// `reference` names (or, with `scope=tag`, only that tag) would take with it, each referrer
+/// saying whether a collection then deletes it (`goes`).
 pub async fn deletion_preview(registry: &Registry, query: &Query) -> Result<Response, ApiError> {
     query.only(&["repository", "reference", "scope"])?;
     let repo = browse_repository(query)?;

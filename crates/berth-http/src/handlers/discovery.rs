@@ -10,6 +10,14 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::query::Query;
 
+/// Repository names a filtered listing (the catalog, the browse API's repositories) examines
+/// at most per request: unbounded but in tests, which check that paging survives a budget.
+pub(super) const LISTING_BUDGET: u32 = if cfg!(test) {
+    1_000
+} else {
+    berth_registry::browse::LISTING_BUDGET
+};
+
 pub fn api_version() -> Response {
     Json(json!({})).into_response()
 }
@@ -39,7 +47,9 @@ pub async fn tags(
     ))
 }
 
-/// The repositories the caller may pull.
+/// The repositories the caller may pull. A page may hold fewer than `n` names (or none) and
+/// still link to the next one when a request examines [`LISTING_BUDGET`] names, as the
+/// distribution spec allows (only in tests: see the registry's `LISTING_BUDGET`).
 pub async fn catalog(
     registry: &Registry,
     query: &Query,
@@ -51,7 +61,9 @@ pub async fn catalog(
         Caller::Open => registry.catalog(n, last).await?,
         _ => {
             let keep = |name: &str| caller.may_pull(name);
-            registry.catalog_filtered(n, last, &keep).await?
+            registry
+                .catalog_filtered(n, last, &keep, LISTING_BUDGET)
+                .await?
         }
     };
     let response = Json(json!({ "repositories": page.items })).into_response();

@@ -16,7 +16,7 @@ use std::io;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use berth_blobstore::ByteStream;
 use berth_registry::Registry;
 use futures::TryStreamExt;
@@ -43,7 +43,15 @@ pub async fn handle(
     let headers = &parts.headers;
     let head = parts.method == Method::HEAD;
     let allow = endpoint.allowed_methods();
-    match (endpoint, parts.method.clone()) {
+    let browse = matches!(
+        endpoint,
+        Endpoint::Session
+            | Endpoint::BrowseRepositories
+            | Endpoint::BrowseTags
+            | Endpoint::BrowseManifest
+            | Endpoint::DeletionPreview
+    );
+    let response = match (endpoint, parts.method.clone()) {
         (Endpoint::ApiVersion, Method::GET | Method::HEAD) => Ok(discovery::api_version()),
         // Axum drops the body of a response to HEAD; every GET endpoint answers HEAD too.
         (Endpoint::Catalog, Method::GET | Method::HEAD) => {
@@ -125,7 +133,28 @@ pub async fn handle(
         }
         (Endpoint::OpenApi, Method::GET | Method::HEAD) => Ok(openapi::document()),
         _ => Err(RequestError::MethodNotAllowed { allow }.into()),
+    };
+    if browse {
+        // Errors too: a 404 may otherwise be cached heuristically.
+        Ok(not_stored(response.unwrap_or_else(|e| e.into_response())))
+    } else {
+        response
     }
+}
+
+/// The browse API's answers depend on who asks and change with every push: no cache, shared
+/// or private, keeps them.
+fn not_stored(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// 304 Not Modified with the headers a 200 would carry (`ETag`, `Docker-Content-Digest`,
@@ -161,11 +190,17 @@ fn base_url(parts: &http::request::Parts) -> String {
     format!("{scheme}://{host}")
 }
 
-/// The scheme and host (with port) of [`base_url`].
+/// The scheme and host (with port) of [`base_url`]. Each header is taken only when it holds
+/// what it should: a scheme of `http` or `https`, a host of letters, digits, `.`, `-`, `_`,
+/// `:` and IPv6 brackets (the first of a proxy chain's comma-separated hosts). Anything else
+/// is skipped for the next source: these values go into links and into the pull commands the
+/// UI offers to paste into a shell.
 fn client_origin(parts: &http::request::Parts) -> (&str, &str) {
     let text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let scheme = text("x-forwarded-proto")
+        .map(|proto| proto.split(',').next().unwrap_or("").trim())
         .or(parts.uri.scheme_str())
+        .filter(|scheme| matches!(*scheme, "http" | "https"))
         .unwrap_or(
             if parts.extensions.get::<crate::ServedOverTls>().is_some() {
                 "https"
@@ -174,10 +209,22 @@ fn client_origin(parts: &http::request::Parts) -> (&str, &str) {
             },
         );
     let host = text("x-forwarded-host")
-        .or_else(|| text(http::header::HOST.as_str()))
+        .map(|hosts| hosts.split(',').next().unwrap_or("").trim())
+        .filter(|host| plausible_host(host))
+        .or_else(|| text(http::header::HOST.as_str()).filter(|host| plausible_host(host)))
         .or(parts.uri.authority().map(|a| a.as_str()))
+        .filter(|host| plausible_host(host))
         .unwrap_or("localhost");
     (scheme, host)
+}
+
+/// Whether `host` looks like `name[:port]` or `[v6]:port` and nothing more.
+fn plausible_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+        })
 }
 
 /// `Link: <path?params>; rel="next"` for a paginated listing: the request's own parameters

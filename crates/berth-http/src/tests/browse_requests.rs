@@ -80,9 +80,10 @@ async fn a_deletion_preview_names_tags_and_referrers_with_the_policy() {
         json!({
             "digest": image.digest.as_str(),
             "tags": ["also", "v1"],
+            "manifestGoes": true,
             "referrers": [
-                {"digest": sbom.as_str(), "artifactType": SPDX, "depth": 1},
-                {"digest": signature.as_str(), "artifactType": COSIGN_SIGNATURE, "depth": 2},
+                {"digest": sbom.as_str(), "artifactType": SPDX, "depth": 1, "goes": true},
+                {"digest": signature.as_str(), "artifactType": COSIGN_SIGNATURE, "depth": 2, "goes": true},
             ],
             "policy": "delete-with-subject",
         })
@@ -99,7 +100,13 @@ async fn a_deletion_preview_names_tags_and_referrers_with_the_policy() {
         .await;
     assert_eq!(
         tag_only.json(),
-        json!({"digest": image.digest.as_str(), "tags": ["also"], "referrers": [], "policy": "delete-with-subject"})
+        json!({
+            "digest": image.digest.as_str(),
+            "tags": ["also"],
+            "manifestGoes": false,
+            "referrers": [],
+            "policy": "delete-with-subject",
+        })
     );
     app.get(&format!(
         "/berth/v1/deletion-preview?repository=doomed&reference={}&scope=tag",
@@ -117,6 +124,142 @@ async fn a_deletion_preview_names_tags_and_referrers_with_the_policy() {
         .get("/berth/v1/deletion-preview?repository=kept&reference=v1")
         .await;
     assert_eq!(preview.json()["policy"], "keep");
+}
+
+/// `image` tagged `img` with an SBOM tagged `sbom-tagged` and an untagged signature, both
+/// referring to it; returns (image, sbom, signature).
+async fn image_with_a_tagged_and_an_untagged_referrer(app: &TestApp) -> (Digest, Digest, Digest) {
+    let image = app.push_image("app", "img", "i").await;
+    let subject = (&image.digest, image.body.as_slice(), OCI_MANIFEST);
+    let (sbom, sbom_body) =
+        push_referrer(app, "app", SPDX, (SPDX, &spdx_document(1)), subject).await;
+    app.push_manifest("app", "sbom-tagged", OCI_MANIFEST, &sbom_body)
+        .await;
+    let signature_layer = (
+        "application/vnd.dev.cosign.simplesigning.v1+json",
+        &b"{}"[..],
+    );
+    let (signature, _) =
+        push_referrer(app, "app", COSIGN_SIGNATURE, signature_layer, subject).await;
+    (image.digest, sbom, signature)
+}
+
+/// The digests a preview says go (`goes`), sorted.
+fn going(preview: &Value) -> Vec<String> {
+    let mut going: Vec<String> = preview["referrers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["goes"].as_bool().unwrap())
+        .map(|r| r["digest"].as_str().unwrap().to_owned())
+        .collect();
+    going.sort();
+    going
+}
+
+/// The digests a collection (grace 0, the configured policies) deletes, sorted.
+async fn collected(app: &TestApp) -> Vec<String> {
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let report = app.post("/berth/v1/gc?grace=0s").await;
+    report.assert_status(StatusCode::OK);
+    let mut deleted: Vec<String> = report.json()["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["digest"].as_str().unwrap().to_owned())
+        .collect();
+    deleted.sort();
+    deleted
+}
+
+#[tokio::test]
+async fn a_deletion_preview_keeps_tagged_referrers_as_a_collection_does() {
+    let app = TestApp::new().await;
+    let (image, sbom, signature) = image_with_a_tagged_and_an_untagged_referrer(&app).await;
+    let preview = app
+        .get("/berth/v1/deletion-preview?repository=app&reference=img")
+        .await;
+    preview.assert_status(StatusCode::OK);
+    let preview = preview.json();
+    assert_eq!(preview["manifestGoes"], true);
+    assert_eq!(preview["policy"], "delete-with-subject");
+    let goes = |digest: &Digest| {
+        let referrers = preview["referrers"].as_array().unwrap();
+        let referrer = referrers.iter().find(|r| r["digest"] == digest.as_str());
+        referrer.expect("listed")["goes"].clone()
+    };
+    assert_eq!(goes(&sbom), false, "the SBOM has a tag of its own");
+    assert_eq!(goes(&signature), true, "the signature is orphaned");
+    assert_eq!(going(&preview), vec![signature.to_string()]);
+
+    app.delete_manifest("app", image.as_str()).await;
+    assert_eq!(
+        collected(&app).await,
+        going(&preview),
+        "a collection deletes exactly what the preview said goes"
+    );
+    app.get(&format!("/v2/app/manifests/{sbom}"))
+        .await
+        .assert_status(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_deletion_preview_under_a_policy_that_keeps_orphans_says_nothing_goes() {
+    let mut config = RegistryConfig::default();
+    config.gc.orphaned_referrers = berth_registry::gc::OrphanedReferrers::Keep;
+    let app = TestApp::configured(config, crate::RouterOptions::default()).await;
+    let (image, _, _) = image_with_a_tagged_and_an_untagged_referrer(&app).await;
+    let preview = app
+        .get("/berth/v1/deletion-preview?repository=app&reference=img")
+        .await
+        .json();
+    assert_eq!(preview["policy"], "keep");
+    assert_eq!(preview["referrers"].as_array().unwrap().len(), 2);
+    assert!(going(&preview).is_empty(), "{preview}");
+    app.delete_manifest("app", image.as_str()).await;
+    assert!(collected(&app).await.is_empty());
+}
+
+/// The preview of deleting only `tag` in `app`.
+async fn tag_preview(app: &TestApp, tag: &str) -> Value {
+    let uri = format!("/berth/v1/deletion-preview?repository=app&reference={tag}&scope=tag");
+    let reply = app.get(&uri).await;
+    reply.assert_status(StatusCode::OK);
+    reply.json()
+}
+
+#[tokio::test]
+async fn a_tag_preview_says_when_the_manifest_goes_with_its_last_tag() {
+    let mut config = RegistryConfig::default();
+    config.gc.untagged = berth_registry::gc::Untagged::Delete;
+    let app = TestApp::configured(config, crate::RouterOptions::default()).await;
+    let (image, sbom, signature) = image_with_a_tagged_and_an_untagged_referrer(&app).await;
+    app.push_manifest(
+        "app",
+        "also",
+        OCI_MANIFEST,
+        &app.get("/v2/app/manifests/img").await.body,
+    )
+    .await;
+    let preview = tag_preview(&app, "also").await;
+    assert_eq!(
+        (&preview["manifestGoes"], &preview["referrers"]),
+        (&json!(false), &json!([])),
+        "the tag img keeps the manifest"
+    );
+    app.delete_manifest("app", "also").await;
+    let preview = tag_preview(&app, "img").await;
+    assert_eq!(preview["manifestGoes"], true, "{preview}");
+    assert_eq!(preview["referrers"].as_array().unwrap().len(), 2);
+    assert_eq!(going(&preview), vec![signature.to_string()]);
+
+    app.delete_manifest("app", "img").await;
+    let mut expected = vec![image.to_string(), signature.to_string()];
+    expected.sort();
+    assert_eq!(collected(&app).await, expected);
+    app.get(&format!("/v2/app/manifests/{sbom}"))
+        .await
+        .assert_status(StatusCode::OK);
 }
 
 #[tokio::test]

@@ -4,12 +4,14 @@
 use super::*;
 
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
-                   script-src 'self'; frame-ancestors 'none'";
+                   script-src 'self'; frame-ancestors 'none'; base-uri 'none'; \
+                   form-action 'self'";
 
 fn assert_ui_headers(reply: &Reply) {
     assert_eq!(reply.header("content-security-policy"), CSP);
     assert_eq!(reply.header("x-content-type-options"), "nosniff");
     assert_eq!(reply.header("cache-control"), "no-cache");
+    assert_eq!(reply.header("referrer-policy"), "same-origin");
 }
 
 #[tokio::test]
@@ -23,8 +25,16 @@ async fn the_ui_is_served_as_a_single_page_app() {
         String::from_utf8_lossy(&index.body).contains("<html"),
         "{index:?}"
     );
-    // A path that names no file is the app's route: the same page.
-    for route in ["/ui/repositories/team/app", "/ui/no-such-file.js"] {
+    // A path that names no file is the app's route: the same page, whatever it holds (the
+    // page reports what it cannot read); none reaches a file outside the embedded ones.
+    for route in [
+        "/ui/repositories/team/app",
+        "/ui/no-such-file.js",
+        "/ui/%ff%fe",
+        "/ui/a%80b",
+        "/ui/%2e%2e/Cargo.toml",
+        "/ui/..%2fCargo.toml",
+    ] {
         let reply = app.get(route).await;
         reply.assert_status(StatusCode::OK);
         assert_eq!(reply.body, index.body, "{route}");
@@ -65,6 +75,19 @@ async fn the_ui_is_served_as_a_single_page_app() {
     }
     let post = app.post("/ui/").await;
     post.assert_error(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED");
+}
+
+#[tokio::test]
+async fn browse_answers_are_never_stored_by_caches() {
+    let app = TestApp::new().await;
+    for path in ["/berth/v1/session", "/berth/v1/repositories"] {
+        let reply = app.get(path).await;
+        reply.assert_status(StatusCode::OK);
+        assert_eq!(reply.header("cache-control"), "no-store", "{path}");
+        assert_eq!(reply.header("x-content-type-options"), "nosniff", "{path}");
+    }
+    let missing = app.get("/berth/v1/tags?repository=no/such").await;
+    assert_eq!(missing.header("cache-control"), "no-store");
 }
 
 #[tokio::test]

@@ -1,56 +1,80 @@
 //! Small blobs the browse API reads (image configs for their platform, SBOM documents for
 //! their format and package count), bounded in size, and what it learnt from them, cached by
-//! digest. The cache needs no invalidation: a digest names the same bytes forever.
+//! repository and digest. The cache needs no invalidation: a digest names the same bytes
+//! forever. The repository is part of the key because a blob is read only through a
+//! repository that holds it: a manifest may name any digest (a non-distributable layer is not
+//! checked at push), and what was learnt through one repository must not answer for another.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use berth_oci::{Digest, RepoName};
 use bytes::{Bytes, BytesMut};
 use futures::TryStreamExt;
+use quick_cache::sync::Cache;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::sbom::SbomFacts;
 use super::Platform;
 use crate::Registry;
 
-/// Most facts each map keeps; when full it starts over (a cheap bound, not an LRU: a page
-/// reads at most a page's worth, and a miss costs one small read).
+/// Most facts each cache keeps, least recently used first out.
 const CACHED_FACTS: usize = 4096;
 
-/// What the browse API learnt from blobs, by digest.
-#[derive(Default)]
+/// SBOM documents read at once, server-wide: each is held whole in memory (up to
+/// `MAX_SBOM_BYTES`) while it is counted, so concurrent manifest pages must not multiply that.
+const SBOM_READS: usize = 2;
+
+type Key = (RepoName, Digest);
+
+/// What the browse API learnt from blobs, by repository and digest.
 pub(crate) struct ContentFacts {
-    platforms: Mutex<HashMap<Digest, Option<Platform>>>,
-    sboms: Mutex<HashMap<Digest, SbomFacts>>,
+    platforms: Cache<Key, Option<Platform>>,
+    sboms: Cache<Key, SbomFacts>,
+    sbom_reads: Semaphore,
 }
 
-fn cached<T: Clone>(map: &Mutex<HashMap<Digest, T>>, digest: &Digest) -> Option<T> {
-    map.lock().expect("facts lock").get(digest).cloned()
-}
-
-fn remember<T>(map: &Mutex<HashMap<Digest, T>>, digest: &Digest, value: T) {
-    let mut map = map.lock().expect("facts lock");
-    if map.len() >= CACHED_FACTS {
-        map.clear();
+impl Default for ContentFacts {
+    fn default() -> Self {
+        ContentFacts {
+            platforms: Cache::new(CACHED_FACTS),
+            sboms: Cache::new(CACHED_FACTS),
+            sbom_reads: Semaphore::new(SBOM_READS),
+        }
     }
-    map.insert(digest.clone(), value);
+}
+
+fn key(repo: &RepoName, digest: &Digest) -> Key {
+    (repo.clone(), digest.clone())
 }
 
 impl ContentFacts {
-    pub(crate) fn platform(&self, config: &Digest) -> Option<Option<Platform>> {
-        cached(&self.platforms, config)
+    pub(crate) fn platform(&self, repo: &RepoName, config: &Digest) -> Option<Option<Platform>> {
+        self.platforms.get(&key(repo, config))
     }
 
-    pub(crate) fn remember_platform(&self, config: &Digest, platform: Option<Platform>) {
-        remember(&self.platforms, config, platform)
+    pub(crate) fn remember_platform(
+        &self,
+        repo: &RepoName,
+        config: &Digest,
+        platform: Option<Platform>,
+    ) {
+        self.platforms.insert(key(repo, config), platform)
     }
 
-    pub(crate) fn sbom(&self, layer: &Digest) -> Option<SbomFacts> {
-        cached(&self.sboms, layer)
+    pub(crate) fn sbom(&self, repo: &RepoName, layer: &Digest) -> Option<SbomFacts> {
+        self.sboms.get(&key(repo, layer))
     }
 
-    pub(crate) fn remember_sbom(&self, layer: &Digest, facts: SbomFacts) {
-        remember(&self.sboms, layer, facts)
+    pub(crate) fn remember_sbom(&self, repo: &RepoName, layer: &Digest, facts: SbomFacts) {
+        self.sboms.insert(key(repo, layer), facts)
+    }
+
+    /// Waits for a turn to read an SBOM document.
+    pub(crate) async fn sbom_read_turn(&self) -> SemaphorePermit<'_> {
+        self.sbom_reads
+            .acquire()
+            .await
+            .expect("the semaphore is never closed")
     }
 }
 

@@ -26,6 +26,8 @@ pub use sbom::{SbomSummary, MAX_SBOM_BYTES};
 pub use summary::Platform;
 
 use crate::error::{RegistryError, Result};
+pub use crate::listing::LISTING_BUDGET;
+use crate::listing::{scan_filtered, Scanned};
 use crate::Registry;
 
 /// Unix milliseconds as an RFC 3339 UTC time with milliseconds (`2026-12-01T05:00:00.123Z`).
@@ -232,13 +234,16 @@ impl Registry {
     /// A page of the repositories holding a manifest whose name contains `contains`
     /// (case-insensitive) and for which `keep` holds (the caller's right to pull), in name
     /// order after `last`, at most `limit` (at least 1), each with its summary. Names `keep`
-    /// refuses are skipped without being summarised, however many there are.
+    /// refuses are skipped without being summarised; at most `budget` matching names are
+    /// examined ([`LISTING_BUDGET`] but in tests), so a page may hold fewer than `limit`
+    /// repositories, or none, and still have a `next`: the name it stopped at.
     pub async fn browse_repositories(
         &self,
         contains: &str,
         last: Option<&str>,
         limit: u32,
         keep: &(dyn Fn(&RepoName) -> bool + Send + Sync),
+        budget: u32,
     ) -> Result<RepositoriesPage> {
         let contains = contains.to_lowercase();
         let limit = limit.max(1);
@@ -249,26 +254,15 @@ impl Registry {
                 next: None,
             });
         }
-        let batch = limit.saturating_add(1);
-        let mut kept: Vec<RepoName> = Vec::new();
-        let mut cursor = last.map(str::to_owned);
-        loop {
-            let fetched = self
-                .meta
-                .search_repositories(&contains, cursor.as_deref(), batch)
-                .await?;
-            let exhausted = fetched.len() < batch as usize;
-            if let Some(last_seen) = fetched.last() {
-                cursor = Some(last_seen.as_str().to_owned());
-            }
-            kept.extend(fetched.into_iter().filter(|name| keep(name)));
-            if exhausted || kept.len() > limit as usize {
-                break;
-            }
-        }
-        let more = kept.len() > limit as usize;
-        kept.truncate(limit as usize);
-        let next = more.then(|| kept.last().map(|r| r.to_string())).flatten();
+        // Names only, read in batches; the summaries are read for the page's rows alone.
+        let (meta, contains) = (&self.meta, contains.as_str());
+        let Scanned { kept, next } =
+            scan_filtered(last, limit, budget, keep, |after, batch| async move {
+                Ok(meta
+                    .search_repositories(contains, after.as_deref(), batch)
+                    .await?)
+            })
+            .await?;
         let summaries = self.meta.repository_summaries(&kept).await?;
         Ok(RepositoriesPage {
             repositories: summaries

@@ -102,8 +102,9 @@ fn spdx_tag_value(bytes: &[u8]) -> Option<SbomFacts> {
 
 impl Registry {
     /// The format and package count of an SBOM manifest of `repo` (its `body`, of
-    /// `media_type`), from its first layer when that holds at most [`MAX_SBOM_BYTES`];
-    /// remembered by the layer's digest.
+    /// `media_type`), from its first layer when `repo` holds it and it holds at most
+    /// [`MAX_SBOM_BYTES`]; remembered by repository and layer digest. A few documents are
+    /// read at a time, server-wide.
     pub(crate) async fn sbom_facts(
         &self,
         repo: &RepoName,
@@ -115,7 +116,12 @@ impl Registry {
         else {
             return SbomFacts::default();
         };
-        if let Some(known) = self.browse_facts.sbom(&layer.digest) {
+        if let Some(known) = self.browse_facts.sbom(repo, &layer.digest) {
+            return known;
+        }
+        let _turn = self.browse_facts.sbom_read_turn().await;
+        // Another request may have read it while this one waited.
+        if let Some(known) = self.browse_facts.sbom(repo, &layer.digest) {
             return known;
         }
         let facts = match self.small_blob(repo, &layer.digest, MAX_SBOM_BYTES).await {
@@ -123,7 +129,7 @@ impl Registry {
             None => return SbomFacts::default(),
         };
         self.browse_facts
-            .remember_sbom(&layer.digest, facts.clone());
+            .remember_sbom(repo, &layer.digest, facts.clone());
         facts
     }
 }

@@ -104,7 +104,7 @@ impl Registry {
         let Some(config) = image_config(parsed) else {
             return Vec::new();
         };
-        if let Some(known) = self.browse_facts.platform(&config.digest) {
+        if let Some(known) = self.browse_facts.platform(repo, &config.digest) {
             return known.into_iter().collect();
         }
         let platform = self
@@ -113,7 +113,7 @@ impl Registry {
             .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
             .and_then(|config| Platform::from_json(&config));
         self.browse_facts
-            .remember_platform(&config.digest, platform.clone());
+            .remember_platform(repo, &config.digest, platform.clone());
         platform.into_iter().collect()
     }
 

@@ -8,7 +8,7 @@
 mod blobs;
 mod forecast;
 mod manifests;
-mod mark;
+pub(crate) mod mark;
 mod options;
 mod report;
 mod retention;

@@ -102,7 +102,9 @@ async fn a_catalog_token_of_this_registry_lists_what_the_policy_lets_its_subject
         )
         .await;
     tags.assert_error(StatusCode::FORBIDDEN, "DENIED");
-    assert!(tags.header("www-authenticate").contains("insufficient_scope"));
+    assert!(tags
+        .header("www-authenticate")
+        .contains("insufficient_scope"));
 
     // The same subject's token from another issuer lists by its scopes alone.
     let catalog_and_public = [
@@ -186,4 +188,173 @@ async fn repeated_wrong_passwords_are_paused_with_retry_after() {
     // Another user from the same client is not paused.
     let writer = app.get_as(Role::Writer, &uri).await;
     assert_ne!(writer.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Repositories an anonymous caller and the reader may not pull, around the two they may:
+/// `public/x` after 2,000 hidden names and `team/app` after 1,000 more.
+fn spread_out_repositories() -> Vec<String> {
+    let hidden = |prefix: &str, count: usize| {
+        (0..count)
+            .map(|i| format!("{prefix}/{i:04}"))
+            .collect::<Vec<_>>()
+    };
+    let mut names = hidden("a", 2000);
+    names.push("public/x".into());
+    names.extend(hidden("q", 1000));
+    names.push(REPO.into());
+    names.push("zzz/hidden".into());
+    names
+}
+
+/// Pushes a one-blob image under tag `v1` in each of `names`, through `registry` itself (the
+/// same blob, mounted), which is much quicker than thousands of requests.
+async fn push_images(registry: &Registry, names: &[String]) {
+    let config = b"{}";
+    let digest = Digest::sha256_of(config);
+    let manifest = Bytes::from(image_manifest(&digest, &[]));
+    let mut first: Option<berth_oci::RepoName> = None;
+    for name in names {
+        let repo: berth_oci::RepoName = name.parse().unwrap();
+        match &first {
+            None => {
+                let body = futures::stream::iter([Ok(Bytes::from_static(config))]);
+                registry
+                    .upload_monolithic(&repo, &digest, Some(2), Box::pin(body))
+                    .await
+                    .unwrap();
+                first = Some(repo.clone());
+            }
+            Some(from) => {
+                let mounted = registry.mount_blob(&repo, &digest, Some(from)).await;
+                assert!(
+                    matches!(mounted, Ok(berth_registry::MountOutcome::Mounted)),
+                    "{mounted:?}"
+                );
+            }
+        }
+        let target = berth_registry::ManifestTarget {
+            reference: berth_oci::Reference::Tag("v1".parse().unwrap()),
+            extra_tags: Vec::new(),
+            precondition: None,
+        };
+        registry
+            .put_manifest(&repo, target, Some(OCI_MANIFEST), manifest.clone())
+            .await
+            .unwrap();
+    }
+}
+
+/// Follows a listing from `uri` page by page, as `role`: the names of every page in order
+/// (`names` reads them from a page) and the `last` each page's `Link` gave, if any. Checks
+/// that no page holds more than `n` and that the browse API's `next` agrees with `Link`.
+async fn follow_pages(
+    app: &TestApp,
+    role: Role,
+    uri: &str,
+    n: usize,
+    names: impl Fn(&Value) -> Vec<String>,
+) -> Vec<(Vec<String>, Option<String>)> {
+    let mut pages = Vec::new();
+    let mut uri = Some(uri.to_owned());
+    while let Some(current) = uri {
+        assert!(pages.len() < 100, "the pages never end: {pages:?}");
+        let reply = app.get_as(role, &current).await;
+        reply.assert_status(StatusCode::OK);
+        let body = reply.json();
+        let listed = names(&body);
+        assert!(listed.len() <= n, "{current}: {listed:?}");
+        uri = next_link(&reply);
+        let last = uri.as_ref().map(|link| {
+            let (_, last) = link.split_once("last=").unwrap();
+            last.replace("%2F", "/")
+        });
+        if let Some(next) = body.get("next") {
+            assert_eq!(next.as_str(), last.as_deref(), "{current}: {body}");
+        }
+        pages.push((listed, last));
+    }
+    pages
+}
+
+fn catalog_names(body: &Value) -> Vec<String> {
+    serde_json::from_value(body["repositories"].clone()).unwrap()
+}
+
+fn browse_names(body: &Value) -> Vec<String> {
+    body["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn filtered_listings_examine_a_bounded_number_of_names_per_request() {
+    // The names a filtered listing examines per request in tests (`LISTING_BUDGET` of
+    // `handlers::discovery`; 10,000 outside tests).
+    let budget = 1_000;
+    let app = secured_app().await;
+    let dir = app._dir.path();
+    let blobs = FsBlobStore::open(dir.join("blobs")).await.unwrap();
+    let meta = SqliteMetadataStore::open(&dir.join("meta.db"))
+        .await
+        .unwrap();
+    let registry = Registry::new(Arc::new(blobs), Arc::new(meta), RegistryConfig::default());
+    let all = spread_out_repositories();
+    push_images(&registry, &all).await;
+    // The same repositories without access control.
+    let open = TestApp {
+        _dir: tempfile::tempdir().unwrap(),
+        router: crate::observed_router(
+            registry,
+            test_status(),
+            Auth::open(),
+            crate::RouterOptions::default(),
+        ),
+    };
+
+    for (path, names) in [
+        ("/v2/_catalog", catalog_names as fn(&Value) -> Vec<String>),
+        ("/berth/v1/repositories", browse_names),
+    ] {
+        let paged = |n: usize| format!("{path}?n={n}");
+        // Anonymous: `public/x` alone. Each request stops after `budget` names: the first
+        // two pages are empty but go on from the last name they examined.
+        let pages = follow_pages(&app, Role::Anonymous, &paged(10), 10, names).await;
+        assert_eq!(all[budget - 1], "a/0999");
+        let expected = [
+            (vec![], Some(all[budget - 1].clone())),
+            (vec![], Some(all[2 * budget - 1].clone())),
+            (
+                vec!["public/x".to_owned()],
+                Some(all[3 * budget - 1].clone()),
+            ),
+            (vec![], None),
+        ];
+        assert_eq!(pages, expected, "{path}");
+
+        // The reader: `public/x` and `team/app`, in order, however the pages fall, also one
+        // repository a page.
+        for n in [10, 1] {
+            let pages = follow_pages(&app, Role::Reader, &paged(n), n, names).await;
+            let seen: Vec<String> = pages.iter().flat_map(|(n, _)| n.clone()).collect();
+            assert_eq!(seen, ["public/x", REPO], "{path} n={n}: {pages:?}");
+            assert!(pages.iter().any(|(n, last)| n.is_empty() && last.is_some()));
+            assert!(pages.len() <= all.len() / budget + 2, "{pages:?}");
+        }
+
+        // Whoever may see everything gets full pages, the admin as an open registry does.
+        for (app, role) in [(&app, Role::Admin), (&open, Role::Anonymous)] {
+            let pages = follow_pages(app, role, &paged(1000), 1000, names).await;
+            let sizes: Vec<usize> = pages.iter().map(|(n, _)| n.len()).collect();
+            assert_eq!(sizes, [1000, 1000, 1000, 3], "{path} as {role:?}");
+            let seen: Vec<String> = pages.into_iter().flat_map(|(n, _)| n).collect();
+            assert_eq!(seen, all, "{path} as {role:?}");
+        }
+    }
+    // The whole catalog in one page, without access control.
+    let whole = open.get("/v2/_catalog").await;
+    assert_eq!(catalog_names(&whole.json()), all);
+    assert_eq!(next_link(&whole), None);
 }

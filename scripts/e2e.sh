@@ -8,13 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-apt_install() {
-    echo "installing $*"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
-}
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 FIREFOX="${FIREFOX:-/usr/bin/firefox-esr}"

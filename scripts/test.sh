@@ -5,13 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-apt_install() {
-    echo "installing $*"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@"
-}
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 need_packages=()
 command -v skopeo >/dev/null 2>&1 || need_packages+=(skopeo)

@@ -154,6 +154,15 @@ pub trait MetadataStore: BrowseReads + Send + Sync + 'static {
     /// The manifests, tags and index edges of `repo`, for garbage collection.
     async fn manifest_graph(&self, repo: &RepoName) -> Result<ManifestGraph>;
 
+    /// The part of `repo`'s manifest graph that decides whether `seeds` live: the seeds and
+    /// every manifest of `repo` they can be reached from (their subjects and the indexes that
+    /// list them, transitively), with those manifests' tags and the index edges into them.
+    /// Liveness only flows down those edges, so marking this graph says of each seed what
+    /// marking the whole repository says, at the cost of the seeds' ancestry rather than of
+    /// the repository. Seeds that are not manifests of `repo` are left out. Read in one
+    /// snapshot.
+    async fn ancestry_graph(&self, repo: &RepoName, seeds: &[Digest]) -> Result<ManifestGraph>;
+
     /// Deletes a manifest the collector found unreachable, only if, in the same transaction,
     /// no tag points at it, no index lists it, and its subject (when it has one) is gone.
     /// A push that made it reachable meanwhile wins: false, nothing deleted.

@@ -263,6 +263,45 @@ async fn a_tag_preview_says_when_the_manifest_goes_with_its_last_tag() {
 }
 
 #[tokio::test]
+async fn a_preview_keeps_what_a_tagged_index_lists_as_a_collection_does() {
+    let mut config = RegistryConfig::default();
+    config.gc.untagged = berth_registry::gc::Untagged::Delete;
+    let app = TestApp::configured(config, crate::RouterOptions::default()).await;
+    let (image, sbom, signature) = image_with_a_tagged_and_an_untagged_referrer(&app).await;
+    let multi = index_manifest(OCI_INDEX, OCI_MANIFEST, &[&image]);
+    app.push_manifest("app", "multi", OCI_INDEX, &multi).await;
+    let preview = tag_preview(&app, "img").await;
+    assert_eq!(
+        (&preview["manifestGoes"], &preview["referrers"]),
+        (&json!(false), &json!([])),
+        "the index tagged multi keeps the manifest: {preview}"
+    );
+
+    // An index that lists the signature keeps it when its subject goes.
+    let bundle = index_manifest(OCI_INDEX, OCI_MANIFEST, &[&signature]);
+    app.push_manifest("app", "bundle", OCI_INDEX, &bundle).await;
+    let uri = format!("/berth/v1/deletion-preview?repository=app&reference={image}");
+    let preview = app.get(&uri).await.json();
+    assert_eq!(
+        preview["referrers"].as_array().unwrap().len(),
+        2,
+        "{preview}"
+    );
+    assert!(going(&preview).is_empty(), "{preview}");
+    app.delete_manifest("app", image.as_str()).await;
+    assert!(collected(&app).await.is_empty());
+
+    // Untagged, the index goes, and so does the signature it held.
+    app.delete_manifest("app", "bundle").await;
+    let collected = collected(&app).await;
+    assert_eq!(collected.len(), 2, "{collected:?} sig {signature}");
+    assert!(collected.contains(&signature.to_string()));
+    app.get(&format!("/v2/app/manifests/{sbom}"))
+        .await
+        .assert_status(StatusCode::OK);
+}
+
+#[tokio::test]
 async fn unknown_repositories_and_manifests_are_404() {
     let app = TestApp::new().await;
     app.push_image("known", "v1", "k").await;

@@ -5,6 +5,7 @@
 //! pool. All SQL of this backend stays in this module; names and digests compare in byte order
 //! (`COLLATE "C"`) whatever the database's locale.
 
+mod ancestry;
 mod browse;
 mod collection;
 mod events;
@@ -319,6 +320,10 @@ impl MetadataStore for PostgresMetadataStore {
 
     async fn manifest_graph(&self, repo: &RepoName) -> Result<ManifestGraph> {
         collection::manifest_graph(&self.pool, repo).await
+    }
+
+    async fn ancestry_graph(&self, repo: &RepoName, seeds: &[Digest]) -> Result<ManifestGraph> {
+        ancestry::ancestry_graph(&self.pool, repo, seeds).await
     }
 
     async fn delete_unreachable_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {

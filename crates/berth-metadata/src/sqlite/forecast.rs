@@ -16,7 +16,7 @@ use super::parse_column;
 use crate::error::Result;
 
 /// JSON array of strings, so that one statement takes a whole page (`json_each`).
-fn json_page<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+pub(super) fn json_page<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     serde_json::to_string(&items.into_iter().collect::<Vec<_>>()).expect("strings serialise")
 }
 

@@ -4,6 +4,7 @@
 //! connection avoids lock-upgrade failures), committing concurrent writes together (see
 //! `writer`); readers use a separate pool and see the last committed state through WAL.
 
+mod ancestry;
 mod browse;
 mod collection;
 mod events;
@@ -335,6 +336,10 @@ impl MetadataStore for SqliteMetadataStore {
 
     async fn manifest_graph(&self, repo: &RepoName) -> Result<ManifestGraph> {
         collection::manifest_graph(&self.reader, repo).await
+    }
+
+    async fn ancestry_graph(&self, repo: &RepoName, seeds: &[Digest]) -> Result<ManifestGraph> {
+        ancestry::ancestry_graph(&self.reader, repo, seeds).await
     }
 
     async fn delete_unreachable_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {

@@ -1,6 +1,7 @@
 //! The behavioural suite every `MetadataStore` backend must pass; backends call `run_all` from
 //! their own tests (SQLite here, PostgreSQL against a real server).
 
+mod ancestry;
 mod browse;
 mod conditions;
 mod coordination;
@@ -54,6 +55,7 @@ pub async fn run_all(store: &dyn MetadataStore) {
     conditions::conditional_writes_test_their_target_in_the_transaction(store).await;
     conditions::the_catalog_lists_only_repositories_holding_manifests(store).await;
     collection_reads_edges_references_and_orphans(store).await;
+    ancestry::the_ancestry_of_a_manifest_is_its_subjects_and_indexes(store).await;
     dry_run_reads_foresee_what_deleting_frees(store).await;
     coordination::locks_exclude_holders_of_the_same_name_only(store).await;
     coordination::the_clock_is_the_epoch_in_milliseconds(store).await;

@@ -1,7 +1,8 @@
 //! What deleting a manifest (or only one of its tags) would take with it, under the
-//! configured collection policy: the deletion is simulated on the repository's manifest graph
-//! and the collection's own marking says which referrers (and, for a tag, whether the
-//! manifest) a collection would then delete.
+//! configured collection policy: the deletion is simulated on the part of the repository's
+//! manifest graph that decides the fate of the manifest and its referrers, and the
+//! collection's own marking says which referrers (and, for a tag, whether the manifest) a
+//! collection would then delete.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -144,10 +145,13 @@ impl Registry {
     /// What deleting `scope` in `repo` would take with it. `NameUnknown` when the repository
     /// does not exist, `ManifestUnknown` when the tag or digest names nothing.
     ///
-    /// Reads the repository's manifest graph as a collection does, removes what the deletion
-    /// removes, and marks it as a collection would (retention rules aside), so that what it
-    /// says goes is what a collection deletes. Lists the referrers as `referrers_graph` reads
-    /// them (one index read per level, 32 levels, at most `MAX_GRAPH_NODES` referrers).
+    /// Reads the part of the repository's manifest graph that decides the fate of the manifest
+    /// and its referrers (their ancestry: subjects, the indexes listing them, their tags),
+    /// removes what the deletion removes, and marks it as a collection would (retention rules
+    /// aside), so that what it says goes is what a collection deletes. The cost follows the
+    /// referrers and their ancestry, not the repository. Lists the referrers as
+    /// `referrers_graph` reads them (one index read per level, 32 levels, at most
+    /// `MAX_GRAPH_NODES` referrers).
     pub async fn deletion_preview(
         &self,
         repo: &RepoName,
@@ -160,14 +164,20 @@ impl Registry {
                     .get_manifest(repo, &Reference::Tag(tag.clone()))
                     .await?
                     .digest;
-                let mut graph = self.meta.manifest_graph(repo).await?;
-                graph.tags.retain(|t| t.name != tag.as_str());
+                let untag = |mut graph: ManifestGraph| {
+                    graph.tags.retain(|t| t.name != tag.as_str());
+                    graph
+                };
+                // Whether the manifest goes depends on its ancestry alone; its referrers are
+                // read only when it does.
+                let graph = untag(self.meta.ancestry_graph(repo, &[digest.clone()]).await?);
                 let now = self.meta.now_millis().await?;
-                let doomed = self.doomed_in(repo, &graph, now);
-                let manifest_goes = doomed.contains(&digest);
+                let manifest_goes = self.doomed_in(repo, &graph, now).contains(&digest);
                 let referrers = if manifest_goes {
                     let tree = self.referrers_graph(repo, &digest, PREVIEW_DEPTH).await?;
-                    breadth_first(&tree, &doomed)
+                    let seeds = with_referrers(&digest, &tree);
+                    let graph = untag(self.meta.ancestry_graph(repo, &seeds).await?);
+                    breadth_first(&tree, &self.doomed_in(repo, &graph, now))
                 } else {
                     Vec::new()
                 };
@@ -186,7 +196,8 @@ impl Registry {
                     .tags_of_manifest(repo, &digest, MAX_TAGS_LISTED)
                     .await?;
                 let tree = self.referrers_graph(repo, &digest, PREVIEW_DEPTH).await?;
-                let mut graph = self.meta.manifest_graph(repo).await?;
+                let seeds = with_referrers(&digest, &tree);
+                let mut graph = self.meta.ancestry_graph(repo, &seeds).await?;
                 let now = self.meta.now_millis().await?;
                 without_manifest(&mut graph, &digest, now);
                 let doomed = self.doomed_in(repo, &graph, now);
@@ -200,6 +211,17 @@ impl Registry {
             }
         }
     }
+}
+
+/// `digest` and every referrer in its referrers tree.
+fn with_referrers(digest: &Digest, tree: &[ReferrerNode]) -> Vec<Digest> {
+    let mut digests = vec![digest.clone()];
+    let mut pending: Vec<&ReferrerNode> = tree.iter().collect();
+    while let Some(node) = pending.pop() {
+        digests.push(node.referrer.digest.clone());
+        pending.extend(&node.referrers);
+    }
+    digests
 }
 
 #[cfg(test)]

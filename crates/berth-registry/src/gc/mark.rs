@@ -11,10 +11,11 @@ use super::{OrphanedReferrers, Untagged};
 ///
 /// Roots are tags and manifests younger than the grace period (and, when untagged manifests
 /// are kept, every manifest that is not a referrer). Liveness flows from an index to its
-/// children and from a subject to its referrers, transitively. A referrer whose subject is
-/// gone, or goes in this collection, is orphaned: collected, kept, or kept until `now` is a
-/// delay past the subject's deletion, by policy. A referrer of a referrer shares its
-/// subject's fate rather than starting a delay of its own.
+/// children and from a subject to its referrers, transitively, through present manifests
+/// only (an index listing a deleted child does not hold the child's referrers). A referrer
+/// whose subject is gone, or goes in this collection, is orphaned: collected, kept, or kept
+/// until `now` is a delay past the subject's deletion, by policy. A referrer of a referrer
+/// shares its subject's fate rather than starting a delay of its own.
 pub fn doomed(
     graph: &ManifestGraph,
     cutoff: i64,
@@ -64,7 +65,9 @@ pub fn doomed(
         }
     }
     while let Some(digest) = pending.pop() {
-        if !live.insert(digest) {
+        // An index may still list a deleted child; the child's referrers are orphans all the
+        // same, so liveness flows through present manifests only.
+        if !present.contains_key(digest) || !live.insert(digest) {
             continue;
         }
         pending.extend(children.get(digest).into_iter().flatten());
@@ -197,6 +200,28 @@ mod tests {
         assert_eq!(
             doomed(&graph(), 200, 350, Untagged::Keep, delay),
             digests(&["fresh-orphan"]),
+        );
+    }
+
+    #[test]
+    fn an_index_listing_a_deleted_child_does_not_hold_its_referrers() {
+        let mut graph = graph();
+        graph.tags.push(GraphTag {
+            name: "multi".into(),
+            digest: d("index"),
+            updated_at: 0,
+        });
+        graph.children.push((d("index"), d("deleted-image")));
+        assert_eq!(
+            doomed(
+                &graph,
+                CUTOFF,
+                NOW,
+                Untagged::Delete,
+                OrphanedReferrers::Delete
+            ),
+            digests(&["orphan", "orphan-sig", "untagged", "untagged-sig"]),
+            "the tagged index holds its present child, not the deleted image's referrers"
         );
     }
 

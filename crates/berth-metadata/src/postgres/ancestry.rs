@@ -1,0 +1,102 @@
+//! The part of a repository's manifest graph that decides whether some manifests live: they
+//! and every manifest they can be reached from, for a preview that marks a few manifests
+//! without reading a whole repository.
+
+use std::collections::BTreeSet;
+
+use berth_oci::{Digest, RepoName};
+use sqlx::{PgPool, Row};
+
+use super::parse_column;
+use crate::error::Result;
+use crate::model::{GraphManifest, GraphTag, ManifestGraph};
+
+pub(super) async fn ancestry_graph(
+    pool: &PgPool,
+    repo: &RepoName,
+    seeds: &[Digest],
+) -> Result<ManifestGraph> {
+    let seeds: Vec<&str> = seeds
+        .iter()
+        .map(Digest::as_str)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // One snapshot, so that the closure, its tags and its edges agree.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    // Upward along both edges liveness flows down, subject to referrer and index to child,
+    // through manifests that are present (an index's edge outlives a deleted child). Every
+    // step is a primary-key or `manifest_children_by_child` lookup.
+    let rows = sqlx::query(
+        r#"WITH RECURSIVE up(digest) AS (
+             SELECT m.digest FROM unnest($2::text[]) AS j(d)
+             JOIN manifests m ON m.repo = $1 AND m.digest = j.d
+             UNION
+             SELECT step.parent FROM up CROSS JOIN LATERAL (
+                 SELECT s.digest FROM manifests m
+                 JOIN manifests s ON s.repo = $1 AND s.digest = m.subject
+                 WHERE m.repo = $1 AND m.digest = up.digest
+                 UNION ALL
+                 SELECT c.parent FROM manifest_children c
+                 WHERE c.repo = $1 AND c.child = up.digest
+             ) AS step(parent)
+         )
+         SELECT m.digest, m.subject, m.pushed_at, m.artifact_type, r.orphaned_at
+         FROM up JOIN manifests m ON m.repo = $1 AND m.digest = up.digest
+         LEFT JOIN referrers r
+           ON r.repo = m.repo AND r.subject = m.subject AND r.referrer = m.digest
+         ORDER BY m.digest COLLATE "C""#,
+    )
+    .bind(repo.as_str())
+    .bind(&seeds)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut graph = ManifestGraph::default();
+    for row in &rows {
+        let subject: Option<&str> = row.get(1);
+        graph.manifests.push(GraphManifest {
+            digest: parse_column(row.get::<&str, _>(0))?,
+            subject: subject.map(parse_column).transpose()?,
+            pushed_at: row.get(2),
+            artifact_type: row.get(3),
+            subject_deleted_at: row.get(4),
+        });
+    }
+    let closure: Vec<&str> = graph.manifests.iter().map(|m| m.digest.as_str()).collect();
+    let rows = sqlx::query(
+        r#"SELECT t.name, t.digest, t.updated_at FROM unnest($2::text[]) AS j(d)
+         JOIN tags t ON t.repo = $1 AND t.digest = j.d ORDER BY t.name COLLATE "C""#,
+    )
+    .bind(repo.as_str())
+    .bind(&closure)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &rows {
+        graph.tags.push(GraphTag {
+            name: row.get(0),
+            digest: parse_column(row.get::<&str, _>(1))?,
+            updated_at: row.get(2),
+        });
+    }
+    // An edge into the closure comes from it: a parent of a member is a member.
+    let rows = sqlx::query(
+        r#"SELECT c.parent, c.child FROM unnest($2::text[]) AS j(d)
+         JOIN manifest_children c ON c.repo = $1 AND c.child = j.d
+         ORDER BY c.parent COLLATE "C", c.child COLLATE "C""#,
+    )
+    .bind(repo.as_str())
+    .bind(&closure)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &rows {
+        graph.children.push((
+            parse_column(row.get::<&str, _>(0))?,
+            parse_column(row.get::<&str, _>(1))?,
+        ));
+    }
+    tx.commit().await?;
+    Ok(graph)
+}

@@ -1,0 +1,93 @@
+//! The part of a repository's manifest graph that decides whether some manifests live: they
+//! and every manifest they can be reached from, for a preview that marks a few manifests
+//! without reading a whole repository.
+
+use std::collections::BTreeSet;
+
+use berth_oci::{Digest, RepoName};
+use sqlx::{Row, SqlitePool};
+
+use super::forecast::json_page;
+use super::parse_column;
+use crate::error::Result;
+use crate::model::{GraphManifest, GraphTag, ManifestGraph};
+
+pub(super) async fn ancestry_graph(
+    pool: &SqlitePool,
+    repo: &RepoName,
+    seeds: &[Digest],
+) -> Result<ManifestGraph> {
+    let seeds: BTreeSet<&str> = seeds.iter().map(Digest::as_str).collect();
+    // One snapshot, so that the closure, its tags and its edges agree.
+    let mut tx = pool.begin().await?;
+    // Upward along both edges liveness flows down, subject to referrer and index to child,
+    // through manifests that are present (an index's edge outlives a deleted child). Every
+    // step is a primary-key or `manifest_children_by_child` lookup.
+    let rows = sqlx::query(
+        "WITH RECURSIVE up(digest) AS (
+             SELECT m.digest FROM json_each(?2) j
+             JOIN manifests m ON m.repo = ?1 AND m.digest = j.value
+             UNION
+             SELECT s.digest FROM up
+             JOIN manifests m ON m.repo = ?1 AND m.digest = up.digest
+             JOIN manifests s ON s.repo = ?1 AND s.digest = m.subject
+             UNION
+             SELECT c.parent FROM up JOIN manifest_children c
+               ON c.repo = ?1 AND c.child = up.digest
+         )
+         SELECT m.digest, m.subject, m.pushed_at, m.artifact_type, r.orphaned_at
+         FROM up JOIN manifests m ON m.repo = ?1 AND m.digest = up.digest
+         LEFT JOIN referrers r
+           ON r.repo = m.repo AND r.subject = m.subject AND r.referrer = m.digest
+         ORDER BY m.digest",
+    )
+    .bind(repo.as_str())
+    .bind(json_page(seeds.iter().copied()))
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut graph = ManifestGraph::default();
+    for row in &rows {
+        let subject: Option<&str> = row.get(1);
+        graph.manifests.push(GraphManifest {
+            digest: parse_column(row.get::<&str, _>(0))?,
+            subject: subject.map(parse_column).transpose()?,
+            pushed_at: row.get(2),
+            artifact_type: row.get(3),
+            subject_deleted_at: row.get(4),
+        });
+    }
+    let closure = json_page(graph.manifests.iter().map(|m| m.digest.as_str()));
+    let rows = sqlx::query(
+        "SELECT t.name, t.digest, t.updated_at FROM json_each(?2) j
+         JOIN tags t ON t.repo = ?1 AND t.digest = j.value ORDER BY t.name",
+    )
+    .bind(repo.as_str())
+    .bind(&closure)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &rows {
+        graph.tags.push(GraphTag {
+            name: row.get(0),
+            digest: parse_column(row.get::<&str, _>(1))?,
+            updated_at: row.get(2),
+        });
+    }
+    // An edge into the closure comes from it: a parent of a member is a member.
+    let rows = sqlx::query(
+        "SELECT c.parent, c.child FROM json_each(?2) j
+         JOIN manifest_children c ON c.repo = ?1 AND c.child = j.value
+         ORDER BY c.parent, c.child",
+    )
+    .bind(repo.as_str())
+    .bind(&closure)
+    .fetch_all(&mut *tx)
+    .await?;
+    for row in &rows {
+        graph.children.push((
+            parse_column(row.get::<&str, _>(0))?,
+            parse_column(row.get::<&str, _>(1))?,
+        ));
+    }
+    tx.commit().await?;
+    Ok(graph)
+}

@@ -12,7 +12,10 @@ fn referrer(body: &str, subject: &NewManifest) -> NewManifest {
     }
 }
 
-fn sorted(graph: &ManifestGraph) -> (Vec<Digest>, Vec<(String, Digest)>, Vec<(Digest, Digest)>) {
+/// A graph's manifests, tags (name, digest) and index edges, each sorted.
+type Sorted = (Vec<Digest>, Vec<(String, Digest)>, Vec<(Digest, Digest)>);
+
+fn sorted(graph: &ManifestGraph) -> Sorted {
     let mut manifests: Vec<Digest> = graph.manifests.iter().map(|m| m.digest.clone()).collect();
     manifests.sort();
     let mut tags: Vec<(String, Digest)> = graph
@@ -73,7 +76,7 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
 
     let (manifests, tags, children) = sorted(
         &store
-            .ancestry_graph(&r, &[timestamp.digest.clone()])
+            .ancestry_graph(&r, std::slice::from_ref(&timestamp.digest))
             .await
             .unwrap(),
     );
@@ -103,7 +106,7 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
         "only edges into the closure: not the index's edge to `other`"
     );
     let timestamp_node = store
-        .ancestry_graph(&r, &[timestamp.digest.clone()])
+        .ancestry_graph(&r, std::slice::from_ref(&timestamp.digest))
         .await
         .unwrap()
         .manifests
@@ -136,7 +139,7 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
         .await
         .unwrap());
     let graph = store
-        .ancestry_graph(&r, &[timestamp.digest.clone()])
+        .ancestry_graph(&r, std::slice::from_ref(&timestamp.digest))
         .await
         .unwrap();
     let (manifests, tags, children) = sorted(&graph);

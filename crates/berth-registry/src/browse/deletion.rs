@@ -170,7 +170,11 @@ impl Registry {
                 };
                 // Whether the manifest goes depends on its ancestry alone; its referrers are
                 // read only when it does.
-                let graph = untag(self.meta.ancestry_graph(repo, &[digest.clone()]).await?);
+                let graph = untag(
+                    self.meta
+                        .ancestry_graph(repo, std::slice::from_ref(&digest))
+                        .await?,
+                );
                 let now = self.meta.now_millis().await?;
                 let manifest_goes = self.doomed_in(repo, &graph, now).contains(&digest);
                 let referrers = if manifest_goes {

@@ -22,21 +22,22 @@ pub(super) async fn ancestry_graph(
     let mut tx = pool.begin().await?;
     // Upward along both edges liveness flows down, subject to referrer and index to child,
     // through manifests that are present (an index's edge outlives a deleted child). Every
-    // step is a primary-key or `manifest_children_by_child` lookup.
+    // step is a primary-key or `manifest_children_by_child` lookup: `CROSS JOIN` keeps
+    // SQLite's join order, which would otherwise scan the repository's rows for each seed.
     let rows = sqlx::query(
         "WITH RECURSIVE up(digest) AS (
              SELECT m.digest FROM json_each(?2) j
-             JOIN manifests m ON m.repo = ?1 AND m.digest = j.value
+             CROSS JOIN manifests m ON m.repo = ?1 AND m.digest = j.value
              UNION
              SELECT s.digest FROM up
-             JOIN manifests m ON m.repo = ?1 AND m.digest = up.digest
+             CROSS JOIN manifests m ON m.repo = ?1 AND m.digest = up.digest
              JOIN manifests s ON s.repo = ?1 AND s.digest = m.subject
              UNION
-             SELECT c.parent FROM up JOIN manifest_children c
+             SELECT c.parent FROM up CROSS JOIN manifest_children c
                ON c.repo = ?1 AND c.child = up.digest
          )
          SELECT m.digest, m.subject, m.pushed_at, m.artifact_type, r.orphaned_at
-         FROM up JOIN manifests m ON m.repo = ?1 AND m.digest = up.digest
+         FROM up CROSS JOIN manifests m ON m.repo = ?1 AND m.digest = up.digest
          LEFT JOIN referrers r
            ON r.repo = m.repo AND r.subject = m.subject AND r.referrer = m.digest
          ORDER BY m.digest",
@@ -57,9 +58,11 @@ pub(super) async fn ancestry_graph(
         });
     }
     let closure = json_page(graph.manifests.iter().map(|m| m.digest.as_str()));
+    // Without `INDEXED BY`, SQLite reads every tag of the repository for each manifest.
     let rows = sqlx::query(
         "SELECT t.name, t.digest, t.updated_at FROM json_each(?2) j
-         JOIN tags t ON t.repo = ?1 AND t.digest = j.value ORDER BY t.name",
+         CROSS JOIN tags t INDEXED BY tags_by_digest ON t.repo = ?1 AND t.digest = j.value
+         ORDER BY t.name",
     )
     .bind(repo.as_str())
     .bind(&closure)
@@ -75,7 +78,7 @@ pub(super) async fn ancestry_graph(
     // An edge into the closure comes from it: a parent of a member is a member.
     let rows = sqlx::query(
         "SELECT c.parent, c.child FROM json_each(?2) j
-         JOIN manifest_children c ON c.repo = ?1 AND c.child = j.value
+         CROSS JOIN manifest_children c ON c.repo = ?1 AND c.child = j.value
          ORDER BY c.parent, c.child",
     )
     .bind(repo.as_str())

@@ -29,26 +29,28 @@ pub(super) async fn ancestry_graph(
         .await?;
     // Upward along both edges liveness flows down, subject to referrer and index to child,
     // through manifests that are present (an index's edge outlives a deleted child). Every
-    // step is a primary-key or `manifest_children_by_child` lookup.
+    // step is a primary-key or `manifest_children_by_child` lookup, and the rows climbed
+    // carry their columns, so that no join at the end reads the repository's manifests.
     let rows = sqlx::query(
-        r#"WITH RECURSIVE up(digest) AS (
-             SELECT m.digest FROM unnest($2::text[]) AS j(d)
+        r#"WITH RECURSIVE up(digest, subject, pushed_at, artifact_type) AS (
+             SELECT m.digest, m.subject, m.pushed_at, m.artifact_type
+             FROM unnest($2::text[]) AS j(d)
              JOIN manifests m ON m.repo = $1 AND m.digest = j.d
              UNION
-             SELECT step.parent FROM up CROSS JOIN LATERAL (
-                 SELECT s.digest FROM manifests m
-                 JOIN manifests s ON s.repo = $1 AND s.digest = m.subject
-                 WHERE m.repo = $1 AND m.digest = up.digest
+             SELECT n.digest, n.subject, n.pushed_at, n.artifact_type
+             FROM up CROSS JOIN LATERAL (
+                 SELECT s.digest, s.subject, s.pushed_at, s.artifact_type FROM manifests s
+                 WHERE s.repo = $1 AND s.digest = up.subject
                  UNION ALL
-                 SELECT c.parent FROM manifest_children c
+                 SELECT p.digest, p.subject, p.pushed_at, p.artifact_type
+                 FROM manifest_children c JOIN manifests p ON p.repo = $1 AND p.digest = c.parent
                  WHERE c.repo = $1 AND c.child = up.digest
-             ) AS step(parent)
+             ) AS n
          )
-         SELECT m.digest, m.subject, m.pushed_at, m.artifact_type, r.orphaned_at
-         FROM up JOIN manifests m ON m.repo = $1 AND m.digest = up.digest
-         LEFT JOIN referrers r
-           ON r.repo = m.repo AND r.subject = m.subject AND r.referrer = m.digest
-         ORDER BY m.digest COLLATE "C""#,
+         SELECT up.digest, up.subject, up.pushed_at, up.artifact_type,
+                (SELECT r.orphaned_at FROM referrers r
+                 WHERE r.repo = $1 AND r.subject = up.subject AND r.referrer = up.digest)
+         FROM up ORDER BY up.digest COLLATE "C""#,
     )
     .bind(repo.as_str())
     .bind(&seeds)

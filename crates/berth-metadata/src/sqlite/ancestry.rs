@@ -25,22 +25,21 @@ pub(super) async fn ancestry_graph(
     // step is a primary-key or `manifest_children_by_child` lookup: `CROSS JOIN` keeps
     // SQLite's join order, which would otherwise scan the repository's rows for each seed.
     let rows = sqlx::query(
-        "WITH RECURSIVE up(digest) AS (
-             SELECT m.digest FROM json_each(?2) j
+        "WITH RECURSIVE up(digest, subject, pushed_at, artifact_type) AS (
+             SELECT m.digest, m.subject, m.pushed_at, m.artifact_type FROM json_each(?2) j
              CROSS JOIN manifests m ON m.repo = ?1 AND m.digest = j.value
              UNION
-             SELECT s.digest FROM up
-             CROSS JOIN manifests m ON m.repo = ?1 AND m.digest = up.digest
-             JOIN manifests s ON s.repo = ?1 AND s.digest = m.subject
+             SELECT s.digest, s.subject, s.pushed_at, s.artifact_type FROM up
+             CROSS JOIN manifests s ON s.repo = ?1 AND s.digest = up.subject
              UNION
-             SELECT c.parent FROM up CROSS JOIN manifest_children c
-               ON c.repo = ?1 AND c.child = up.digest
+             SELECT p.digest, p.subject, p.pushed_at, p.artifact_type FROM up
+             CROSS JOIN manifest_children c ON c.repo = ?1 AND c.child = up.digest
+             CROSS JOIN manifests p ON p.repo = ?1 AND p.digest = c.parent
          )
-         SELECT m.digest, m.subject, m.pushed_at, m.artifact_type, r.orphaned_at
-         FROM up CROSS JOIN manifests m ON m.repo = ?1 AND m.digest = up.digest
-         LEFT JOIN referrers r
-           ON r.repo = m.repo AND r.subject = m.subject AND r.referrer = m.digest
-         ORDER BY m.digest",
+         SELECT up.digest, up.subject, up.pushed_at, up.artifact_type,
+                (SELECT r.orphaned_at FROM referrers r
+                 WHERE r.repo = ?1 AND r.subject = up.subject AND r.referrer = up.digest)
+         FROM up ORDER BY up.digest",
     )
     .bind(repo.as_str())
     .bind(json_page(seeds.iter().copied()))

@@ -277,10 +277,14 @@ async fn a_preview_keeps_what_a_tagged_index_lists_as_a_collection_does() {
         "the index tagged multi keeps the manifest: {preview}"
     );
 
+    // The index listing the image does not hold the image's referrers once it is deleted.
+    let uri = format!("/berth/v1/deletion-preview?repository=app&reference={image}");
+    let preview = app.get(&uri).await.json();
+    assert_eq!(going(&preview), vec![signature.to_string()], "{preview}");
+
     // An index that lists the signature keeps it when its subject goes.
     let bundle = index_manifest(OCI_INDEX, OCI_MANIFEST, &[&signature]);
     app.push_manifest("app", "bundle", OCI_INDEX, &bundle).await;
-    let uri = format!("/berth/v1/deletion-preview?repository=app&reference={image}");
     let preview = app.get(&uri).await.json();
     assert_eq!(
         preview["referrers"].as_array().unwrap().len(),

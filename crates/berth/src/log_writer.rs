@@ -98,8 +98,9 @@ fn write_until_closed(shared: &Shared, mut out: impl Write) {
     }
 }
 
-impl Write for BatchWriter {
-    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+impl BatchWriter {
+    /// Appends one whole line (newline included), waiting while `MAX_PENDING` bytes are.
+    pub fn append(&self, line: &[u8]) {
         let mut pending = self.0.lock();
         while pending.lines.len() >= MAX_PENDING && !pending.closed {
             pending = self
@@ -112,6 +113,12 @@ impl Write for BatchWriter {
         if pending.lines.len() >= FLUSH_AT {
             self.0.wake.notify_one();
         }
+    }
+}
+
+impl Write for BatchWriter {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        self.append(line);
         Ok(line.len())
     }
 

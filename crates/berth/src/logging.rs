@@ -5,7 +5,7 @@
 //! so that no request waits on stderr; every other line is rare and goes straight to stderr,
 //! so that it is out the moment it is logged.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::Context;
 use berth_http::observe::access::{self, AccessFormat};
@@ -58,9 +58,7 @@ pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<LogGuard> {
             LogFormat::Text => AccessFormat::Text,
             LogFormat::Json => AccessFormat::Json,
         },
-        Box::new(move |line| {
-            let _ = writer.clone().write_all(line);
-        }),
+        Box::new(move |line| writer.append(line)),
     );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

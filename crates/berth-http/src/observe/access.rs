@@ -32,6 +32,12 @@ struct Sink {
 
 static SINK: OnceLock<Sink> = OnceLock::new();
 
+thread_local! {
+    /// Each thread's line buffer, reused: a line per request would otherwise be an allocation
+    /// per request.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
+}
+
 /// Sends every access line of the process to `write`, formatted as `format`; the first call
 /// wins (one log destination per process).
 pub fn install(format: AccessFormat, write: LineWriter) {
@@ -84,21 +90,28 @@ impl AccessLine<'_> {
             return;
         };
         let timestamp = humantime::format_rfc3339_micros(SystemTime::now());
-        let mut buffer = Vec::with_capacity(512);
-        match sink.format {
-            AccessFormat::Json => {
-                let line = JsonLine {
-                    timestamp,
-                    level: "INFO",
-                    fields: self,
-                    target: "berth::access",
-                };
-                serde_json::to_writer(&mut buffer, &line).expect("serialising to memory");
+        BUFFER.with(|buffer| {
+            let mut buffer = buffer.borrow_mut();
+            buffer.clear();
+            match sink.format {
+                AccessFormat::Json => {
+                    let line = JsonLine {
+                        timestamp,
+                        level: "INFO",
+                        fields: self,
+                        target: "berth::access",
+                    };
+                    serde_json::to_writer(&mut *buffer, &line).expect("serialising to memory");
+                }
+                AccessFormat::Text => self.write_text(&mut buffer, timestamp),
             }
-            AccessFormat::Text => self.write_text(&mut buffer, timestamp),
-        }
-        buffer.push(b'\n');
-        (sink.write)(&buffer);
+            buffer.push(b'\n');
+            (sink.write)(&buffer);
+            // A line far longer than usual (a long path or user name) does not stay allocated.
+            if buffer.capacity() > 4096 {
+                *buffer = Vec::with_capacity(512);
+            }
+        });
     }
 
     /// User names come from the client (Basic) or another issuer (a token's `sub`): escaped,

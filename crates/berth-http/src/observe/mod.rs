@@ -54,11 +54,12 @@ impl Served {
         let received = self.received.load(std::sync::atomic::Ordering::Relaxed);
         let took = self.started.elapsed();
         let method = kind::method_label(&self.method);
-        let handles = handles(self.kind, method, self.status);
-        handles.requests.increment(1);
-        handles.duration.record(took.as_secs_f64());
-        handles.received.increment(received);
-        handles.sent.increment(sent);
+        with_handles(self.kind, method, self.status, |handles| {
+            handles.requests.increment(1);
+            handles.duration.record(took.as_secs_f64());
+            handles.received.increment(received);
+            handles.sent.increment(sent);
+        });
         access::AccessLine {
             message: "request",
             request_id: self.id.to_str().unwrap_or_default(),
@@ -78,7 +79,6 @@ impl Served {
 }
 
 /// The HTTP metrics of one endpoint kind, method and status.
-#[derive(Clone)]
 struct Handles {
     requests: metrics::Counter,
     duration: metrics::Histogram,
@@ -93,10 +93,17 @@ thread_local! {
         std::cell::RefCell::new(HashMap::new());
 }
 
-fn handles(kind: &'static str, method: &'static str, status: StatusCode) -> Handles {
+/// Runs `record` with the handles of `kind`, `method` and `status`, registering them on this
+/// thread's first request of that combination.
+fn with_handles(
+    kind: &'static str,
+    method: &'static str,
+    status: StatusCode,
+    record: impl FnOnce(&Handles),
+) {
     HANDLES.with(|cache| {
-        cache
-            .borrow_mut()
+        let mut cache = cache.borrow_mut();
+        let handles = cache
             .entry((kind, method, status.as_u16()))
             .or_insert_with(|| Handles {
                 requests: metrics::counter!(
@@ -112,8 +119,8 @@ fn handles(kind: &'static str, method: &'static str, status: StatusCode) -> Hand
                 ),
                 received: metrics::counter!("berth_http_received_bytes_total", "endpoint" => kind),
                 sent: metrics::counter!("berth_http_sent_bytes_total", "endpoint" => kind),
-            })
-            .clone()
+            });
+        record(handles);
     })
 }
 

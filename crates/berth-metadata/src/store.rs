@@ -159,9 +159,15 @@ pub trait MetadataStore: BrowseReads + Send + Sync + 'static {
     /// list them, transitively), with those manifests' tags and the index edges into them.
     /// Liveness only flows down those edges, so marking this graph says of each seed what
     /// marking the whole repository says, at the cost of the seeds' ancestry rather than of
-    /// the repository. Seeds that are not manifests of `repo` are left out. Read in one
-    /// snapshot.
-    async fn ancestry_graph(&self, repo: &RepoName, seeds: &[Digest]) -> Result<ManifestGraph>;
+    /// the repository. The climb stops at manifests a tag holds (a tag other than
+    /// `removed_tag`, the one whose deletion is being judged): they live whatever is above
+    /// them. Seeds that are not manifests of `repo` are left out. Read in one snapshot.
+    async fn ancestry_graph(
+        &self,
+        repo: &RepoName,
+        seeds: &[Digest],
+        removed_tag: Option<&str>,
+    ) -> Result<ManifestGraph>;
 
     /// Deletes a manifest the collector found unreachable, only if, in the same transaction,
     /// no tag points at it, no index lists it, and its subject (when it has one) is gone.

@@ -15,6 +15,7 @@ pub(super) async fn ancestry_graph(
     pool: &PgPool,
     repo: &RepoName,
     seeds: &[Digest],
+    removed_tag: Option<&str>,
 ) -> Result<ManifestGraph> {
     let seeds: Vec<&str> = seeds
         .iter()
@@ -31,6 +32,7 @@ pub(super) async fn ancestry_graph(
     // through manifests that are present (an index's edge outlives a deleted child). Every
     // step is a primary-key or `manifest_children_by_child` lookup, and the rows climbed
     // carry their columns, so that no join at the end reads the repository's manifests.
+    // Nothing is climbed above a manifest a remaining tag holds: it lives either way.
     let rows = sqlx::query(
         r#"WITH RECURSIVE up(digest, subject, pushed_at, artifact_type) AS (
              SELECT m.digest, m.subject, m.pushed_at, m.artifact_type
@@ -46,6 +48,9 @@ pub(super) async fn ancestry_graph(
                  FROM manifest_children c JOIN manifests p ON p.repo = $1 AND p.digest = c.parent
                  WHERE c.repo = $1 AND c.child = up.digest
              ) AS n
+             WHERE NOT EXISTS (SELECT 1 FROM tags t
+                               WHERE t.repo = $1 AND t.digest = up.digest
+                                 AND t.name IS DISTINCT FROM $3)
          )
          SELECT up.digest, up.subject, up.pushed_at, up.artifact_type,
                 (SELECT r.orphaned_at FROM referrers r
@@ -54,6 +59,7 @@ pub(super) async fn ancestry_graph(
     )
     .bind(repo.as_str())
     .bind(&seeds)
+    .bind(removed_tag)
     .fetch_all(&mut *tx)
     .await?;
     let mut graph = ManifestGraph::default();
@@ -83,7 +89,7 @@ pub(super) async fn ancestry_graph(
             updated_at: row.get(2),
         });
     }
-    // An edge into the closure comes from it: a parent of a member is a member.
+    // Edges between members: above a manifest a tag holds, the climb stopped.
     let rows = sqlx::query(
         r#"SELECT c.parent, c.child FROM unnest($2::text[]) AS j(d)
          JOIN manifest_children c ON c.repo = $1 AND c.child = j.d
@@ -93,12 +99,18 @@ pub(super) async fn ancestry_graph(
     .bind(&closure)
     .fetch_all(&mut *tx)
     .await?;
-    for row in &rows {
-        graph.children.push((
+    let members: BTreeSet<&str> = graph.manifests.iter().map(|m| m.digest.as_str()).collect();
+    let mut children = Vec::new();
+    for row in rows
+        .iter()
+        .filter(|row| members.contains(row.get::<&str, _>(0)))
+    {
+        children.push((
             parse_column(row.get::<&str, _>(0))?,
             parse_column(row.get::<&str, _>(1))?,
         ));
     }
+    graph.children = children;
     tx.commit().await?;
     Ok(graph)
 }

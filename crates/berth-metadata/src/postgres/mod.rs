@@ -322,8 +322,13 @@ impl MetadataStore for PostgresMetadataStore {
         collection::manifest_graph(&self.pool, repo).await
     }
 
-    async fn ancestry_graph(&self, repo: &RepoName, seeds: &[Digest]) -> Result<ManifestGraph> {
-        ancestry::ancestry_graph(&self.pool, repo, seeds).await
+    async fn ancestry_graph(
+        &self,
+        repo: &RepoName,
+        seeds: &[Digest],
+        removed_tag: Option<&str>,
+    ) -> Result<ManifestGraph> {
+        ancestry::ancestry_graph(&self.pool, repo, seeds, removed_tag).await
     }
 
     async fn delete_unreachable_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {

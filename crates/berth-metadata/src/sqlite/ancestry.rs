@@ -16,6 +16,7 @@ pub(super) async fn ancestry_graph(
     pool: &SqlitePool,
     repo: &RepoName,
     seeds: &[Digest],
+    removed_tag: Option<&str>,
 ) -> Result<ManifestGraph> {
     let seeds: BTreeSet<&str> = seeds.iter().map(Digest::as_str).collect();
     // One snapshot, so that the closure, its tags and its edges agree.
@@ -24,6 +25,7 @@ pub(super) async fn ancestry_graph(
     // through manifests that are present (an index's edge outlives a deleted child). Every
     // step is a primary-key or `manifest_children_by_child` lookup: `CROSS JOIN` keeps
     // SQLite's join order, which would otherwise scan the repository's rows for each seed.
+    // Nothing is climbed above a manifest a remaining tag holds: it lives either way.
     let rows = sqlx::query(
         "WITH RECURSIVE up(digest, subject, pushed_at, artifact_type) AS (
              SELECT m.digest, m.subject, m.pushed_at, m.artifact_type FROM json_each(?2) j
@@ -31,10 +33,14 @@ pub(super) async fn ancestry_graph(
              UNION
              SELECT s.digest, s.subject, s.pushed_at, s.artifact_type FROM up
              CROSS JOIN manifests s ON s.repo = ?1 AND s.digest = up.subject
+             WHERE NOT EXISTS (SELECT 1 FROM tags t INDEXED BY tags_by_digest
+                               WHERE t.repo = ?1 AND t.digest = up.digest AND t.name IS NOT ?3)
              UNION
              SELECT p.digest, p.subject, p.pushed_at, p.artifact_type FROM up
              CROSS JOIN manifest_children c ON c.repo = ?1 AND c.child = up.digest
              CROSS JOIN manifests p ON p.repo = ?1 AND p.digest = c.parent
+             WHERE NOT EXISTS (SELECT 1 FROM tags t INDEXED BY tags_by_digest
+                               WHERE t.repo = ?1 AND t.digest = up.digest AND t.name IS NOT ?3)
          )
          SELECT up.digest, up.subject, up.pushed_at, up.artifact_type,
                 (SELECT r.orphaned_at FROM referrers r
@@ -43,6 +49,7 @@ pub(super) async fn ancestry_graph(
     )
     .bind(repo.as_str())
     .bind(json_page(seeds.iter().copied()))
+    .bind(removed_tag)
     .fetch_all(&mut *tx)
     .await?;
     let mut graph = ManifestGraph::default();
@@ -74,7 +81,7 @@ pub(super) async fn ancestry_graph(
             updated_at: row.get(2),
         });
     }
-    // An edge into the closure comes from it: a parent of a member is a member.
+    // Edges between members: above a manifest a tag holds, the climb stopped.
     let rows = sqlx::query(
         "SELECT c.parent, c.child FROM json_each(?2) j
          CROSS JOIN manifest_children c ON c.repo = ?1 AND c.child = j.value
@@ -84,12 +91,18 @@ pub(super) async fn ancestry_graph(
     .bind(&closure)
     .fetch_all(&mut *tx)
     .await?;
-    for row in &rows {
-        graph.children.push((
+    let members: BTreeSet<&str> = graph.manifests.iter().map(|m| m.digest.as_str()).collect();
+    let mut children = Vec::new();
+    for row in rows
+        .iter()
+        .filter(|row| members.contains(row.get::<&str, _>(0)))
+    {
+        children.push((
             parse_column(row.get::<&str, _>(0))?,
             parse_column(row.get::<&str, _>(1))?,
         ));
     }
+    graph.children = children;
     tx.commit().await?;
     Ok(graph)
 }

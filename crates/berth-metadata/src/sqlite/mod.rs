@@ -338,8 +338,13 @@ impl MetadataStore for SqliteMetadataStore {
         collection::manifest_graph(&self.reader, repo).await
     }
 
-    async fn ancestry_graph(&self, repo: &RepoName, seeds: &[Digest]) -> Result<ManifestGraph> {
-        ancestry::ancestry_graph(&self.reader, repo, seeds).await
+    async fn ancestry_graph(
+        &self,
+        repo: &RepoName,
+        seeds: &[Digest],
+        removed_tag: Option<&str>,
+    ) -> Result<ManifestGraph> {
+        ancestry::ancestry_graph(&self.reader, repo, seeds, removed_tag).await
     }
 
     async fn delete_unreachable_manifest(&self, repo: &RepoName, digest: &Digest) -> Result<bool> {

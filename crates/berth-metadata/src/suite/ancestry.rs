@@ -29,8 +29,9 @@ fn sorted(graph: &ManifestGraph) -> Sorted {
     (manifests, tags, children)
 }
 
-/// base (tagged) <- image <- sig <- timestamp; an index (tagged) lists image and other; sig
-/// has a sibling referrer; another repository holds the same manifests.
+/// base (tagged) <- image <- sig <- timestamp; an index (tagged twice) lists image and other
+/// (tagged), and an outer index (tagged) lists the index; sig has a sibling referrer; another
+/// repository holds the same manifests.
 pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
     store: &dyn MetadataStore,
 ) {
@@ -46,6 +47,7 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
     let sig = referrer("{\"a\":\"sig\"}", &image);
     let sibling = referrer("{\"a\":\"sibling\"}", &image);
     let timestamp = referrer("{\"a\":\"timestamp\"}", &sig);
+    let outer = manifest("{\"a\":\"outer\"}", vec![], vec![index.digest.clone()]);
     for repo in [&r, &elsewhere] {
         store
             .put_manifest(repo, &base, &[tag("base")], None)
@@ -63,6 +65,10 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
         for m in [&sig, &sibling, &timestamp] {
             store.put_manifest(repo, m, &[], None).await.unwrap();
         }
+        store
+            .put_manifest(repo, &outer, &[tag("outer")], None)
+            .await
+            .unwrap();
     }
     store
         .put_manifest(
@@ -76,7 +82,7 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
 
     let (manifests, tags, children) = sorted(
         &store
-            .ancestry_graph(&r, std::slice::from_ref(&timestamp.digest))
+            .ancestry_graph(&r, std::slice::from_ref(&timestamp.digest), None)
             .await
             .unwrap(),
     );
@@ -106,7 +112,7 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
         "only edges into the closure: not the index's edge to `other`"
     );
     let timestamp_node = store
-        .ancestry_graph(&r, std::slice::from_ref(&timestamp.digest))
+        .ancestry_graph(&r, std::slice::from_ref(&timestamp.digest), None)
         .await
         .unwrap()
         .manifests
@@ -119,7 +125,11 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
     let absent = Digest::sha256_of(b"no such manifest");
     let (manifests, _, _) = sorted(
         &store
-            .ancestry_graph(&r, &[sibling.digest.clone(), other.digest.clone(), absent])
+            .ancestry_graph(
+                &r,
+                &[sibling.digest.clone(), other.digest.clone(), absent],
+                None,
+            )
             .await
             .unwrap(),
     );
@@ -133,13 +143,35 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
     expected.sort();
     assert_eq!(manifests, expected);
 
+    // A tag stops the climb, unless it is the tag being removed: what is above a tagged
+    // manifest cannot change what lives below it. The outer index is never read.
+    let climbed = |graph: crate::ManifestGraph| sorted(&graph).0;
+    let seed = std::slice::from_ref(&other.digest);
+    let held = store.ancestry_graph(&r, seed, None).await.unwrap();
+    assert_eq!(climbed(held), [other.digest.clone()]);
+    let untagged = store.ancestry_graph(&r, seed, Some("other")).await.unwrap();
+    let mut expected = vec![other.digest.clone(), index.digest.clone()];
+    expected.sort();
+    assert_eq!(
+        climbed(untagged),
+        expected,
+        "the index, still tagged, ends it"
+    );
+    let seed = std::slice::from_ref(&index.digest);
+    let still_tagged = store.ancestry_graph(&r, seed, Some("multi")).await.unwrap();
+    assert_eq!(
+        climbed(still_tagged),
+        [index.digest.clone()],
+        "latest holds it"
+    );
+
     // A deleted subject ends the climb; its referrers say since when they are orphans.
     assert!(store
         .delete_manifest(&r, &image.digest, None)
         .await
         .unwrap());
     let graph = store
-        .ancestry_graph(&r, std::slice::from_ref(&timestamp.digest))
+        .ancestry_graph(&r, std::slice::from_ref(&timestamp.digest), None)
         .await
         .unwrap();
     let (manifests, tags, children) = sorted(&graph);
@@ -154,7 +186,7 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
         .unwrap();
     assert!(sig_node.subject_deleted_at.is_some());
     assert!(store
-        .ancestry_graph(&r, &[])
+        .ancestry_graph(&r, &[], None)
         .await
         .unwrap()
         .manifests

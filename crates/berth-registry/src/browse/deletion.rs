@@ -172,7 +172,7 @@ impl Registry {
                 // read only when it does.
                 let graph = untag(
                     self.meta
-                        .ancestry_graph(repo, std::slice::from_ref(&digest))
+                        .ancestry_graph(repo, std::slice::from_ref(&digest), Some(tag.as_str()))
                         .await?,
                 );
                 let now = self.meta.now_millis().await?;
@@ -180,7 +180,11 @@ impl Registry {
                 let referrers = if manifest_goes {
                     let tree = self.referrers_graph(repo, &digest, PREVIEW_DEPTH).await?;
                     let seeds = with_referrers(&digest, &tree);
-                    let graph = untag(self.meta.ancestry_graph(repo, &seeds).await?);
+                    let graph = self
+                        .meta
+                        .ancestry_graph(repo, &seeds, Some(tag.as_str()))
+                        .await?;
+                    let graph = untag(graph);
                     breadth_first(&tree, &self.doomed_in(repo, &graph, now))
                 } else {
                     Vec::new()
@@ -201,7 +205,9 @@ impl Registry {
                     .await?;
                 let tree = self.referrers_graph(repo, &digest, PREVIEW_DEPTH).await?;
                 let seeds = with_referrers(&digest, &tree);
-                let mut graph = self.meta.ancestry_graph(repo, &seeds).await?;
+                // The manifest goes, and whatever is above it holds nothing below it then:
+                // its tags may as well stop the climb.
+                let mut graph = self.meta.ancestry_graph(repo, &seeds, None).await?;
                 let now = self.meta.now_millis().await?;
                 without_manifest(&mut graph, &digest, now);
                 let doomed = self.doomed_in(repo, &graph, now);

@@ -148,7 +148,7 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
     let climbed = |graph: crate::ManifestGraph| sorted(&graph).0;
     let seed = std::slice::from_ref(&other.digest);
     let held = store.ancestry_graph(&r, seed, None).await.unwrap();
-    assert_eq!(climbed(held), [other.digest.clone()]);
+    assert_eq!(climbed(held), vec![other.digest.clone()]);
     let untagged = store.ancestry_graph(&r, seed, Some("other")).await.unwrap();
     let mut expected = vec![other.digest.clone(), index.digest.clone()];
     expected.sort();
@@ -161,7 +161,7 @@ pub(crate) async fn the_ancestry_of_a_manifest_is_its_subjects_and_indexes(
     let still_tagged = store.ancestry_graph(&r, seed, Some("multi")).await.unwrap();
     assert_eq!(
         climbed(still_tagged),
-        [index.digest.clone()],
+        vec![index.digest.clone()],
         "latest holds it"
     );
 

@@ -37,9 +37,17 @@ impl TestServer {
         TestServer::start_with(&[])
     }
 
-    /// Starts a server with extra `berth serve` options.
+    /// Starts a server with extra `berth serve` options, on a free port of loopback.
     pub fn start_with(args: &[&str]) -> TestServer {
-        TestServer::start_on(free_port(), args)
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut server = TestServer {
+            child: None,
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
+            data,
+            port: free_port(),
+        };
+        server.spawn_on_a_free_port();
+        server
     }
 
     /// Starts a server on `port` of loopback with extra `berth serve` options.
@@ -69,11 +77,34 @@ impl TestServer {
             data,
             port: free_port(),
         };
-        server.spawn();
+        server.spawn_on_a_free_port();
         server
     }
 
+    /// Spawns the server, on another free port while the one found free was taken first (by
+    /// another test's server: tests run in parallel, and a port is free only until bound).
+    fn spawn_on_a_free_port(&mut self) {
+        for _ in 0..5 {
+            if self.try_spawn() {
+                return;
+            }
+            self.port = free_port();
+        }
+        panic!("berth found no free port; log:\n{}", self.log());
+    }
+
     fn spawn(&mut self) {
+        assert!(
+            self.try_spawn(),
+            "berth could not listen on port {}; log:\n{}",
+            self.port,
+            self.log()
+        );
+    }
+
+    /// Spawns the server and waits until it listens; false when it exited first (its port
+    /// was taken).
+    fn try_spawn(&mut self) -> bool {
         let log = std::fs::File::create(self.data.path().join("server.log")).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_berth"))
             .arg("serve")
@@ -88,14 +119,23 @@ impl TestServer {
             .spawn()
             .expect("berth starts");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&self) {
+    /// Waits until this server listens: its own log says it bound the port (a connection
+    /// alone could reach another test's server on it). False when it exited instead.
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+            let child = self.child.as_mut().expect("spawned");
+            if child.try_wait().expect("waiting for berth").is_some() {
+                self.child = None;
+                return false;
+            }
+            if self.log().contains("berth listening")
+                && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
+                return true;
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use berth_oci::{Digest, RepoName};
 use sqlx::{PgPool, Row};
 
-use super::parse_column;
+use super::collection::{edge, graph_manifest, graph_tag};
 use crate::error::Result;
-use crate::model::{GraphManifest, GraphTag, ManifestGraph};
+use crate::model::ManifestGraph;
 
 pub(super) async fn ancestry_graph(
     pool: &PgPool,
@@ -62,17 +62,10 @@ pub(super) async fn ancestry_graph(
     .bind(removed_tag)
     .fetch_all(&mut *tx)
     .await?;
-    let mut graph = ManifestGraph::default();
-    for row in &rows {
-        let subject: Option<&str> = row.get(1);
-        graph.manifests.push(GraphManifest {
-            digest: parse_column(row.get::<&str, _>(0))?,
-            subject: subject.map(parse_column).transpose()?,
-            pushed_at: row.get(2),
-            artifact_type: row.get(3),
-            subject_deleted_at: row.get(4),
-        });
-    }
+    let mut graph = ManifestGraph {
+        manifests: rows.iter().map(graph_manifest).collect::<Result<_>>()?,
+        ..ManifestGraph::default()
+    };
     let closure: Vec<&str> = graph.manifests.iter().map(|m| m.digest.as_str()).collect();
     let rows = sqlx::query(
         r#"SELECT t.name, t.digest, t.updated_at FROM unnest($2::text[]) AS j(d)
@@ -82,13 +75,7 @@ pub(super) async fn ancestry_graph(
     .bind(&closure)
     .fetch_all(&mut *tx)
     .await?;
-    for row in &rows {
-        graph.tags.push(GraphTag {
-            name: row.get(0),
-            digest: parse_column(row.get::<&str, _>(1))?,
-            updated_at: row.get(2),
-        });
-    }
+    graph.tags = rows.iter().map(graph_tag).collect::<Result<_>>()?;
     // Edges between members: above a manifest a tag holds, the climb stopped.
     let rows = sqlx::query(
         r#"SELECT c.parent, c.child FROM unnest($2::text[]) AS j(d)
@@ -100,17 +87,11 @@ pub(super) async fn ancestry_graph(
     .fetch_all(&mut *tx)
     .await?;
     let members: BTreeSet<&str> = graph.manifests.iter().map(|m| m.digest.as_str()).collect();
-    let mut children = Vec::new();
-    for row in rows
+    graph.children = rows
         .iter()
         .filter(|row| members.contains(row.get::<&str, _>(0)))
-    {
-        children.push((
-            parse_column(row.get::<&str, _>(0))?,
-            parse_column(row.get::<&str, _>(1))?,
-        ));
-    }
-    graph.children = children;
+        .map(edge)
+        .collect::<Result<_>>()?;
     tx.commit().await?;
     Ok(graph)
 }

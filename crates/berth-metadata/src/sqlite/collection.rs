@@ -32,14 +32,7 @@ pub(super) async fn manifest_graph(pool: &SqlitePool, repo: &RepoName) -> Result
         .fetch_all(pool)
         .await?;
         for row in &rows {
-            let subject: Option<&str> = row.get(1);
-            graph.manifests.push(GraphManifest {
-                digest: parse_column(row.get::<&str, _>(0))?,
-                subject: subject.map(parse_column).transpose()?,
-                pushed_at: row.get(2),
-                artifact_type: row.get(3),
-                subject_deleted_at: row.get(4),
-            });
+            graph.manifests.push(graph_manifest(row)?);
         }
         match last_text(&rows, 0) {
             Some(last) => after = last,
@@ -58,11 +51,7 @@ pub(super) async fn manifest_graph(pool: &SqlitePool, repo: &RepoName) -> Result
         .fetch_all(pool)
         .await?;
         for row in &rows {
-            graph.tags.push(GraphTag {
-                name: row.get(0),
-                digest: parse_column(row.get::<&str, _>(1))?,
-                updated_at: row.get(2),
-            });
+            graph.tags.push(graph_tag(row)?);
         }
         match last_text(&rows, 0) {
             Some(last) => after = last,
@@ -82,10 +71,7 @@ pub(super) async fn manifest_graph(pool: &SqlitePool, repo: &RepoName) -> Result
         .fetch_all(pool)
         .await?;
         for row in &rows {
-            graph.children.push((
-                parse_column(row.get::<&str, _>(0))?,
-                parse_column(row.get::<&str, _>(1))?,
-            ));
+            graph.children.push(edge(row)?);
         }
         match (last_text(&rows, 0), last_text(&rows, 1)) {
             (Some(p), Some(c)) => (parent, child) = (p, c),
@@ -155,6 +141,35 @@ pub(super) async fn unlinked_blobs(pool: &SqlitePool, before: i64) -> Result<Vec
             None => return Ok(blobs),
         }
     }
+}
+
+/// A row `(digest, subject, pushed_at, artifact_type, orphaned_at)` as a graph manifest.
+pub(super) fn graph_manifest(row: &SqliteRow) -> Result<GraphManifest> {
+    let subject: Option<&str> = row.get(1);
+    Ok(GraphManifest {
+        digest: parse_column(row.get::<&str, _>(0))?,
+        subject: subject.map(parse_column).transpose()?,
+        pushed_at: row.get(2),
+        artifact_type: row.get(3),
+        subject_deleted_at: row.get(4),
+    })
+}
+
+/// A row `(name, digest, updated_at)` as a graph tag.
+pub(super) fn graph_tag(row: &SqliteRow) -> Result<GraphTag> {
+    Ok(GraphTag {
+        name: row.get(0),
+        digest: parse_column(row.get::<&str, _>(1))?,
+        updated_at: row.get(2),
+    })
+}
+
+/// A row `(parent, child)` as an index edge.
+pub(super) fn edge(row: &SqliteRow) -> Result<(Digest, Digest)> {
+    Ok((
+        parse_column(row.get::<&str, _>(0))?,
+        parse_column(row.get::<&str, _>(1))?,
+    ))
 }
 
 /// Column `index` of the last row of a page: where the next page starts; none after a page

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use berth_oci::RepoName;
 
@@ -53,6 +53,9 @@ type Entry<V> = (u64, Arc<V>);
 pub struct RepoCache<K, V> {
     /// The `cache` label of its `berth_cache_requests_total`.
     name: &'static str,
+    /// Its hit and miss counters, registered on the first lookup: by then `berth serve` has
+    /// installed its recorder, and a lookup then costs no search of the recorder's registry.
+    counters: OnceLock<crate::metrics::CacheCounters>,
     entries: Mutex<HashMap<(RepoName, K), Entry<V>>>,
 }
 
@@ -61,6 +64,7 @@ impl<K: Eq + Hash + Clone, V> RepoCache<K, V> {
     pub fn named(name: &'static str) -> Self {
         RepoCache {
             name,
+            counters: OnceLock::new(),
             entries: Mutex::new(HashMap::new()),
         }
     }
@@ -72,7 +76,9 @@ impl<K: Eq + Hash + Clone, V> RepoCache<K, V> {
             Some((g, value)) if *g == generation => Some(value.clone()),
             _ => None,
         };
-        crate::metrics::cache_lookup(self.name, found.is_some());
+        self.counters
+            .get_or_init(|| crate::metrics::CacheCounters::named(self.name))
+            .count(found.is_some());
         found
     }
 

@@ -128,11 +128,29 @@ pub(crate) fn collection_finished(report: &GcReport) {
     metrics::counter!("berth_gc_freed_bytes_total").increment(report.bytes_freed);
 }
 
-/// Counts one lookup in the read cache `cache`.
-pub(crate) fn cache_lookup(cache: &'static str, hit: bool) {
-    let result = if hit { "hit" } else { "miss" };
-    metrics::counter!("berth_cache_requests_total", "cache" => cache, "result" => result)
-        .increment(1);
+/// The `berth_cache_requests_total` counters of one read cache, by `result`.
+pub(crate) struct CacheCounters {
+    hit: metrics::Counter,
+    miss: metrics::Counter,
+}
+
+impl CacheCounters {
+    /// The counters of the cache labelled `cache`, registered with the installed recorder.
+    pub(crate) fn named(cache: &'static str) -> CacheCounters {
+        CacheCounters {
+            hit: metrics::counter!("berth_cache_requests_total", "cache" => cache, "result" => "hit"),
+            miss: metrics::counter!(
+                "berth_cache_requests_total",
+                "cache" => cache,
+                "result" => "miss"
+            ),
+        }
+    }
+
+    /// Counts one lookup.
+    pub(crate) fn count(&self, hit: bool) {
+        if hit { &self.hit } else { &self.miss }.increment(1);
+    }
 }
 
 /// One request body streaming into an upload on this node, counted in

@@ -1,0 +1,190 @@
+//! The pieces of a JSON access line, written straight into the line's buffer. Strings that
+//! need no escaping (nearly every one: ids, paths, names) are copied whole; the rest go
+//! through `serde_json`. Numbers are written as `serde_json` writes them (`itoa`, `zmij`).
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `value` as a JSON string, quotes included.
+pub(super) fn string(out: &mut Vec<u8>, value: &str) {
+    // Every byte is looked at, with no early exit, so that the compiler checks many at once.
+    let plain = value.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    });
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, value).expect("serialising to memory");
+    }
+}
+
+/// `value`, which needs no escaping by construction (a method, an endpoint kind), as a JSON
+/// string.
+pub(super) fn plain(out: &mut Vec<u8>, value: &str) {
+    debug_assert!(!value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
+    out.push(b'"');
+    out.extend_from_slice(value.as_bytes());
+    out.push(b'"');
+}
+
+/// An IP address as a JSON string, as its `Display` writes it: an IPv4 address by hand, as
+/// `Display` costs as much as the rest of the line together.
+pub(super) fn ip(out: &mut Vec<u8>, address: IpAddr) {
+    match address {
+        IpAddr::V4(v4) => {
+            out.push(b'"');
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                integer(out, octet);
+            }
+            out.push(b'"');
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "\"{v6}\"");
+        }
+    }
+}
+
+pub(super) fn integer(out: &mut Vec<u8>, value: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// A finite float; `null` for the others, as `serde_json` writes them.
+pub(super) fn float(out: &mut Vec<u8>, value: f64) {
+    if value.is_finite() {
+        out.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+thread_local! {
+    /// The last whole second this thread formatted, and its `YYYY-MM-DDTHH:MM:SS`: lines come
+    /// thousands a second, and the calendar arithmetic is the costly part of a timestamp.
+    static SECOND: RefCell<(u64, [u8; 19])> = const { RefCell::new((u64::MAX, [0; 19])) };
+}
+
+/// `now` in RFC 3339 with microseconds, UTC (`2025-01-01T00:00:00.000000Z`), as
+/// `humantime::format_rfc3339_micros` writes it. A time before 1970 is written as 1970.
+pub(super) fn timestamp(out: &mut Vec<u8>, now: SystemTime) {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since.as_secs();
+    SECOND.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if cached.0 != seconds {
+            let whole = UNIX_EPOCH + Duration::from_secs(seconds);
+            let formatted = humantime::format_rfc3339_seconds(whole).to_string();
+            cached.1.copy_from_slice(&formatted.as_bytes()[..19]);
+            cached.0 = seconds;
+        }
+        out.extend_from_slice(&cached.1);
+    });
+    let mut micros = since.subsec_micros();
+    let mut digits = [b'0'; 6];
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    out.push(b'.');
+    out.extend_from_slice(&digits);
+    out.push(b'Z');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(write: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = Vec::new();
+        write(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn strings_read_back_as_written() {
+        for value in [
+            "",
+            "plain/path:tag",
+            "quote \" and backslash \\",
+            "new\nline\ttab\r\u{0}\u{1f}",
+            "caf\u{e9} \u{1f600} \u{7f}",
+            "\u{2028}",
+        ] {
+            let json = written(|out| string(out, value));
+            let read: String = serde_json::from_str(&json).unwrap();
+            assert_eq!(read, value);
+            assert_eq!(
+                json,
+                serde_json::to_string(value).unwrap(),
+                "as serde_json writes it"
+            );
+        }
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for address in [
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.200.9",
+            "::1",
+            "fe80::1:2",
+        ] {
+            let address: IpAddr = address.parse().unwrap();
+            assert_eq!(written(|out| ip(out, address)), format!("\"{address}\""));
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_as_serde_json_writes_them() {
+        for value in [0u64, 7, 1_000, u64::MAX] {
+            assert_eq!(
+                written(|out| integer(out, value)),
+                serde_json::to_string(&value).unwrap()
+            );
+        }
+        for value in [0.0, 1.0, 0.123456, 12.5e-3, 1e300, 123456789.25] {
+            assert_eq!(
+                written(|out| float(out, value)),
+                serde_json::to_string(&value).unwrap()
+            );
+        }
+        assert_eq!(written(|out| float(out, f64::NAN)), "null");
+    }
+
+    #[test]
+    fn timestamps_are_humantimes_whichever_second_came_before() {
+        let mut times: Vec<SystemTime> = [
+            0u64,
+            1,
+            59_999_999,
+            951_782_400_000_000,   // 2000-02-29
+            1_767_225_599_999_999, // 2025-12-31T23:59:59.999999
+            1_767_225_600_000_000,
+            4_102_444_800_123_456, // 2100-01-01
+        ]
+        .into_iter()
+        .map(|micros| UNIX_EPOCH + Duration::from_micros(micros))
+        .collect();
+        times.push(SystemTime::now());
+        // Each twice, and again later in the same second, so that the cached second both
+        // misses and hits.
+        for time in times.iter().chain(times.iter()) {
+            let micros = time.duration_since(UNIX_EPOCH).unwrap().subsec_micros();
+            for later in [0, 1, 999_999 - u64::from(micros)] {
+                let time = *time + Duration::from_micros(later);
+                assert_eq!(
+                    written(|out| timestamp(out, time)),
+                    humantime::format_rfc3339_micros(time).to_string()
+                );
+            }
+        }
+    }
+}

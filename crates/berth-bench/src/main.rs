@@ -118,7 +118,8 @@ const USAGE: &str = "usage: berth-bench [--OPTION VALUE]...
   --chunk-mib N        chunk size of the chunked upload (default 16)
   --manifests N        manifests pushed per concurrency level (default 1000)
   --tags N             tags created and listed (default 10000)
-  --load-seconds N     seconds of each wrk load (default 10)
+  --load-seconds N     seconds of each wrk load (default 10); the manifest GET load runs
+                       in rounds of 2 s, at least 5
   --gc-manifests N     manifests in the collection workload (default 100000)
   --gc-comparable N    manifests in the collection compared with distribution (default 2000)
   --referrer-sizes L   repository sizes of the scale-out referrers figures (default 1000,10000,100000)

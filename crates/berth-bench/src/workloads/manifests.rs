@@ -35,8 +35,9 @@ pub(super) async fn push_base(
 }
 
 pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> anyhow::Result<()> {
-    let seconds = (options.load_seconds / GET_ROUNDS as u32).max(2);
-    eprintln!("(d) manifest GET by tag, 64 connections, {GET_ROUNDS} rounds of {seconds} s");
+    let rounds = GET_ROUNDS.max((options.load_seconds / GET_ROUND_SECONDS) as usize);
+    let seconds = GET_ROUND_SECONDS;
+    eprintln!("(d) manifest GET by tag, 64 connections, {rounds} rounds of {seconds} s");
     let mut urls = Vec::new();
     for server in servers {
         let registry = Registry::for_server(server);
@@ -55,7 +56,7 @@ pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> an
     }
     let mut rates = vec![Vec::new(); servers.len()];
     let mut p99s = vec![Vec::new(); servers.len()];
-    for round in 0..GET_ROUNDS {
+    for round in 0..rounds {
         for index in rotation(servers.len(), round) {
             let load = with_cpu(&servers[index], table, "(d) manifest GET load", async {
                 Wrk::new(2, seconds).run_spread(&urls[index])
@@ -158,9 +159,13 @@ pub async fn run(servers: &[Server], table: &mut Table, options: &Options) -> an
 /// otherwise always favour the same server.
 const ROUNDS: usize = 10;
 
-/// Rounds of the GET load, each server first in turn as in the write workloads; its figures
-/// are the median round's.
+/// Rounds of the GET load at least, each server first in turn as in the write workloads; its
+/// figures are the median round's. A longer `--load-seconds` runs more rounds, not longer
+/// ones: on a shared machine the rate moves by 10 % and more from one round to the next, and
+/// only many rounds bring the median of each server to within a few percent.
 const GET_ROUNDS: usize = 5;
+/// Seconds of each GET round.
+const GET_ROUND_SECONDS: u32 = 2;
 
 /// The median of `samples` (the upper one of an even count).
 fn middle(samples: &mut [f64]) -> f64 {

@@ -5,6 +5,13 @@ use std::process::ExitCode;
 use berth::{cli, config_check, gc, maintenance, migrate, serve, settings};
 use clap::Parser;
 
+/// mimalloc rather than glibc's allocator. A cached manifest GET spends about 30 % of its
+/// instructions in `malloc` and `free`, and glibc merges its free lists (`malloc_consolidate`)
+/// whenever a block of 1 KiB or more is asked for, which the metrics recorder's histograms do
+/// every 64 samples: with metrics on, every request's allocations got slower.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Errors are printed as one line of causes (`berth: reading config file x: ...`), never as a
 /// backtrace, whatever `RUST_BACKTRACE` says: they are the operator's to read.
 fn main() -> ExitCode {

@@ -9,26 +9,28 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `value` as a JSON string, quotes included.
 pub(super) fn string(out: &mut Vec<u8>, value: &str) {
-    // Every byte is looked at, with no early exit, so that the compiler checks many at once.
-    let plain = value.bytes().fold(true, |plain, b| {
-        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
-    });
-    if plain {
-        out.push(b'"');
-        out.extend_from_slice(value.as_bytes());
-        out.push(b'"');
-    } else {
+    if needs_escape(value) {
         serde_json::to_writer(&mut *out, value).expect("serialising to memory");
+    } else {
+        plain(out, value);
     }
 }
 
 /// `value`, which needs no escaping by construction (a method, an endpoint kind), as a JSON
 /// string.
 pub(super) fn plain(out: &mut Vec<u8>, value: &str) {
-    debug_assert!(!value.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
+    debug_assert!(!needs_escape(value));
     out.push(b'"');
     out.extend_from_slice(value.as_bytes());
     out.push(b'"');
+}
+
+/// Whether `value` holds a control character, a quote or a backslash. Every byte is looked
+/// at, with no early exit, so that the compiler checks many at once.
+fn needs_escape(value: &str) -> bool {
+    value.bytes().fold(false, |found, b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\')
+    })
 }
 
 /// An IP address as a JSON string, as its `Display` writes it: an IPv4 address by hand, as

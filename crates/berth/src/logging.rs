@@ -53,13 +53,6 @@ pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<LogGuard> {
     let filter = EnvFilter::try_new(directives(filter)).context("invalid log filter")?;
     let (writer, guard) =
         log_writer::start(std::io::stderr()).context("starting the log writer")?;
-    access::install(
-        match format {
-            LogFormat::Text => AccessFormat::Text,
-            LogFormat::Json => AccessFormat::Json,
-        },
-        Box::new(move |line| writer.append(line)),
-    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -67,6 +60,14 @@ pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<LogGuard> {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => builder.json().with_ansi(false).init(),
     }
+    // After the subscriber: the sink asks its filter, once, whether access lines pass.
+    access::install(
+        match format {
+            LogFormat::Text => AccessFormat::Text,
+            LogFormat::Json => AccessFormat::Json,
+        },
+        Box::new(move |line| writer.append(line)),
+    );
     Ok(LogGuard(guard))
 }
 

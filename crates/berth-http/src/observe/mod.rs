@@ -70,7 +70,7 @@ impl Served {
             status: self.status.as_u16(),
             bytes_in: received,
             bytes_out: sent,
-            duration_ms: took.as_secs_f64() * 1000.0,
+            duration: took,
             user: &self.user,
             client: self.client,
         }

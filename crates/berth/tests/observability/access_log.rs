@@ -211,3 +211,52 @@ async fn a_request_abandoned_before_its_answer_is_logged_as_499() {
     assert_eq!(line["endpoint"], "admin", "{line}");
     assert_eq!(line["path"], "/berth/v1/scrub", "{line}");
 }
+
+/// Waits until `server`'s log holds `needle`; panics with the log after 10 s.
+async fn wait_for_log(server: &TestServer, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = server.log();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{needle:?} never logged:\n{log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_filter_naming_berth_access_turns_access_lines_off_and_leaves_the_rest() {
+    // Both log text lines at INFO; one filter silences the access log alone.
+    let quiet = TestServer::start_with(&["--log", "info,berth::access=off"]);
+    let loud = TestServer::start_with(&["--log", "info"]);
+    for (server, id) in [(&quiet, "quiet-probe-1"), (&loud, "loud-probe-1")] {
+        let registry = Registry::new(server.url());
+        let base = registry
+            .http
+            .get(registry.url("/v2/"))
+            .header("x-request-id", id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(base.status(), StatusCode::OK);
+    }
+    let loud_log = wait_for_log(&loud, "request_id=\"loud-probe-1\"").await;
+    let line = loud_log
+        .lines()
+        .find(|line| line.contains("loud-probe-1"))
+        .unwrap();
+    assert!(line.contains("INFO berth::access: request"), "{line}");
+    assert!(line.contains("endpoint=\"base\""), "{line}");
+    assert!(line.contains("status=200"), "{line}");
+    // The loud server's line was written, so the quiet one's would have been by now (both
+    // write within the same interval); its other INFO lines still are.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let quiet_log = quiet.log();
+    assert!(quiet_log.contains("berth listening"), "{quiet_log}");
+    assert!(!quiet_log.contains("berth::access"), "{quiet_log}");
+    assert!(!quiet_log.contains("quiet-probe-1"), "{quiet_log}");
+}

@@ -1,12 +1,14 @@
 //! The destination of `berth serve`'s access lines: a buffer in memory that a thread of its own
-//! writes to stderr every `FLUSH_INTERVAL`, or sooner once `FLUSH_AT` bytes are waiting.
+//! turns into lines (its `render` step) and writes to stderr every `FLUSH_INTERVAL`, or sooner
+//! once `FLUSH_AT` bytes are waiting.
 //!
 //! A request logs one access line. Writing it to stderr on the spot is a system call per
 //! request; handing it to a writer thread through a channel still wakes that thread per line.
 //! On a busy server either costs more than serving a cached manifest. Appending to a shared
 //! buffer costs a lock and a copy, and the writer wakes a few dozen times a second at most.
-//! Lines are appended whole (each with one call), so they never interleave. Nothing is dropped: a writer that falls behind by `MAX_PENDING` bytes makes
-//! loggers wait for it.
+//! What is appended are records of the lines' fields, whole (each with one call), so they
+//! never interleave; the writer formats them many at a time, off the requests' path. Nothing
+//! is dropped: a writer that falls behind by `MAX_PENDING` bytes makes loggers wait for it.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -53,14 +55,19 @@ pub struct BatchGuard {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Starts the writer thread over `out`. Errors: the thread could not be started.
-pub fn start(out: impl Write + Send + 'static) -> std::io::Result<(BatchWriter, BatchGuard)> {
+/// Starts the writer thread over `out`; it writes what `render` makes of what was appended
+/// (`render(appended, output)`: whole appends in, whole lines out). Errors: the thread could not
+/// be started.
+pub fn start(
+    out: impl Write + Send + 'static,
+    render: impl FnMut(&[u8], &mut Vec<u8>) + Send + 'static,
+) -> std::io::Result<(BatchWriter, BatchGuard)> {
     let shared = Arc::new(Shared::default());
     let thread = std::thread::Builder::new()
         .name("berth-log".to_owned())
         .spawn({
             let shared = shared.clone();
-            move || write_until_closed(&shared, out)
+            move || write_until_closed(&shared, out, render)
         })?;
     Ok((
         BatchWriter(shared.clone()),
@@ -71,8 +78,13 @@ pub fn start(out: impl Write + Send + 'static) -> std::io::Result<(BatchWriter, 
     ))
 }
 
-fn write_until_closed(shared: &Shared, mut out: impl Write) {
+fn write_until_closed(
+    shared: &Shared,
+    mut out: impl Write,
+    mut render: impl FnMut(&[u8], &mut Vec<u8>),
+) {
     let mut batch = Vec::new();
+    let mut rendered = Vec::new();
     loop {
         let closed = {
             let mut pending = shared.lock();
@@ -87,9 +99,11 @@ fn write_until_closed(shared: &Shared, mut out: impl Write) {
             pending.closed
         };
         if !batch.is_empty() {
+            render(&batch, &mut rendered);
             // Nowhere to report a failing stderr; the lines are dropped, the server goes on.
-            let _ = out.write_all(&batch).and_then(|()| out.flush());
+            let _ = out.write_all(&rendered).and_then(|()| out.flush());
             batch.clear();
+            rendered.clear();
         }
         shared.written.notify_all();
         if closed && shared.lock().lines.is_empty() {
@@ -99,7 +113,7 @@ fn write_until_closed(shared: &Shared, mut out: impl Write) {
 }
 
 impl BatchWriter {
-    /// Appends one whole line (newline included), waiting while `MAX_PENDING` bytes are.
+    /// Appends one whole record (or line), waiting while `MAX_PENDING` bytes are.
     pub fn append(&self, line: &[u8]) {
         let mut pending = self.0.lock();
         while pending.lines.len() >= MAX_PENDING && !pending.closed {
@@ -141,6 +155,11 @@ impl Drop for BatchGuard {
 mod tests {
     use super::*;
 
+    /// Renders appended lines as they are.
+    fn as_is(appended: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(appended);
+    }
+
     /// Collects what the writer thread writes.
     #[derive(Clone, Default)]
     struct Sink(Arc<Mutex<Vec<u8>>>);
@@ -158,7 +177,7 @@ mod tests {
     #[test]
     fn every_line_from_every_thread_is_written_whole_by_the_time_the_guard_drops() {
         let sink = Sink::default();
-        let (writer, guard) = start(sink.clone()).unwrap();
+        let (writer, guard) = start(sink.clone(), as_is).unwrap();
         let threads: Vec<_> = (0..4)
             .map(|t| {
                 let mut writer = writer.clone();
@@ -194,7 +213,7 @@ mod tests {
     #[test]
     fn a_line_is_written_within_the_interval_without_more_coming() {
         let sink = Sink::default();
-        let (mut writer, _guard) = start(sink.clone()).unwrap();
+        let (mut writer, _guard) = start(sink.clone(), as_is).unwrap();
         writer.write_all(b"one line\n").unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while sink.0.lock().unwrap().is_empty() {

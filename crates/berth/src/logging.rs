@@ -1,8 +1,8 @@
 //! Where and how logs are written: stderr, as human-readable text (colored on a terminal) or
 //! as one JSON object per line for log collectors (`log_format = "json"`).
 //!
-//! `berth serve` writes its access lines (one per request) through `log_writer`, in batches,
-//! so that no request waits on stderr; every other line is rare and goes straight to stderr,
+//! `berth serve` writes its access lines (one per request) through `log_writer`, in batches
+//! formatted on its thread, so that no request waits on stderr or on formatting; every other line is rare and goes straight to stderr,
 //! so that it is out the moment it is logged.
 
 use std::io::IsTerminal;
@@ -51,8 +51,14 @@ fn directives(filter: &str) -> String {
 /// unless it names sqlx) in `format` on stderr. Errors: a filter that does not parse.
 pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<LogGuard> {
     let filter = EnvFilter::try_new(directives(filter)).context("invalid log filter")?;
-    let (writer, guard) =
-        log_writer::start(std::io::stderr()).context("starting the log writer")?;
+    let access_format = match format {
+        LogFormat::Text => AccessFormat::Text,
+        LogFormat::Json => AccessFormat::Json,
+    };
+    let (writer, guard) = log_writer::start(std::io::stderr(), move |records, lines| {
+        access::render(access_format, records, lines)
+    })
+    .context("starting the log writer")?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -61,13 +67,7 @@ pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<LogGuard> {
         LogFormat::Json => builder.json().with_ansi(false).init(),
     }
     // After the subscriber: the sink asks its filter, once, whether access lines pass.
-    access::install(
-        match format {
-            LogFormat::Text => AccessFormat::Text,
-            LogFormat::Json => AccessFormat::Json,
-        },
-        Box::new(move |line| writer.append(line)),
-    );
+    access::install(Box::new(move |record| writer.append(record)));
     Ok(LogGuard(guard))
 }
 

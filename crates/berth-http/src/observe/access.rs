@@ -1,8 +1,10 @@
-//! Writing the access line. The server installs a sink (`install`) that serialises each line
-//! itself, in the shape its log subscriber gives every other line, and hands it whole to the
-//! process's log writer. That costs a fraction of formatting the line as a `tracing` event
-//! (field visitors, `Debug` escaping, a thread-local buffer), which matters because it happens
-//! once per request. Without a sink (a router built in tests) the line is a `tracing` event.
+//! Writing the access line. The server installs a sink (`install`) that takes each line as a
+//! record of its fields (`record`), copied as they are, and a writer thread of its own turns
+//! many records at a time into lines (`render`), in the shape its log subscriber gives every
+//! other line. That costs a request a fraction of formatting the line as a `tracing` event
+//! (field visitors, `Debug` escaping, a thread-local buffer), or even of formatting it inline,
+//! which matters because it happens once per request. Without a sink (a router built in
+//! tests) the line is a `tracing` event.
 //!
 //! Either way the line is written only when target `berth::access` is enabled at `INFO`, so a
 //! log filter such as `info,berth::access=off` turns it off. With a sink, that is decided once,
@@ -10,6 +12,7 @@
 //! subscriber on every request cost as much as a tenth of writing the line.
 
 mod json;
+mod record;
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
@@ -24,12 +27,12 @@ pub enum AccessFormat {
     Json,
 }
 
-/// Takes one whole line (newline included) to the log's destination.
-pub type LineWriter = Box<dyn Fn(&[u8]) + Send + Sync>;
+/// Takes one whole record (see `record`) to the log's writer, which hands what it gathered to
+/// [`render`].
+pub type RecordWriter = Box<dyn Fn(&[u8]) + Send + Sync>;
 
 struct Sink {
-    format: AccessFormat,
-    write: LineWriter,
+    write: RecordWriter,
     /// Whether the filter lets `berth::access` lines through, asked once at `install`.
     enabled: bool,
 }
@@ -37,21 +40,29 @@ struct Sink {
 static SINK: OnceLock<Sink> = OnceLock::new();
 
 thread_local! {
-    /// Each thread's line buffer, reused: a line per request would otherwise be an allocation
-    /// per request.
+    /// Each thread's record buffer, reused: a record per request would otherwise be an
+    /// allocation per request.
     static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
 }
 
-/// Sends every access line of the process to `write`, formatted as `format`; the first call
-/// wins (one log destination per process). Call it after the process's log subscriber is set:
-/// whether its filter enables target `berth::access` at `INFO` is asked here, once.
-pub fn install(format: AccessFormat, write: LineWriter) {
+/// Sends the record of every access line of the process to `write`; the first call wins (one
+/// log destination per process). Call it after the process's log subscriber is set: whether
+/// its filter enables target `berth::access` at `INFO` is asked here, once.
+pub fn install(write: RecordWriter) {
     let enabled = tracing::enabled!(target: "berth::access", tracing::Level::INFO);
-    let _ = SINK.set(Sink {
-        format,
-        write,
-        enabled,
-    });
+    let _ = SINK.set(Sink { write, enabled });
+}
+
+/// Appends to `out` the line of each record in `records` (records as the sink was handed
+/// them, one after another), formatted as `format`, each ending in a newline.
+pub fn render(format: AccessFormat, records: &[u8], out: &mut Vec<u8>) {
+    for (line, logged) in record::decode(records) {
+        match format {
+            AccessFormat::Json => line.write_json(out, logged),
+            AccessFormat::Text => line.write_text(out, humantime::format_rfc3339_micros(logged)),
+        }
+        out.push(b'\n');
+    }
 }
 
 /// What one access line says.
@@ -60,7 +71,7 @@ pub(crate) struct AccessLine<'a> {
     pub message: &'static str,
     pub request_id: &'a str,
     pub method: &'a str,
-    pub endpoint: &'static str,
+    pub endpoint: &'a str,
     pub repository: &'a str,
     pub path: &'a str,
     pub status: u16,
@@ -88,15 +99,9 @@ impl AccessLine<'_> {
         BUFFER.with(|buffer| {
             let mut buffer = buffer.borrow_mut();
             buffer.clear();
-            match sink.format {
-                AccessFormat::Json => self.write_json(&mut buffer, now),
-                AccessFormat::Text => {
-                    self.write_text(&mut buffer, humantime::format_rfc3339_micros(now))
-                }
-            }
-            buffer.push(b'\n');
+            record::encode(self, now, &mut buffer);
             (sink.write)(&buffer);
-            // A line far longer than usual (a long path or user name) does not stay allocated.
+            // A record far longer than usual (a long path or user name) does not stay allocated.
             if buffer.capacity() > 4096 {
                 *buffer = Vec::with_capacity(512);
             }
@@ -230,5 +235,72 @@ mod tests {
                 "target": "berth::access",
             })
         );
+    }
+
+    fn line<'a>(user: &'a str, client: &str) -> AccessLine<'a> {
+        AccessLine {
+            message: "request",
+            request_id: "3f1c-req",
+            method: "GET",
+            endpoint: "manifest",
+            repository: "team/app",
+            path: "/v2/team/app/manifests/v1",
+            status: 200,
+            bytes_in: 0,
+            bytes_out: 1_234_567_890_123,
+            duration: Duration::from_micros(1_500_042),
+            user,
+            client: client.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn records_render_as_the_lines_formatted_in_place_would_read() {
+        let logged = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_547_200_000_042);
+        let lines = [
+            line("anonymous", "127.0.0.1"),
+            line("eve\n{\"forged\":true}", "fe80::1:2"),
+            line("", "::ffff:10.0.0.1"),
+            line("caf\u{e9}", "0.0.0.0"),
+        ];
+        let mut records = Vec::new();
+        let mut json = Vec::new();
+        let mut text = Vec::new();
+        for line in &lines {
+            record::encode(line, logged, &mut records);
+            line.write_json(&mut json, logged);
+            json.push(b'\n');
+            line.write_text(&mut text, humantime::format_rfc3339_micros(logged));
+            text.push(b'\n');
+        }
+        let mut rendered = Vec::new();
+        render(AccessFormat::Json, &records, &mut rendered);
+        assert_eq!(
+            String::from_utf8(rendered).unwrap(),
+            String::from_utf8(json).unwrap()
+        );
+        let mut rendered = Vec::new();
+        render(AccessFormat::Text, &records, &mut rendered);
+        assert_eq!(
+            String::from_utf8(rendered).unwrap(),
+            String::from_utf8(text).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_torn_record_ends_the_rendering_after_the_whole_ones() {
+        let logged = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_547_200);
+        let mut records = Vec::new();
+        record::encode(&line("alice", "10.1.2.3"), logged, &mut records);
+        let whole = records.len();
+        record::encode(&line("bob", "10.1.2.4"), logged, &mut records);
+        for cut in [whole + 1, whole + 4, whole + 10, records.len() - 1] {
+            let mut rendered = Vec::new();
+            render(AccessFormat::Json, &records[..cut], &mut rendered);
+            let rendered = String::from_utf8(rendered).unwrap();
+            assert_eq!(rendered.lines().count(), 1, "{rendered}");
+            assert!(rendered.contains("\"user\":\"alice\""), "{rendered}");
+            assert!(rendered.contains("\"client\":\"10.1.2.3\""), "{rendered}");
+        }
     }
 }

@@ -44,7 +44,7 @@ impl Shared {
     }
 }
 
-/// A handle loggers write lines to; cheap to clone.
+/// A handle loggers append records (or lines) to, one whole with each call; cheap to clone.
 #[derive(Clone)]
 pub struct BatchWriter(Arc<Shared>);
 
@@ -130,17 +130,6 @@ impl BatchWriter {
     }
 }
 
-impl Write for BatchWriter {
-    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        self.append(line);
-        Ok(line.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 impl Drop for BatchGuard {
     fn drop(&mut self) {
         self.shared.lock().closed = true;
@@ -180,14 +169,11 @@ mod tests {
         let (writer, guard) = start(sink.clone(), as_is).unwrap();
         let threads: Vec<_> = (0..4)
             .map(|t| {
-                let mut writer = writer.clone();
+                let writer = writer.clone();
                 std::thread::spawn(move || {
                     for i in 0..20_000 {
                         writer
-                            .write_all(
-                                format!("thread {t} line {i} {}\n", "x".repeat(40)).as_bytes(),
-                            )
-                            .unwrap();
+                            .append(format!("thread {t} line {i} {}\n", "x".repeat(40)).as_bytes());
                     }
                 })
             })
@@ -213,8 +199,8 @@ mod tests {
     #[test]
     fn a_line_is_written_within_the_interval_without_more_coming() {
         let sink = Sink::default();
-        let (mut writer, _guard) = start(sink.clone(), as_is).unwrap();
-        writer.write_all(b"one line\n").unwrap();
+        let (writer, _guard) = start(sink.clone(), as_is).unwrap();
+        writer.append(b"one line\n");
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while sink.0.lock().unwrap().is_empty() {
             assert!(std::time::Instant::now() < deadline, "never written");

@@ -115,6 +115,13 @@ fn write_until_closed(
 impl BatchWriter {
     /// Appends one whole record (or line), waiting while `MAX_PENDING` bytes are.
     pub fn append(&self, line: &[u8]) {
+        self.append_with(|pending| pending.extend_from_slice(line));
+    }
+
+    /// Appends what `write` appends to the buffer it is handed (one whole record, written in
+    /// place rather than copied in), waiting first while `MAX_PENDING` bytes are. The buffer
+    /// is locked for the call, so `write` must only append.
+    pub fn append_with(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let mut pending = self.0.lock();
         while pending.lines.len() >= MAX_PENDING && !pending.closed {
             pending = self
@@ -123,7 +130,7 @@ impl BatchWriter {
                 .wait(pending)
                 .unwrap_or_else(|e| e.into_inner());
         }
-        pending.lines.extend_from_slice(line);
+        write(&mut pending.lines);
         if pending.lines.len() >= FLUSH_AT {
             self.0.wake.notify_one();
         }

@@ -2,8 +2,8 @@
 //! as one JSON object per line for log collectors (`log_format = "json"`).
 //!
 //! `berth serve` writes its access lines (one per request) through `log_writer`, in batches
-//! formatted on its thread, so that no request waits on stderr or on formatting; every other line is rare and goes straight to stderr,
-//! so that it is out the moment it is logged.
+//! formatted on its thread, so that no request waits on stderr or on formatting; every other
+//! line is rare and goes straight to stderr, so that it is out the moment it is logged.
 
 use std::io::IsTerminal;
 
@@ -67,7 +67,9 @@ pub fn init(filter: &str, format: LogFormat) -> anyhow::Result<LogGuard> {
         LogFormat::Json => builder.json().with_ansi(false).init(),
     }
     // After the subscriber: the sink asks its filter, once, whether access lines pass.
-    access::install(Box::new(move |record| writer.append(record)));
+    access::install(Box::new(move |encode| {
+        writer.append_with(|buffer| encode(buffer))
+    }));
     Ok(LogGuard(guard))
 }
 

@@ -27,9 +27,10 @@ pub enum AccessFormat {
     Json,
 }
 
-/// Takes one whole record (see `record`) to the log's writer, which hands what it gathered to
-/// [`render`].
-pub type RecordWriter = Box<dyn Fn(&[u8]) + Send + Sync>;
+/// Appends one whole record (see `record`) to the log's buffer, by calling the encoder it is
+/// handed with that buffer (held for the call), so the record is written once, in place; the
+/// log's writer hands what gathered to [`render`].
+pub type RecordWriter = Box<dyn Fn(&mut dyn FnMut(&mut Vec<u8>)) + Send + Sync>;
 
 struct Sink {
     write: RecordWriter,
@@ -38,12 +39,6 @@ struct Sink {
 }
 
 static SINK: OnceLock<Sink> = OnceLock::new();
-
-thread_local! {
-    /// Each thread's record buffer, reused: a record per request would otherwise be an
-    /// allocation per request.
-    static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(Vec::with_capacity(512));
-}
 
 /// Sends the record of every access line of the process to `write`; the first call wins (one
 /// log destination per process). Call it after the process's log subscriber is set: whether
@@ -56,10 +51,10 @@ pub fn install(write: RecordWriter) {
 /// Appends to `out` the line of each record in `records` (records as the sink was handed
 /// them, one after another), formatted as `format`, each ending in a newline.
 pub fn render(format: AccessFormat, records: &[u8], out: &mut Vec<u8>) {
-    for (line, logged) in record::decode(records) {
+    for logged in record::decode(records) {
         match format {
-            AccessFormat::Json => line.write_json(out, logged),
-            AccessFormat::Text => line.write_text(out, humantime::format_rfc3339_micros(logged)),
+            AccessFormat::Json => logged.write_json(out),
+            AccessFormat::Text => logged.write_text(out),
         }
         out.push(b'\n');
     }
@@ -67,8 +62,6 @@ pub fn render(format: AccessFormat, records: &[u8], out: &mut Vec<u8>) {
 
 /// What one access line says.
 pub(crate) struct AccessLine<'a> {
-    /// Always `request`: the line's message, as a `tracing` event would carry it.
-    pub message: &'static str,
     pub request_id: &'a str,
     pub method: &'a str,
     pub endpoint: &'a str,
@@ -92,80 +85,10 @@ impl AccessLine<'_> {
             }
             return;
         };
-        if !sink.enabled {
-            return;
+        if sink.enabled {
+            let now = SystemTime::now();
+            (sink.write)(&mut |buffer| record::encode(self, now, buffer));
         }
-        let now = SystemTime::now();
-        BUFFER.with(|buffer| {
-            let mut buffer = buffer.borrow_mut();
-            buffer.clear();
-            record::encode(self, now, &mut buffer);
-            (sink.write)(&buffer);
-            // A record far longer than usual (a long path or user name) does not stay allocated.
-            if buffer.capacity() > 4096 {
-                *buffer = Vec::with_capacity(512);
-            }
-        });
-    }
-
-    /// The JSON line, field for field what `tracing-subscriber`'s JSON format writes:
-    /// `{"timestamp":"…","level":"INFO","fields":{"message":"request",…},"target":"berth::access"}`.
-    /// Written piece by piece rather than through `serde`, which escapes every key and value
-    /// byte by byte: that was a tenth of the work of serving a cached manifest.
-    fn write_json(&self, out: &mut Vec<u8>, now: SystemTime) {
-        out.extend_from_slice(b"{\"timestamp\":\"");
-        json::timestamp(out, now);
-        out.extend_from_slice(b"\",\"level\":\"INFO\",\"fields\":{\"message\":");
-        json::plain(out, self.message);
-        out.extend_from_slice(b",\"request_id\":");
-        json::string(out, self.request_id);
-        out.extend_from_slice(b",\"method\":");
-        // An HTTP method is a token: no quote, backslash or control character.
-        json::plain(out, self.method);
-        out.extend_from_slice(b",\"endpoint\":");
-        json::plain(out, self.endpoint);
-        out.extend_from_slice(b",\"repository\":");
-        json::string(out, self.repository);
-        out.extend_from_slice(b",\"path\":");
-        json::string(out, self.path);
-        out.extend_from_slice(b",\"status\":");
-        json::integer(out, self.status);
-        out.extend_from_slice(b",\"bytes_in\":");
-        json::integer(out, self.bytes_in);
-        out.extend_from_slice(b",\"bytes_out\":");
-        json::integer(out, self.bytes_out);
-        out.extend_from_slice(b",\"duration_ms\":");
-        json::millis(out, self.duration);
-        out.extend_from_slice(b",\"user\":");
-        json::string(out, self.user);
-        out.extend_from_slice(b",\"client\":");
-        json::ip(out, self.client);
-        out.extend_from_slice(b"},\"target\":\"berth::access\"}");
-    }
-
-    /// User names come from the client (Basic) or another issuer (a token's `sub`): escaped,
-    /// so that no name can end the line and forge another. Request ids are printable ASCII
-    /// without spaces, and paths cannot hold spaces or control characters (HTTP refuses them).
-    fn write_text(&self, buffer: &mut Vec<u8>, timestamp: humantime::Rfc3339Timestamp) {
-        use std::io::Write;
-        let _ = write!(
-            buffer,
-            "{timestamp}  INFO berth::access: {} request_id={:?} method={} endpoint={:?} \
-             repository={:?} path={} status={} bytes_in={} bytes_out={} duration_ms={:.3} user={} \
-             client={}",
-            self.message,
-            self.request_id,
-            self.method,
-            self.endpoint,
-            self.repository,
-            self.path,
-            self.status,
-            self.bytes_in,
-            self.bytes_out,
-            self.duration.as_secs_f64() * 1000.0,
-            self.user.escape_debug(),
-            self.client,
-        );
     }
 
     fn write_event(&self) {
@@ -182,8 +105,78 @@ impl AccessLine<'_> {
             duration_ms = self.duration.as_secs_f64() * 1000.0,
             user = %self.user.escape_debug(),
             client = %self.client,
-            "{}",
-            self.message
+            "request"
+        );
+    }
+}
+
+impl record::Logged<'_> {
+    /// The JSON line, field for field what `tracing-subscriber`'s JSON format writes:
+    /// `{"timestamp":"…","level":"INFO","fields":{"message":"request",…},"target":"berth::access"}`.
+    /// Written piece by piece rather than through `serde`, which escapes every key and value
+    /// byte by byte: that was a tenth of the work of serving a cached manifest.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // Whether any string needs escaping, asked once for all six.
+        let plain = !json::needs_escape(self.strings);
+        let string = |out: &mut Vec<u8>, value: &[u8]| {
+            if plain {
+                json::plain(out, value)
+            } else {
+                json::string(out, value)
+            }
+        };
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        json::timestamp(out, self.at);
+        out.extend_from_slice(
+            b"\",\"level\":\"INFO\",\"fields\":{\"message\":\"request\",\"request_id\":",
+        );
+        string(out, self.request_id);
+        out.extend_from_slice(b",\"method\":");
+        string(out, self.method);
+        out.extend_from_slice(b",\"endpoint\":");
+        string(out, self.endpoint);
+        out.extend_from_slice(b",\"repository\":");
+        string(out, self.repository);
+        out.extend_from_slice(b",\"path\":");
+        string(out, self.path);
+        out.extend_from_slice(b",\"status\":");
+        json::integer(out, self.status);
+        out.extend_from_slice(b",\"bytes_in\":");
+        json::integer(out, self.bytes_in);
+        out.extend_from_slice(b",\"bytes_out\":");
+        json::integer(out, self.bytes_out);
+        out.extend_from_slice(b",\"duration_ms\":");
+        json::millis(out, self.duration);
+        out.extend_from_slice(b",\"user\":");
+        string(out, self.user);
+        out.extend_from_slice(b",\"client\":");
+        json::ip(out, self.client);
+        out.extend_from_slice(b"},\"target\":\"berth::access\"}");
+    }
+
+    /// User names come from the client (Basic) or another issuer (a token's `sub`): escaped,
+    /// so that no name can end the line and forge another. Request ids are printable ASCII
+    /// without spaces, and paths cannot hold spaces or control characters (HTTP refuses them).
+    fn write_text(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let text = |bytes| String::from_utf8_lossy(bytes);
+        let _ = write!(
+            out,
+            "{}  INFO berth::access: request request_id={:?} method={} endpoint={:?} \
+             repository={:?} path={} status={} bytes_in={} bytes_out={} duration_ms={:.3} user={} \
+             client={}",
+            humantime::format_rfc3339_micros(self.at),
+            text(self.request_id),
+            text(self.method),
+            text(self.endpoint),
+            text(self.repository),
+            text(self.path),
+            self.status,
+            self.bytes_in,
+            self.bytes_out,
+            self.duration.as_secs_f64() * 1000.0,
+            text(self.user).escape_debug(),
+            self.client,
         );
     }
 }
@@ -192,10 +185,36 @@ impl AccessLine<'_> {
 mod tests {
     use super::*;
 
+    fn line<'a>(user: &'a str, client: &str) -> AccessLine<'a> {
+        AccessLine {
+            request_id: "3f1c-req",
+            method: "GET",
+            endpoint: "manifest",
+            repository: "team/app",
+            path: "/v2/team/app/manifests/v1",
+            status: 200,
+            bytes_in: 0,
+            bytes_out: 1_234_567_890_123,
+            duration: Duration::from_micros(1_500_042),
+            user,
+            client: client.parse().unwrap(),
+        }
+    }
+
+    /// `lines`, logged at `at`, encoded as records and rendered in `format`.
+    fn rendered(format: AccessFormat, lines: &[AccessLine<'_>], at: SystemTime) -> String {
+        let mut records = Vec::new();
+        for line in lines {
+            record::encode(line, at, &mut records);
+        }
+        let mut out = Vec::new();
+        render(format, &records, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn the_json_line_holds_every_field_whatever_the_strings_hold() {
         let line = AccessLine {
-            message: "request",
             request_id: "id\"with\\quotes",
             method: "PUT",
             endpoint: "manifest",
@@ -208,11 +227,10 @@ mod tests {
             user: "eve\n{\"forged\":true}",
             client: "::1".parse().unwrap(),
         };
-        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_764_547_200_000_042);
-        let mut out = Vec::new();
-        line.write_json(&mut out, now);
-        assert!(!out.contains(&b'\n'), "one line");
-        let written: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let at = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_547_200_000_042);
+        let out = rendered(AccessFormat::Json, &[line], at);
+        assert_eq!(out.matches('\n').count(), 1, "one line: {out}");
+        let written: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
             written,
             serde_json::json!({
@@ -237,63 +255,49 @@ mod tests {
         );
     }
 
-    fn line<'a>(user: &'a str, client: &str) -> AccessLine<'a> {
-        AccessLine {
-            message: "request",
-            request_id: "3f1c-req",
-            method: "GET",
-            endpoint: "manifest",
-            repository: "team/app",
-            path: "/v2/team/app/manifests/v1",
-            status: 200,
-            bytes_in: 0,
-            bytes_out: 1_234_567_890_123,
-            duration: Duration::from_micros(1_500_042),
-            user,
-            client: client.parse().unwrap(),
-        }
-    }
-
     #[test]
-    fn records_render_as_the_lines_formatted_in_place_would_read() {
-        let logged = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_547_200_000_042);
+    fn every_record_renders_as_its_line_in_both_formats() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_547_200_000_042);
         let lines = [
             line("anonymous", "127.0.0.1"),
             line("eve\n{\"forged\":true}", "fe80::1:2"),
             line("", "::ffff:10.0.0.1"),
             line("caf\u{e9}", "0.0.0.0"),
         ];
-        let mut records = Vec::new();
-        let mut json = Vec::new();
-        let mut text = Vec::new();
-        for line in &lines {
-            record::encode(line, logged, &mut records);
-            line.write_json(&mut json, logged);
-            json.push(b'\n');
-            line.write_text(&mut text, humantime::format_rfc3339_micros(logged));
-            text.push(b'\n');
+        let json = rendered(AccessFormat::Json, &lines, at);
+        let text = rendered(AccessFormat::Text, &lines, at);
+        assert_eq!(json.lines().count(), lines.len(), "{json}");
+        assert_eq!(text.lines().count(), lines.len(), "{text}");
+        for ((line, json), text) in lines.iter().zip(json.lines()).zip(text.lines()) {
+            let written: serde_json::Value = serde_json::from_str(json).unwrap();
+            let fields = &written["fields"];
+            assert_eq!(fields["user"], line.user, "{json}");
+            assert_eq!(fields["client"], line.client.to_string(), "{json}");
+            assert_eq!(fields["request_id"], line.request_id, "{json}");
+            assert_eq!(fields["path"], line.path, "{json}");
+            assert_eq!(fields["bytes_out"], line.bytes_out, "{json}");
+            assert_eq!(fields["duration_ms"], 1500.042, "{json}");
+            assert_eq!(
+                text,
+                format!(
+                    "2025-12-01T00:00:00.000042Z  INFO berth::access: request \
+                     request_id=\"3f1c-req\" method=GET endpoint=\"manifest\" \
+                     repository=\"team/app\" path=/v2/team/app/manifests/v1 status=200 \
+                     bytes_in=0 bytes_out=1234567890123 duration_ms=1500.042 user={} client={}",
+                    line.user.escape_debug(),
+                    line.client
+                )
+            );
         }
-        let mut rendered = Vec::new();
-        render(AccessFormat::Json, &records, &mut rendered);
-        assert_eq!(
-            String::from_utf8(rendered).unwrap(),
-            String::from_utf8(json).unwrap()
-        );
-        let mut rendered = Vec::new();
-        render(AccessFormat::Text, &records, &mut rendered);
-        assert_eq!(
-            String::from_utf8(rendered).unwrap(),
-            String::from_utf8(text).unwrap()
-        );
     }
 
     #[test]
     fn a_torn_record_ends_the_rendering_after_the_whole_ones() {
-        let logged = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_547_200);
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_547_200);
         let mut records = Vec::new();
-        record::encode(&line("alice", "10.1.2.3"), logged, &mut records);
+        record::encode(&line("alice", "10.1.2.3"), at, &mut records);
         let whole = records.len();
-        record::encode(&line("bob", "10.1.2.4"), logged, &mut records);
+        record::encode(&line("bob", "10.1.2.4"), at, &mut records);
         for cut in [whole + 1, whole + 4, whole + 10, records.len() - 1] {
             let mut rendered = Vec::new();
             render(AccessFormat::Json, &records[..cut], &mut rendered);

@@ -61,7 +61,6 @@ impl Served {
             handles.sent.increment(sent);
         });
         access::AccessLine {
-            message: "request",
             request_id: self.id.to_str().unwrap_or_default(),
             method: self.method.as_str(),
             endpoint: self.kind,

@@ -7,35 +7,36 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// `value` as a JSON string, quotes included.
-pub(super) fn string(out: &mut Vec<u8>, value: &str) {
+/// `value` (UTF-8) as a JSON string, quotes included.
+pub(super) fn string(out: &mut Vec<u8>, value: &[u8]) {
     if needs_escape(value) {
-        serde_json::to_writer(&mut *out, value).expect("serialising to memory");
+        // Lossless: every string of an access line was a `&str`.
+        let value = String::from_utf8_lossy(value);
+        serde_json::to_writer(&mut *out, &value).expect("serialising to memory");
     } else {
         plain(out, value);
     }
 }
 
-/// `value`, which needs no escaping by construction (a method, an endpoint kind), as a JSON
-/// string.
-pub(super) fn plain(out: &mut Vec<u8>, value: &str) {
+/// `value`, which needs no escaping (`needs_escape` said so), as a JSON string.
+pub(super) fn plain(out: &mut Vec<u8>, value: &[u8]) {
     debug_assert!(!needs_escape(value));
     out.push(b'"');
-    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(value);
     out.push(b'"');
 }
 
 /// Whether `value` holds a control character, a quote or a backslash. Eight bytes are looked
 /// at together, as words ("Bit Twiddling Hacks": a byte below `n`, a byte equal to `b`), since a
 /// line's strings are looked at on every request and almost never hold one.
-fn needs_escape(value: &str) -> bool {
+pub(super) fn needs_escape(value: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     // Exact for "some byte is below n" when n <= 0x80 (a byte's flag may be set wrongly only
     // above a byte whose flag is rightly set).
     let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0;
     let equal = |word: u64, b: u8| below(word ^ (ONES * u64::from(b)), 1);
-    let mut words = value.as_bytes().chunks_exact(8);
+    let mut words = value.chunks_exact(8);
     for chunk in &mut words {
         let word = u64::from_le_bytes(chunk.try_into().expect("chunks of 8"));
         if below(word, 0x20) | equal(word, b'"') | equal(word, b'\\') {
@@ -145,7 +146,7 @@ mod tests {
             "caf\u{e9} \u{1f600} \u{7f}",
             "\u{2028}",
         ] {
-            let json = written(|out| string(out, value));
+            let json = written(|out| string(out, value.as_bytes()));
             let read: String = serde_json::from_str(&json).unwrap();
             assert_eq!(read, value);
             assert_eq!(
@@ -222,13 +223,17 @@ mod tests {
         for length in 0..24 {
             for filler in harmless {
                 let base: String = std::iter::repeat_n(filler, length).collect();
-                assert!(!needs_escape(&base), "{base:?}");
+                assert!(!needs_escape(base.as_bytes()), "{base:?}");
                 for position in 0..=length {
                     for special in specials.iter().chain(&harmless) {
                         let mut value: Vec<char> = base.chars().collect();
                         value.insert(position, *special);
                         let value: String = value.into_iter().collect();
-                        assert_eq!(needs_escape(&value), reference(&value), "{value:?}");
+                        assert_eq!(
+                            needs_escape(value.as_bytes()),
+                            reference(&value),
+                            "{value:?}"
+                        );
                     }
                 }
             }

@@ -16,7 +16,7 @@ mod record;
 
 use std::net::IpAddr;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How a line looks: as the log subscriber formats its own lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,14 +51,20 @@ pub fn install(write: RecordWriter) {
 /// Appends to `out` the line of each record in `records` (records as the sink was handed
 /// them, one after another), formatted as `format`, each ending in a newline.
 pub fn render(format: AccessFormat, records: &[u8], out: &mut Vec<u8>) {
+    let mut clock = json::Clock::default();
     for logged in record::decode(records) {
         match format {
-            AccessFormat::Json => logged.write_json(out),
+            AccessFormat::Json => logged.write_json(out, &mut clock),
             AccessFormat::Text => logged.write_text(out),
         }
         out.push(b'\n');
     }
 }
+
+/// Most bytes a JSON line takes besides its strings (at most six bytes each escaped, and two
+/// quotes): about 200 of constant text, a 27-byte timestamp, four numbers of at most 20 digits,
+/// a duration of at most 24 and an address of at most 47, rounded well up.
+const JSON_BOUND: usize = 512;
 
 /// What one access line says.
 pub(crate) struct AccessLine<'a> {
@@ -115,43 +121,46 @@ impl record::Logged<'_> {
     /// `{"timestamp":"…","level":"INFO","fields":{"message":"request",…},"target":"berth::access"}`.
     /// Written piece by piece rather than through `serde`, which escapes every key and value
     /// byte by byte: that was a tenth of the work of serving a cached manifest.
-    fn write_json(&self, out: &mut Vec<u8>) {
+    fn write_json(&self, out: &mut Vec<u8>, clock: &mut json::Clock) {
+        let start = out.len();
+        out.resize(start + JSON_BOUND + 6 * self.strings.len(), 0);
+        let mut line = json::Line::new(&mut out[start..]);
         // Whether any string needs escaping, asked once for all six.
         let plain = !json::needs_escape(self.strings);
-        let string = |out: &mut Vec<u8>, value: &[u8]| {
+        let string = |line: &mut json::Line<'_>, value: &[u8]| {
             if plain {
-                json::plain(out, value)
+                line.plain(value)
             } else {
-                json::string(out, value)
+                line.string(value)
             }
         };
-        out.extend_from_slice(b"{\"timestamp\":\"");
-        json::timestamp(out, self.at);
-        out.extend_from_slice(
-            b"\",\"level\":\"INFO\",\"fields\":{\"message\":\"request\",\"request_id\":",
-        );
-        string(out, self.request_id);
-        out.extend_from_slice(b",\"method\":");
-        string(out, self.method);
-        out.extend_from_slice(b",\"endpoint\":");
-        string(out, self.endpoint);
-        out.extend_from_slice(b",\"repository\":");
-        string(out, self.repository);
-        out.extend_from_slice(b",\"path\":");
-        string(out, self.path);
-        out.extend_from_slice(b",\"status\":");
-        json::integer(out, self.status);
-        out.extend_from_slice(b",\"bytes_in\":");
-        json::integer(out, self.bytes_in);
-        out.extend_from_slice(b",\"bytes_out\":");
-        json::integer(out, self.bytes_out);
-        out.extend_from_slice(b",\"duration_ms\":");
-        json::millis(out, self.duration);
-        out.extend_from_slice(b",\"user\":");
-        string(out, self.user);
-        out.extend_from_slice(b",\"client\":");
-        json::ip(out, self.client);
-        out.extend_from_slice(b"},\"target\":\"berth::access\"}");
+        line.put(b"{\"timestamp\":\"");
+        clock.timestamp(&mut line, self.at);
+        line.put(b"\",\"level\":\"INFO\",\"fields\":{\"message\":\"request\",\"request_id\":");
+        string(&mut line, self.request_id);
+        line.put(b",\"method\":");
+        string(&mut line, self.method);
+        line.put(b",\"endpoint\":");
+        string(&mut line, self.endpoint);
+        line.put(b",\"repository\":");
+        string(&mut line, self.repository);
+        line.put(b",\"path\":");
+        string(&mut line, self.path);
+        line.put(b",\"status\":");
+        line.small(self.status);
+        line.put(b",\"bytes_in\":");
+        line.integer(self.bytes_in);
+        line.put(b",\"bytes_out\":");
+        line.integer(self.bytes_out);
+        line.put(b",\"duration_ms\":");
+        line.millis(self.duration);
+        line.put(b",\"user\":");
+        string(&mut line, self.user);
+        line.put(b",\"client\":");
+        line.ip(self.client);
+        line.put(b"},\"target\":\"berth::access\"}");
+        let len = line.len();
+        out.truncate(start + len);
     }
 
     /// User names come from the client (Basic) or another issuer (a token's `sub`): escaped,
@@ -165,7 +174,7 @@ impl record::Logged<'_> {
             "{}  INFO berth::access: request request_id={:?} method={} endpoint={:?} \
              repository={:?} path={} status={} bytes_in={} bytes_out={} duration_ms={:.3} user={} \
              client={}",
-            humantime::format_rfc3339_micros(self.at),
+            humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(self.at)),
             text(self.request_id),
             text(self.method),
             text(self.endpoint),
@@ -174,7 +183,7 @@ impl record::Logged<'_> {
             self.status,
             self.bytes_in,
             self.bytes_out,
-            self.duration.as_secs_f64() * 1000.0,
+            self.duration as f64 / 1000.0,
             text(self.user).escape_debug(),
             self.client,
         );
@@ -289,6 +298,31 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn the_longest_line_fits_the_bound_of_its_buffer() {
+        let control = "\u{1}".repeat(300);
+        let line = AccessLine {
+            request_id: &control,
+            method: &control,
+            endpoint: &control,
+            repository: &control,
+            path: &control,
+            status: u16::MAX,
+            bytes_in: u64::MAX,
+            bytes_out: u64::MAX,
+            duration: Duration::from_micros(u64::MAX),
+            user: &control,
+            client: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap(),
+        };
+        // The last second humantime writes (9999-12-31T23:59:59).
+        let at = SystemTime::UNIX_EPOCH + Duration::from_micros(253_402_300_799_999_999);
+        let out = rendered(AccessFormat::Json, &[line], at);
+        let written: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(written["fields"]["user"], control);
+        assert_eq!(written["fields"]["bytes_out"], u64::MAX);
+        assert_eq!(written["timestamp"], "9999-12-31T23:59:59.999999Z");
     }
 
     #[test]

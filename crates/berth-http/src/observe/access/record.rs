@@ -24,9 +24,10 @@ const STRINGS: usize = 6;
 
 /// An access line read back from its record: the strings as the request's bytes.
 pub(super) struct Logged<'a> {
-    /// When the request was logged.
-    pub at: SystemTime,
-    pub duration: Duration,
+    /// When the request was logged, microseconds since the Unix epoch.
+    pub at: u64,
+    /// Until the last body byte was sent, microseconds.
+    pub duration: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub status: u16,
@@ -52,27 +53,27 @@ pub(super) fn encode(line: &AccessLine<'_>, now: SystemTime, out: &mut Vec<u8>) 
         line.user,
     ];
     let length = FIXED + strings.iter().map(|s| s.len()).sum::<usize>();
-    out.reserve(4 + length);
-    out.extend_from_slice(&(length as u32).to_le_bytes());
+    // The fixed part is put together here and appended with one copy.
+    let mut fixed = [0u8; 4 + FIXED];
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    out.extend_from_slice(&micros(since).to_le_bytes());
-    out.extend_from_slice(&micros(line.duration).to_le_bytes());
-    out.extend_from_slice(&line.bytes_in.to_le_bytes());
-    out.extend_from_slice(&line.bytes_out.to_le_bytes());
-    out.extend_from_slice(&line.status.to_le_bytes());
-    match line.client {
-        IpAddr::V4(v4) => {
-            out.push(4);
-            out.extend_from_slice(&v4.to_ipv6_mapped().octets());
-        }
-        IpAddr::V6(v6) => {
-            out.push(6);
-            out.extend_from_slice(&v6.octets());
-        }
+    fixed[0..4].copy_from_slice(&(length as u32).to_le_bytes());
+    fixed[4..12].copy_from_slice(&micros(since).to_le_bytes());
+    fixed[12..20].copy_from_slice(&micros(line.duration).to_le_bytes());
+    fixed[20..28].copy_from_slice(&line.bytes_in.to_le_bytes());
+    fixed[28..36].copy_from_slice(&line.bytes_out.to_le_bytes());
+    fixed[36..38].copy_from_slice(&line.status.to_le_bytes());
+    let (family, octets) = match line.client {
+        IpAddr::V4(v4) => (4, v4.to_ipv6_mapped().octets()),
+        IpAddr::V6(v6) => (6, v6.octets()),
+    };
+    fixed[38] = family;
+    fixed[39..55].copy_from_slice(&octets);
+    for (index, string) in strings.iter().enumerate() {
+        let at = 55 + 4 * index;
+        fixed[at..at + 4].copy_from_slice(&(string.len() as u32).to_le_bytes());
     }
-    for string in strings {
-        out.extend_from_slice(&(string.len() as u32).to_le_bytes());
-    }
+    out.reserve(fixed.len() + length - FIXED);
+    out.extend_from_slice(&fixed);
     for string in strings {
         out.extend_from_slice(string.as_bytes());
     }
@@ -121,8 +122,8 @@ fn one(record: &[u8]) -> Option<Logged<'_>> {
     }
     let [request_id, method, endpoint, repository, path, user] = split;
     Some(Logged {
-        at: UNIX_EPOCH + Duration::from_micros(u64_at(0)),
-        duration: Duration::from_micros(u64_at(8)),
+        at: u64_at(0),
+        duration: u64_at(8),
         bytes_in: u64_at(16),
         bytes_out: u64_at(24),
         status: u16::from_le_bytes([fixed[32], fixed[33]]),

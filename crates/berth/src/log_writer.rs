@@ -99,7 +99,18 @@ fn write_until_closed(
             pending.closed
         };
         if !batch.is_empty() {
-            render(&batch, &mut rendered);
+            // A render that panics loses its batch, not the writer: with the thread gone,
+            // loggers would wait for room forever once `MAX_PENDING` bytes had gathered, and
+            // every request with them.
+            let rendering = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                render(&batch, &mut rendered)
+            }));
+            if rendering.is_err() {
+                rendered.clear();
+                rendered.extend_from_slice(
+                    b"berth: a batch of access lines could not be formatted and is lost\n",
+                );
+            }
             // Nowhere to report a failing stderr; the lines are dropped, the server goes on.
             let _ = out.write_all(&rendered).and_then(|()| out.flush());
             batch.clear();
@@ -201,6 +212,33 @@ mod tests {
                 .collect();
             assert_eq!(mine, (0..20_000).collect::<Vec<_>>(), "thread {t} in order");
         }
+    }
+
+    #[test]
+    fn a_render_that_panics_loses_its_batch_and_the_writer_goes_on() {
+        let sink = Sink::default();
+        let render = |appended: &[u8], out: &mut Vec<u8>| {
+            assert!(!appended.starts_with(b"poison"), "a render that fails");
+            out.extend_from_slice(appended);
+        };
+        let (writer, guard) = start(sink.clone(), render).unwrap();
+        writer.append(b"poison\n");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while sink.0.lock().unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "nothing written");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // More than `MAX_PENDING`: with the writer gone, this would wait forever.
+        let line = vec![b'x'; 1024 * 1024];
+        for _ in 0..2 * MAX_PENDING / line.len() {
+            writer.append(&line);
+        }
+        writer.append(b"after\n");
+        drop(guard);
+        let written = sink.0.lock().unwrap().clone();
+        assert!(written.starts_with(b"berth: a batch of access lines could not be formatted"));
+        assert!(written.ends_with(b"after\n"));
+        assert!(!written.windows(6).any(|w| w == b"poison"));
     }
 
     #[test]

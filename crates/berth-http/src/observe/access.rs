@@ -61,9 +61,9 @@ pub fn render(format: AccessFormat, records: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Most bytes a JSON line takes besides its strings (at most six bytes each escaped, and two
-/// quotes): about 200 of constant text, a 27-byte timestamp, four numbers of at most 20 digits,
-/// a duration of at most 24 and an address of at most 47, rounded well up.
+/// Most bytes a JSON line takes besides its strings' bytes (each at most six bytes escaped):
+/// about 200 of constant text, a 27-byte timestamp, four numbers of at most 20 digits, a
+/// duration of at most 24, an address of at most 47 and the strings' quotes, rounded well up.
 const JSON_BOUND: usize = 512;
 
 /// What one access line says.
@@ -122,11 +122,12 @@ impl record::Logged<'_> {
     /// Written piece by piece rather than through `serde`, which escapes every key and value
     /// byte by byte: that was a tenth of the work of serving a cached manifest.
     fn write_json(&self, out: &mut Vec<u8>, clock: &mut json::Clock) {
-        let start = out.len();
-        out.resize(start + JSON_BOUND + 6 * self.strings.len(), 0);
-        let mut line = json::Line::new(&mut out[start..]);
         // Whether any string needs escaping, asked once for all six.
         let plain = !json::needs_escape(self.strings);
+        let strings = if plain { 1 } else { 6 } * self.strings.len();
+        let start = out.len();
+        out.resize(start + JSON_BOUND + strings, 0);
+        let mut line = json::Line::new(&mut out[start..]);
         let string = |line: &mut json::Line<'_>, value: &[u8]| {
             if plain {
                 line.plain(value)
@@ -301,28 +302,31 @@ mod tests {
     }
 
     #[test]
-    fn the_longest_line_fits_the_bound_of_its_buffer() {
-        let control = "\u{1}".repeat(300);
-        let line = AccessLine {
-            request_id: &control,
-            method: &control,
-            endpoint: &control,
-            repository: &control,
-            path: &control,
-            status: u16::MAX,
-            bytes_in: u64::MAX,
-            bytes_out: u64::MAX,
-            duration: Duration::from_micros(u64::MAX),
-            user: &control,
-            client: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap(),
-        };
-        // The last second humantime writes (9999-12-31T23:59:59).
-        let at = SystemTime::UNIX_EPOCH + Duration::from_micros(253_402_300_799_999_999);
-        let out = rendered(AccessFormat::Json, &[line], at);
-        let written: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(written["fields"]["user"], control);
-        assert_eq!(written["fields"]["bytes_out"], u64::MAX);
-        assert_eq!(written["timestamp"], "9999-12-31T23:59:59.999999Z");
+    fn the_longest_lines_fit_the_bound_of_their_buffer() {
+        // Strings escaped at six bytes a byte, strings copied as they are, and no strings (their
+        // quotes then count against the bound alone); with the largest numbers and address.
+        for string in ["\u{1}".repeat(300), "a".repeat(300), String::new()] {
+            let line = AccessLine {
+                request_id: &string,
+                method: &string,
+                endpoint: &string,
+                repository: &string,
+                path: &string,
+                status: u16::MAX,
+                bytes_in: u64::MAX,
+                bytes_out: u64::MAX,
+                duration: Duration::from_micros(u64::MAX),
+                user: &string,
+                client: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap(),
+            };
+            // The last second humantime writes (9999-12-31T23:59:59).
+            let at = SystemTime::UNIX_EPOCH + Duration::from_micros(253_402_300_799_999_999);
+            let out = rendered(AccessFormat::Json, &[line], at);
+            let written: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(written["fields"]["user"], string);
+            assert_eq!(written["fields"]["bytes_out"], u64::MAX);
+            assert_eq!(written["timestamp"], "9999-12-31T23:59:59.999999Z");
+        }
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Shared {
     }
 }
 
-/// A handle loggers append records (or lines) to, one whole with each call; cheap to clone.
+/// A handle loggers append records to, one whole with each call; cheap to clone.
 #[derive(Clone)]
 pub struct BatchWriter(Arc<Shared>);
 
@@ -129,7 +129,9 @@ fn write_until_closed(
 }
 
 impl BatchWriter {
-    /// Appends one whole record (or line), waiting while `MAX_PENDING` bytes are.
+    /// Appends `line` as it is, waiting while `MAX_PENDING` bytes are. Only the tests' renders
+    /// take raw lines; the server's takes records, which its loggers encode in place.
+    #[cfg(test)]
     pub fn append(&self, line: &[u8]) {
         self.append_with(|pending| pending.extend_from_slice(line));
     }

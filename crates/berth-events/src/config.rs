@@ -27,6 +27,7 @@ use berth_metadata::events::{StoredEvent, EVENT_TYPES};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::Target;
 use crate::error::EventsError;
 
 /// The config file's `[notifications]` table, as written.
@@ -113,7 +114,9 @@ impl Notifications {
 /// One endpoint, checked.
 pub struct NotifyEndpoint {
     pub name: String,
-    pub url: reqwest::Url,
+    pub url: url::Url,
+    /// Where requests go, from `url`.
+    pub(crate) target: Target,
     pub secret: Option<Vec<u8>>,
     /// None: every type.
     pub events: Option<BTreeSet<String>>,
@@ -294,7 +297,7 @@ impl EndpointSettings {
             )));
         }
         let what = |key: &str| format!("endpoint {name:?} {key}");
-        let url = reqwest::Url::parse(&self.url)
+        let url = url::Url::parse(&self.url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| {
@@ -397,9 +400,12 @@ impl EndpointSettings {
                 what("timeout")
             )));
         }
+        let target = Target::of(&url)
+            .map_err(|e| config_error(format!("{} {:?}: {e}", what("url"), self.url)))?;
         Ok(NotifyEndpoint {
             name: name.clone(),
             url,
+            target,
             secret,
             events,
             repositories,

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use crate::config::{Notifications, NotifyEndpoint};
-use crate::delivery::attempt;
+use crate::delivery::{attempt, WebhookClient};
 use crate::error::EventsError;
 
 /// How often the outbox is read when this process committed nothing: events other nodes
@@ -43,13 +43,7 @@ pub async fn start(
     meta: Arc<dyn MetadataStore>,
     notifications: &Notifications,
 ) -> Result<Vec<JoinHandle<()>>, EventsError> {
-    // Redirects are answers, not hops: following one would send the signed body to a host
-    // the endpoint was not configured for (or, on 301-303, turn the POST into a bodiless GET
-    // that "succeeds").
-    let client = reqwest::Client::builder()
-        .user_agent(concat!("berth/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+    let client = WebhookClient::new()
         .map_err(|e| EventsError::Config(format!("building the HTTP client: {e}")))?;
     let mut tasks = Vec::new();
     for endpoint in &notifications.endpoints {
@@ -91,7 +85,7 @@ pub async fn prune_periodically(meta: Arc<dyn MetadataStore>, notifications: Not
 struct Dispatcher {
     meta: Arc<dyn MetadataStore>,
     endpoint: Arc<NotifyEndpoint>,
-    client: reqwest::Client,
+    client: WebhookClient,
     source: String,
 }
 

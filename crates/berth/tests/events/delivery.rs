@@ -174,7 +174,21 @@ async fn redirects_are_failed_attempts_and_the_url_secrets_stay_out_of_logs_and_
         assert_eq!(dead.len(), 1, "{state}");
         assert_eq!(dead[0]["lastError"], format!("HTTP {status}"), "{state}");
     }
-    assert_eq!(receiver.requests("/moved").len(), 2);
+    let moved = receiver.requests("/moved");
+    assert_eq!(moved.len(), 2);
+    // The URL's user information is sent as Basic credentials (base64 of
+    // "hookuser:hook-password-1").
+    for request in &moved {
+        assert_eq!(
+            request.header("authorization"),
+            "Basic aG9va3VzZXI6aG9vay1wYXNzd29yZC0x"
+        );
+        assert!(request.header("user-agent").starts_with("berth/"));
+    }
+    assert!(receiver.requests("/gone")[0]
+        .headers
+        .get("authorization")
+        .is_none());
     assert!(
         receiver
             .requests(crate::receiver::REDIRECT_TARGET)
@@ -191,4 +205,46 @@ async fn redirects_are_failed_attempts_and_the_url_secrets_stay_out_of_logs_and_
         );
     }
     assert!(log.contains("event notifications enabled"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_times_out_and_a_closed_port_is_refused() {
+    // Accepts connections and reads what comes, but never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/hook", silent.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        loop {
+            let (connection, _) = silent.accept().await.unwrap();
+            connections.push(connection);
+        }
+    });
+    // A port nothing listens on: bound, then closed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let settings = "events = [\"dev.berth.manifest.pushed\"]\nmax_attempts = 2\nbackoff = \"10ms\"\ntimeout = \"300ms\"";
+    let config = format!(
+        "{}{}",
+        endpoint("silent", &silent_url, settings),
+        endpoint("closed", &closed_url, settings),
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    let registry = Registry::new(server.url());
+    registry
+        .push_image(&Image::new("hooks/slow", "v1", 12, &[64]))
+        .await;
+    let silent = wait_passed(&registry, "silent").await;
+    assert_eq!(
+        silent["dead"][0]["lastError"], "timed out after 300ms",
+        "{silent}"
+    );
+    assert_eq!(silent["dead"][0]["attempts"], 2, "{silent}");
+    let closed = wait_passed(&registry, "closed").await;
+    let error = closed["dead"][0]["lastError"].as_str().unwrap();
+    assert!(
+        error.starts_with("request failed: ") && error.contains("onnection refused"),
+        "{closed}"
+    );
+    held.abort();
 }

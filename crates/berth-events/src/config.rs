@@ -146,6 +146,20 @@ const DEFAULT_BATCH_WAIT: &str = "0s";
 /// The largest `batch_size`: bounds a request's body to about a megabyte of typical events.
 pub const MAX_BATCH_SIZE: u32 = 1000;
 
+/// The longest `timeout`: an attempt holds the endpoint's queue back while it waits.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// How a refused URL is shown in the error: as written, unless it may hold credentials (user
+/// information, a query string) or is too long to read, since the error reaches terminals and
+/// logs.
+fn refused_url(text: &str) -> String {
+    if text.contains(['@', '?']) || text.len() > 200 {
+        "(not shown: it may hold credentials, or is over 200 characters)".to_owned()
+    } else {
+        format!("{text:?}")
+    }
+}
+
 /// The longest `batch_wait`: the dispatcher saves its cursor and looks for other nodes' events
 /// about once a second, and a longer gathering would hold both back.
 pub const MAX_BATCH_WAIT: Duration = Duration::from_secs(1);
@@ -302,9 +316,9 @@ impl EndpointSettings {
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| {
                 config_error(format!(
-                    "{} {:?} is not an http(s) URL",
+                    "{} {} is not an http(s) URL",
                     what("url"),
-                    self.url
+                    refused_url(&self.url)
                 ))
             })?;
         let secret = match (&self.secret, &self.secret_env) {
@@ -394,14 +408,22 @@ impl EndpointSettings {
             )));
         }
         let timeout = duration(&what("timeout"), self.timeout.as_deref(), DEFAULT_TIMEOUT)?;
+        if timeout > MAX_TIMEOUT {
+            return Err(config_error(format!(
+                "{} must be at most {}",
+                what("timeout"),
+                humantime::format_duration(MAX_TIMEOUT)
+            )));
+        }
         if timeout.is_zero() {
             return Err(config_error(format!(
                 "{} must be longer than 0s: every attempt would time out",
                 what("timeout")
             )));
         }
-        let target = Target::of(&url)
-            .map_err(|e| config_error(format!("{} {:?}: {e}", what("url"), self.url)))?;
+        let target = Target::of(&url).map_err(|e| {
+            config_error(format!("{} {}: {e}", what("url"), refused_url(&self.url)))
+        })?;
         Ok(NotifyEndpoint {
             name: name.clone(),
             url,

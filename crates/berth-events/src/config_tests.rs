@@ -152,6 +152,13 @@ fn a_zero_timeout_and_an_empty_secret_are_refused() {
     };
     let error = zero.check().unwrap_err().to_string();
     assert!(error.contains("timeout must be longer than 0s"), "{error}");
+    // A timeout past any deadline the clock can hold would fail every attempt later.
+    let endless = EndpointSettings {
+        timeout: Some("10000000000000000000s".into()),
+        ..endpoint(&[], &[])
+    };
+    let error = endless.check().unwrap_err().to_string();
+    assert!(error.contains("timeout must be at most 1h"), "{error}");
     let empty = EndpointSettings {
         secret: Some(String::new()),
         ..endpoint(&[], &[])
@@ -211,4 +218,36 @@ fn the_effective_settings_write_the_defaults_in_and_check_the_same() {
         written.check().unwrap().retention,
         effective.check().unwrap().retention
     );
+}
+
+#[test]
+fn a_refused_url_is_named_without_its_credentials() {
+    for url in [
+        "http://user:sekrit2@host:99999/x?q=qs2",
+        "ftp://user:sekrit2@example.com/",
+        "http://example.com:99999/x?token=sekrit2",
+    ] {
+        let settings = EndpointSettings {
+            url: url.into(),
+            ..endpoint(&[], &[])
+        };
+        let error = settings.check().unwrap_err().to_string();
+        assert!(error.contains("is not an http(s) URL"), "{error}");
+        assert!(
+            !error.contains("sekrit2") && !error.contains("qs2"),
+            "{error}"
+        );
+    }
+    let long = EndpointSettings {
+        url: format!("ftp://{}.example/", "a".repeat(300)),
+        ..endpoint(&[], &[])
+    };
+    let error = long.check().unwrap_err().to_string();
+    assert!(error.len() < 300, "{error}");
+    let plain = EndpointSettings {
+        url: "ftp://example.com/hook".into(),
+        ..endpoint(&[], &[])
+    };
+    let error = plain.check().unwrap_err().to_string();
+    assert!(error.contains("\"ftp://example.com/hook\""), "{error}");
 }

@@ -18,6 +18,10 @@ use crate::config::NotifyEndpoint;
 use crate::envelope::body;
 use crate::signature::{sign, SIGNATURE_HEADER};
 
+/// The longest an answer's body is waited for once its status is in: the body decides
+/// nothing, and a receiver that stalls it would otherwise cost every event the whole timeout.
+const DRAIN_WAIT: Duration = Duration::from_millis(100);
+
 /// The most of an answer's body that is read (and thrown away) so that its connection can
 /// carry the next event; a longer body closes the connection instead.
 const DRAIN_LIMIT: usize = 64 * 1024;
@@ -144,9 +148,10 @@ pub(crate) async fn attempt(
         Err(_) => return Err(timed_out(endpoint.timeout)),
     };
     let status = response.status();
-    // The answer counts once its status is in; the body is read only to keep the connection.
+    // The answer counts once its status is in; the body is read only to keep the connection,
+    // which is closed instead when the body is long or slow.
     let _ = tokio::time::timeout_at(
-        deadline,
+        deadline.min(tokio::time::Instant::now() + DRAIN_WAIT),
         Limited::new(response.into_body(), DRAIN_LIMIT).collect(),
     )
     .await;

@@ -110,6 +110,23 @@ fn url_passwords(text: &str) -> Vec<String> {
             found.push(query.to_owned());
         }
     }
+    // What a lenient parse takes for user information and query from forms the split above
+    // misses (`http:/user:pw@host`, `http:///user:pw@host`, `http:\\user:pw@host`): the
+    // webhook client reads them as the WHATWG URL parser does. Both as written in the URL
+    // (percent-encoded) and decoded, since the file may hold either.
+    if let Ok(url) = reqwest::Url::parse(text.trim()) {
+        if matches!(url.scheme(), "http" | "https") {
+            for part in [Some(url.username()), url.password(), url.query()]
+                .into_iter()
+                .flatten()
+                .filter(|p| !p.is_empty())
+            {
+                found.push(part.to_owned());
+                let decoded = percent_encoding::percent_decode_str(part).decode_utf8_lossy();
+                found.push(decoded.into_owned());
+            }
+        }
+    }
     for part in text.split(['?', '&', ' ', ';']) {
         if let Some(password) = part.strip_prefix("password=") {
             found.push(password.to_owned());
@@ -178,6 +195,23 @@ mod tests {
             ),
             "https://<redacted>@hooks.example/x?<redacted>#f"
         );
+    }
+
+    #[test]
+    fn credentials_in_leniently_written_webhook_urls_are_redacted() {
+        for url in [
+            "http:/hookuser:LENIENTPW@127.0.0.1:18601/in?token=LENIENTQS",
+            "http:///hookuser:LENIENTPW@h/?token=LENIENTQS",
+            "http:\\\\hookuser:LENIENTPW@h/?token=LENIENTQS",
+            "http:hookuser:LENIENTPW@h/?token=LENIENTQS",
+            "HTTPS://hookuser:LEN%20IENTPW@h/?token=LENIENTQS",
+        ] {
+            let secrets = url_passwords(url);
+            let shown = redact(url, &secrets);
+            for secret in ["LENIENTPW", "LEN%20IENTPW", "LENIENTQS", "hookuser"] {
+                assert!(!shown.contains(secret), "{url} shown as {shown}");
+            }
+        }
     }
 
     #[test]

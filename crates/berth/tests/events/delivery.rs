@@ -248,3 +248,68 @@ async fn a_receiver_that_never_answers_times_out_and_a_closed_port_is_refused() 
     );
     held.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_whose_body_stalls_counts_at_its_status_without_waiting_out_the_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Answers every request "200, 100 bytes follow", sends none of them, and holds on.
+    let stalling = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", stalling.local_addr().unwrap());
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = answered.clone();
+    let held = tokio::spawn(async move {
+        loop {
+            let (mut connection, _) = stalling.accept().await.unwrap();
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while let Ok(read @ 1..) = connection.read(&mut buffer).await {
+                    request.extend_from_slice(&buffer[..read]);
+                    let text = String::from_utf8_lossy(&request);
+                    let Some(head_end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length: usize = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= head_end + 4 + length {
+                        request.drain(..head_end + 4 + length);
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n";
+                        connection.write_all(answer).await.unwrap();
+                    }
+                }
+                std::future::pending::<()>().await;
+            });
+        }
+    });
+    // Waiting out a 30 s timeout per event, the three events would take 90 s, past
+    // `wait_passed`'s minute.
+    let config = endpoint(
+        "stalling",
+        &url,
+        "events = [\"dev.berth.manifest.pushed\"]\nmax_attempts = 1\ntimeout = \"30s\"",
+    );
+    let server = TestServer::start_with_config(&config, &[]);
+    let registry = Registry::new(server.url());
+    for tag in ["v1", "v2", "v3"] {
+        registry
+            .push_image(&Image::new(
+                "hooks/stall",
+                tag,
+                tag.len() as u64 + tag.as_bytes()[1] as u64,
+                &[64],
+            ))
+            .await;
+    }
+    let state = wait_passed(&registry, "stalling").await;
+    assert_eq!(state["dead"].as_array().map(Vec::len), Some(0), "{state}");
+    assert_eq!(answered.load(std::sync::atomic::Ordering::SeqCst), 3);
+    held.abort();
+}

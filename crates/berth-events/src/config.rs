@@ -175,15 +175,20 @@ impl std::fmt::Debug for NotifyEndpoint {
 
 impl NotifyEndpoint {
     /// The URL as logs and reports show it: without user information and query string, where
-    /// receivers commonly take a password or token (`https://user:pw@host/hook?code=…`).
+    /// receivers commonly take a password or token (`https://user:pw@host/hook?code=…` shows
+    /// as `https://host/hook?<redacted>`), and without the fragment, which is never sent.
     pub fn url_for_logs(&self) -> String {
         let mut shown = self.url.clone();
         let _ = shown.set_username("");
         let _ = shown.set_password(None);
-        if shown.query().is_some() {
-            shown.set_query(Some("<redacted>"));
+        let had_query = shown.query().is_some();
+        shown.set_query(None);
+        shown.set_fragment(None);
+        let mut text = shown.to_string();
+        if had_query {
+            text.push_str("?<redacted>");
         }
-        shown.to_string()
+        text
     }
 
     /// Whether the endpoint's filters let `event` through.

@@ -251,3 +251,24 @@ fn a_refused_url_is_named_without_its_credentials() {
     let error = plain.check().unwrap_err().to_string();
     assert!(error.contains("\"ftp://example.com/hook\""), "{error}");
 }
+
+#[test]
+fn logs_show_the_url_without_credentials_query_or_fragment() {
+    let settings = EndpointSettings {
+        url: "https://hook:pw-1@receiver.example/in?code=tok-2#part".into(),
+        ..endpoint(&[], &[])
+    };
+    let checked = settings.check().unwrap();
+    assert_eq!(
+        checked.url_for_logs(),
+        "https://receiver.example/in?<redacted>"
+    );
+    let plain = EndpointSettings {
+        url: "http://127.0.0.1:9000/hook".into(),
+        ..endpoint(&[], &[])
+    };
+    assert_eq!(
+        plain.check().unwrap().url_for_logs(),
+        "http://127.0.0.1:9000/hook"
+    );
+}

@@ -135,9 +135,32 @@ fn url_passwords(text: &str) -> Vec<String> {
     found
 }
 
+/// `text` with every standalone occurrence of each secret replaced by [`REDACTED`]: one not
+/// run together with letters or digits on a side where the secret itself begins or ends with
+/// one. A secret is printed as a whole value (`"…"`) or as a part of a URL (`:pw@`, `?q`),
+/// never inside a word; replacing it inside words as well garbled every message that
+/// happened to contain a short secret's letters (and so told what they were).
 fn redact(text: &str, secrets: &[String]) -> String {
     secrets.iter().fold(text.to_owned(), |text, secret| {
-        text.replace(secret, REDACTED)
+        let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        let (opens_word, closes_word) = (word(secret.chars().next()), word(secret.chars().last()));
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        for (at, _) in text.match_indices(secret.as_str()) {
+            let end = at + secret.len();
+            if at < copied {
+                continue;
+            }
+            let joined_before = opens_word && word(text[..at].chars().next_back());
+            let joined_after = closes_word && word(text[end..].chars().next());
+            if !joined_before && !joined_after {
+                out.push_str(&text[copied..at]);
+                out.push_str(REDACTED);
+                copied = end;
+            }
+        }
+        out.push_str(&text[copied..]);
+        out
     })
 }
 
@@ -194,6 +217,18 @@ mod tests {
                 &secrets
             ),
             "https://<redacted>@hooks.example/x?<redacted>#f"
+        );
+    }
+
+    #[test]
+    fn a_short_secret_is_redacted_where_it_stands_alone_not_inside_words() {
+        let secrets = vec!["a".to_owned(), "end".to_owned(), "p!".to_owned()];
+        assert_eq!(
+            redact(
+                r#"notifications: endpoint "x" secret "a" and "end" (http://u:a@h/?end) p!p!"#,
+                &secrets
+            ),
+            r#"notifications: endpoint "x" secret "<redacted>" and "<redacted>" (http://u:<redacted>@h/?<redacted>) <redacted><redacted>"#
         );
     }
 

@@ -145,7 +145,7 @@ pub(crate) async fn attempt(
     let response = match tokio::time::timeout_at(deadline, client.client.request(request)).await {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => return Err(format!("request failed: {}", error_chain(&e))),
-        Err(_) => return Err(timed_out(endpoint.timeout)),
+        Err(_) => return Err(format!("timed out after {:?}", endpoint.timeout)),
     };
     let status = response.status();
     // The answer counts once its status is in; the body is read only to keep the connection,
@@ -160,10 +160,6 @@ pub(crate) async fn attempt(
     } else {
         Err(format!("HTTP {}", status.as_u16()))
     }
-}
-
-fn timed_out(timeout: Duration) -> String {
-    format!("timed out after {timeout:?}")
 }
 
 #[cfg(test)]
